@@ -1,0 +1,501 @@
+"""The condition language: parse, check, normalise, evaluate, explain, and compile to durable-rules.
+
+A condition is a short expression such as ``crs >= 400 and primary_noc in tech_nocs``. It is parsed
+with Python's ``ast`` module and only a whitelist of node kinds is accepted; nothing is ever
+``eval``'d. The same normalised tree is used twice: compiled to durable-rules JSON patterns (the
+engine decides) and evaluated here to render why a requirement was not met. A property test keeps
+the two in agreement.
+
+Semantics, shared by both: a fact that is absent or null makes every comparison on it false, except
+``x == null`` (true) and ``x != null`` (false). ``not`` is pushed down to the comparisons before
+anything is evaluated, so ``not age >= 20`` means ``age < 20`` and is false when ``age`` is absent.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConditionError
+
+# Capacity limits of durable-rules 2.0.28 that we keep well inside (see docs/engine.md).
+MAX_EXPRESSIONS_PER_PATTERN = 30  # 31 or more -> error 113 at registration
+MAX_BRANCHES = 64  # one durable rule per branch of the disjunctive normal form
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "in": "not in",
+           "not in": "in"}
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
+_AST_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+            ast.In: "in", ast.NotIn: "not in", ast.Is: "==", ast.IsNot: "!="}
+_DURABLE_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_REGEX_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+MISSING = object()
+
+
+# --------------------------------------------------------------------------------------- the tree
+@dataclass(frozen=True)
+class Atom:
+    """``path op value``; ``const`` names the constant the value came from, for explanations."""
+
+    path: str
+    op: str
+    value: Any
+    const: str | None = None
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Any
+
+
+@dataclass(frozen=True)
+class Path:
+    """A fact read inside a value expression (``derive`` with ``expr``)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any
+    const: str | None = None
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str
+    left: Any
+    right: Any
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple
+
+
+TRUE = All(())
+_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+
+# ------------------------------------------------------------------------------- names and types
+@dataclass(frozen=True)
+class Field:
+    """What a condition may know about a fact: its type and allowed values."""
+
+    type: str  # string, integer, number, boolean, date, datetime, object, list
+    enum: tuple | None = None
+
+
+class Names:
+    """The names a condition may use: facts (dotted paths) and constants."""
+
+    def __init__(self, facts: Mapping[str, Field], constants: Mapping[str, Any]):
+        self.facts = dict(facts)
+        self.constants = dict(constants)
+
+    def suggest(self, name: str) -> str:
+        pool = list(self.facts) + list(self.constants)
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+        return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _type_accepts(ftype: str, value: Any) -> bool:
+    if value is None:
+        return True
+    if ftype in ("integer", "number"):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if ftype == "boolean":
+        return isinstance(value, bool)
+    if ftype in ("string", "date", "datetime"):
+        return isinstance(value, str)
+    return False
+
+
+# ---------------------------------------------------------------------------------------- parse
+def parse(text: str, names: Names) -> Any:
+    """Parse a condition into a tree of Atom/All/Any_/Not, checking every name and type."""
+    return _Parser(text, names, value_mode=False).run()
+
+
+def parse_value(text: str, names: Names) -> Any:
+    """Parse a value expression (``derive`` ``expr``): arithmetic, min/max, paths, conditions."""
+    return _Parser(text, names, value_mode=True).run()
+
+
+class _Parser:
+    def __init__(self, text: str, names: Names, value_mode: bool):
+        self.text, self.names, self.value_mode = text, names, value_mode
+
+    def fail(self, message: str, node: ast.AST | None = None) -> ConditionError:
+        col = getattr(node, "col_offset", None)
+        where = f" (at column {col + 1})" if col is not None else ""
+        return ConditionError(f"{message}{where} in condition: {self.text}")
+
+    def run(self) -> Any:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ConditionError("a condition must be a non-empty text")
+        try:
+            tree = ast.parse(self.text.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ConditionError(f"syntax error at column {exc.offset}: {self.text}") from None
+        return self.node(tree.body)
+
+    # A dotted name such as first_language.reading, or None when the node is not one.
+    @staticmethod
+    def dotted(node: ast.AST) -> str | None:
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            parts.append(node.id)
+            return ".".join(reversed(parts))
+        return None
+
+    def node(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.BoolOp):
+            items = tuple(self.node(v) for v in node.values)
+            return All(items) if isinstance(node.op, ast.And) else Any_(items)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return Not(self.node(node.operand))
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return TRUE if node.value else Any_(())
+        name = self.dotted(node)
+        if name is not None and name not in self.names.constants:
+            field = self.fact(name, node)
+            if self.value_mode:
+                return Path(name)
+            if field.type != "boolean":
+                raise self.fail(f"'{name}' is a {field.type}, not a yes/no fact: compare it", node)
+            return Atom(name, "==", True)
+        if self.value_mode:
+            return self.value(node)
+        raise self.fail(f"'{ast.unparse(node)}' is not a condition", node)
+
+    def fact(self, name: str, node: ast.AST) -> Field:
+        field = self.names.facts.get(name)
+        if field is None:
+            raise self.fail(f"unknown fact '{name}'{self.names.suggest(name)}", node)
+        return field
+
+    def literal(self, node: ast.AST) -> Literal:
+        if isinstance(node, ast.Constant) and (node.value is None or isinstance(
+                node.value, str | int | float | bool)):
+            return Literal(node.value)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return Literal(tuple(self.literal(e).value for e in node.elts))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = self.literal(node.operand)
+            if isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
+                return Literal(-inner.value)
+        name = self.dotted(node)
+        if name is not None:
+            if name in self.names.constants:
+                value = self.names.constants[name]
+                return Literal(tuple(value) if isinstance(value, list) else value, const=name)
+            if name in self.names.facts:
+                raise self.fail(f"compare the fact '{name}' with a value, not with another fact",
+                                node)
+            raise self.fail(f"unknown name '{name}'{self.names.suggest(name)}", node)
+        raise self.fail(f"'{ast.unparse(node)}' is not a value", node)
+
+    def compare(self, node: ast.Compare) -> Any:
+        operands = [node.left, *node.comparators]
+        atoms = [self.comparison(a, _AST_OPS.get(type(op)), b, node)
+                 for a, op, b in zip(operands, node.ops, operands[1:], strict=False)]
+        return atoms[0] if len(atoms) == 1 else All(tuple(atoms))
+
+    def comparison(self, left: ast.AST, op: str | None, right: ast.AST, node: ast.AST) -> Atom:
+        if op is None:
+            raise self.fail("unsupported comparison", node)
+        lname, rname = self.dotted(left), self.dotted(right)
+        if lname in self.names.facts:
+            path, lit = lname, self.literal(right)
+        elif rname in self.names.facts and op not in ("in", "not in"):
+            path, lit, op = rname, self.literal(left), _FLIP[op]
+        else:
+            side = lname or rname
+            if side and side not in self.names.constants:
+                raise self.fail(f"unknown fact '{side}'{self.names.suggest(side)}", node)
+            raise self.fail("a comparison needs a fact on one side", node)
+        field = self.names.facts[path]
+        values = lit.value if op in ("in", "not in") else (lit.value,)
+        if op in ("in", "not in") and not isinstance(lit.value, tuple):
+            raise self.fail(f"'{op}' needs a list of values", node)
+        if op in ("<", "<=", ">", ">=") and lit.value is None:
+            raise self.fail("null can only be compared with == or !=", node)
+        for v in values:
+            if not _type_accepts(field.type, v):
+                raise self.fail(f"'{path}' is a {field.type}; {v!r} is not", node)
+            if field.enum and v is not None and v not in field.enum:
+                raise self.fail(f"{v!r} is not an allowed value of '{path}' "
+                                f"({', '.join(map(str, field.enum))})", node)
+        return Atom(path, op, lit.value, lit.const)
+
+    def value(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
+            return Arith(_ARITH[type(node.op)], self.value(node.left), self.value(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id not in _FUNCS or node.keywords or not node.args:
+                raise self.fail(f"unknown function '{node.func.id}' (min, max)", node)
+            return Call(node.func.id, tuple(self.value(a) for a in node.args))
+        name = self.dotted(node)
+        if name is not None and name in self.names.facts:
+            return Path(name)
+        if isinstance(node, ast.BoolOp | ast.Compare | ast.UnaryOp) and not (
+                isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)):
+            return self.node(node)
+        return self.literal(node)
+
+
+# ------------------------------------------------------------------------------------ normalise
+def nnf(node: Any, negate: bool = False) -> Any:
+    """Negation normal form: ``not`` pushed into the comparisons; nested and/or flattened."""
+    if isinstance(node, Not):
+        return nnf(node.item, not negate)
+    if isinstance(node, Atom):
+        return Atom(node.path, _NEGATE[node.op], node.value, node.const) if negate else node
+    if isinstance(node, All | Any_):
+        kind = type(node)
+        if negate:
+            kind = Any_ if kind is All else All
+        items: list[Any] = []
+        for child in (nnf(i, negate) for i in node.items):
+            items.extend(child.items if type(child) is kind else (child,))
+        return kind(tuple(items))
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+def dnf(node: Any) -> list[tuple[Atom, ...]]:
+    """The branches of the disjunctive normal form of an NNF tree: each branch is a conjunction.
+
+    Lists of numbers in ``in`` become one branch per value; lists of plain strings stay one atom
+    (compiled to a regular expression). Raises ConditionError past MAX_BRANCHES."""
+    if isinstance(node, Atom):
+        if node.op == "in" and not _regex_in(node):
+            return [(Atom(node.path, "==", v, node.const),) for v in node.value]
+        return [(node,)]
+    if isinstance(node, Any_):
+        branches = [b for item in node.items for b in dnf(item)]
+    else:
+        branches = [()]
+        for item in node.items:
+            branches = [b + c for b in branches for c in dnf(item)]
+            if len(branches) > MAX_BRANCHES:
+                break
+    if len(branches) > MAX_BRANCHES:
+        raise ConditionError(f"condition is too complex: more than {MAX_BRANCHES} alternatives "
+                             "once written out; split it into several rules or use a constant list")
+    return branches
+
+
+def _regex_in(atom: Atom) -> bool:
+    return bool(atom.value) and all(isinstance(v, str) and _REGEX_SAFE.match(v)
+                                    for v in atom.value)
+
+
+def paths(node: Any) -> list[str]:
+    """Every fact path a tree reads, in order of first appearance."""
+    seen: dict[str, None] = {}
+
+    def walk(n: Any) -> None:
+        if isinstance(n, Atom | Path):
+            seen.setdefault(n.path)
+        elif isinstance(n, All | Any_):
+            for i in n.items:
+                walk(i)
+        elif isinstance(n, Not):
+            walk(n.item)
+        elif isinstance(n, Arith):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Call):
+            for a in n.args:
+                walk(a)
+    walk(node)
+    return list(seen)
+
+
+# ------------------------------------------------------------------------------------- evaluate
+def get_path(facts: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path; MISSING when absent or null. Flat dotted keys win."""
+    if path in facts:
+        value = facts[path]
+        return MISSING if value is None else value
+    value: Any = facts
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return MISSING
+        value = value[part]
+    return MISSING if value is None else value
+
+
+def holds(atom: Atom, facts: Mapping[str, Any]) -> bool:
+    value = get_path(facts, atom.path)
+    if atom.value is None:
+        return (value is MISSING) == (atom.op == "==")
+    if value is MISSING:
+        return False
+    op = atom.op
+    try:
+        if op == "==":
+            return value == atom.value
+        if op == "!=":
+            return value != atom.value
+        if op == "in":
+            return value in atom.value
+        if op == "not in":
+            return value not in atom.value
+        if op == "<":
+            return value < atom.value
+        if op == "<=":
+            return value <= atom.value
+        if op == ">":
+            return value > atom.value
+        return value >= atom.value
+    except TypeError:  # a value of another type than declared never matches, as in durable
+        return False
+
+
+def evaluate(node: Any, facts: Mapping[str, Any]) -> bool:
+    """Evaluate an NNF condition tree against facts."""
+    if isinstance(node, Atom):
+        return holds(node, facts)
+    if isinstance(node, All):
+        return all(evaluate(i, facts) for i in node.items)
+    if isinstance(node, Any_):
+        return any(evaluate(i, facts) for i in node.items)
+    return evaluate(nnf(node), facts)
+
+
+def evaluate_value(node: Any, facts: Mapping[str, Any]) -> Any:
+    """Evaluate a value expression; a missing fact makes the whole value null."""
+    if isinstance(node, Literal):
+        return list(node.value) if isinstance(node.value, tuple) else node.value
+    if isinstance(node, Path):
+        value = get_path(facts, node.path)
+        if value is MISSING:
+            raise _Missing
+        return value
+    if isinstance(node, Arith):
+        a, b = evaluate_value(node.left, facts), evaluate_value(node.right, facts)
+        return a + b if node.op == "+" else a - b if node.op == "-" else a * b
+    if isinstance(node, Call):
+        return _FUNCS[node.func](*(evaluate_value(a, facts) for a in node.args))
+    return evaluate(nnf(node), facts)
+
+
+class _Missing(Exception):
+    pass
+
+
+def compute(node: Any, facts: Mapping[str, Any]) -> Any:
+    try:
+        return evaluate_value(node, facts)
+    except _Missing:
+        return None
+
+
+# -------------------------------------------------------------------------------------- explain
+def why_not(node: Any, facts: Mapping[str, Any]) -> dict | None:
+    """The parts of an NNF condition that fail, as data; None when the condition holds.
+
+    ``{"all": [...]}`` lists every failing conjunct; ``{"any": [...]}`` lists every alternative
+    (all of them failed); an atom becomes ``{"fact", "value", "op", "expected", "constant"}``."""
+    if isinstance(node, Atom):
+        if holds(node, facts):
+            return None
+        value = get_path(facts, node.path)
+        expected = list(node.value) if isinstance(node.value, tuple) else node.value
+        return {"fact": node.path, "value": None if value is MISSING else value, "op": node.op,
+                "expected": expected, "constant": node.const, "missing": value is MISSING}
+    if isinstance(node, Not):
+        return why_not(nnf(node), facts)
+    failing = [f for f in (why_not(i, facts) for i in node.items) if f is not None]
+    if isinstance(node, All):
+        if not failing:
+            return None
+        return failing[0] if len(failing) == 1 else {"all": failing}
+    if len(failing) < len(node.items):
+        return None
+    return failing[0] if len(failing) == 1 else {"any": failing}
+
+
+def render(node: Any) -> str:
+    """A condition tree written back as text (for pages and the ruleset listing)."""
+    if isinstance(node, Atom):
+        value = node.const or (list(node.value) if isinstance(node.value, tuple) else node.value)
+        return f"{node.path} {node.op} {value!r}" if not node.const else \
+            f"{node.path} {node.op} {value}"
+    if isinstance(node, Not):
+        return f"not ({render(node.item)})"
+    if not node.items:
+        return "true" if isinstance(node, All) else "false"
+    joiner = " and " if isinstance(node, All) else " or "
+    return joiner.join(f"({render(i)})" if isinstance(i, All | Any_) and len(i.items) > 1
+                       else render(i) for i in node.items)
+
+
+# --------------------------------------------------------------------------- compile to durable
+INPUT_TYPE = "$in"  # the ``t`` of the fact that carries the caller's input
+
+
+def durable_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _atom_expressions(atom: Atom, field: str) -> list[dict]:
+    if atom.value is None:
+        return [{"$nex" if atom.op == "==" else "$ex": {field: 1}}]
+    if atom.op == "==":
+        return [{field: atom.value}]
+    if atom.op == "in":  # only regex-safe strings reach here (see dnf)
+        return [{"$mt": {field: "|".join(atom.value)}}]
+    if atom.op == "not in":
+        return [{"$neq": {field: v}} for v in atom.value] or [{"$ex": {field: 1}}]
+    return [{_DURABLE_OPS[atom.op]: {field: atom.value}}]
+
+
+def compile_branch(branch: Iterable[Atom], is_derived: Callable[[str], bool],
+                   requires: Iterable[str] = ()) -> list[dict]:
+    """durable-rules patterns (the ``all`` list) for one conjunction.
+
+    Atoms on the caller's input go into one pattern on the input fact; atoms on a derived fact go
+    into a pattern on that fact (``{"t": name, "v": value}``), joined with the rest. ``requires``
+    names derived facts that must exist before the rule fires (a derive expression reads them)."""
+    groups: dict[str, list[dict]] = {}
+    for atom in branch:
+        derived = is_derived(atom.path)
+        key = atom.path if derived else INPUT_TYPE
+        groups.setdefault(key, []).extend(_atom_expressions(atom, "v" if derived else atom.path))
+    for name in requires:
+        groups.setdefault(name, [])
+    if not groups:
+        groups[INPUT_TYPE] = []
+    patterns = []
+    for i, (fact_type, exprs) in enumerate(groups.items()):
+        if len(exprs) + 1 > MAX_EXPRESSIONS_PER_PATTERN:
+            raise ConditionError(f"too many comparisons on one fact ({len(exprs)}); durable-rules "
+                                 f"accepts at most {MAX_EXPRESSIONS_PER_PATTERN - 1}")
+        body = {"t": fact_type} if not exprs else {"$and": [{"t": fact_type}, *exprs]}
+        patterns.append({f"m{i}": body})
+    return patterns

@@ -1,0 +1,195 @@
+"""Build the explained decision: run each ruleset of the chain, tally scores with their caps,
+settle every requirement as met or not (with why not), and settle the outcome.
+
+The decision is plain JSON data. Texts a person reads are kept in both official languages
+(``{"en": ..., "fr": ...}``) so that one logged decision reads in either; ``i18n.localize`` picks
+one language for a response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from . import conditions as cond
+from .engine import Engine, set_path
+from .errors import EvaluationError
+from .i18n import both, gettext
+from .rulesets import Catalog, Rule, RulesetVersion, validate_facts
+
+
+def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
+           as_of: dt.date | None = None, pinned: Mapping[str, str] | None = None) -> dict:
+    """Decide ``facts`` with the ruleset ``ruleset_id`` in force on ``as_of`` (default: today).
+
+    ``pinned`` maps ruleset ids to exact versions, for replaying a logged decision."""
+    day = as_of or dt.date.today()
+    if pinned and ruleset_id in pinned:
+        top = catalog.version(ruleset_id, pinned[ruleset_id])
+    else:
+        top = catalog.in_force(ruleset_id, day)
+    clean = validate_facts(catalog.facts_for(top), facts)
+    working = _without_nulls(clean)
+    chain = catalog.chain(top, day, pinned)
+
+    fired: list[dict] = []
+    requirements: list[dict] = []
+    scores: dict[str, dict] = {}
+    score_details: dict[str, list] = {}
+    derived: dict[str, Any] = {}
+    used: list[dict] = []
+    outcome: dict = {}
+    for alias, version in chain:
+        run = engine.evaluate(version, working)
+        for name, value in run.derived.items():
+            set_path(working, name, value)
+        derived.update(run.derived)
+        met_rules = {f.index for f in run.fired}
+        awards: dict[str, int] = {}
+        for firing in run.fired:
+            rule = version.rules[firing.index]
+            fired.append(_fired_entry(version, rule, firing.value, working))
+            if rule.kind == "award":
+                awards[rule.bucket] = awards.get(rule.bucket, 0) + rule.points
+        stage_requirements = [
+            _requirement(version, rule, index in met_rules, working)
+            for index, rule in enumerate(version.rules) if rule.kind == "require"]
+        requirements.extend(stage_requirements)
+        for name, spec in version.scores.items():
+            scores[name], score_details[name] = tally(name, spec, awards)
+            set_path(working, f"scores.{name}", dict(scores[name]))
+        met = all(r["met"] for r in stage_requirements)
+        outcome = version.outcome["met" if met else "not_met"]
+        set_path(working, alias, {"met": met, "outcome": outcome["code"]})
+        used.append({**version.ref(), "as": alias, "outcome": outcome["code"], "met": met})
+
+    return {
+        "decision_id": uuid.uuid4().hex,
+        "ruleset": top.id,
+        "as_of": day.isoformat(),
+        "decided_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "outcome": outcome["code"],
+        "outcome_title": outcome["title"],
+        "title": top.title,
+        "rulesets": used,
+        "scores": scores,
+        "score_details": score_details,
+        "derived": derived,
+        "fired": fired,
+        "requirements": requirements,
+    }
+
+
+def _without_nulls(facts: Mapping[str, Any]) -> dict:
+    """Null and absent mean the same to the engine: drop nulls, recursively."""
+    return {k: _without_nulls(v) if isinstance(v, Mapping) else v
+            for k, v in facts.items() if v is not None}
+
+
+def _matched(rule: Rule, facts: Mapping[str, Any]) -> dict:
+    out = {}
+    for path in rule.reads:
+        value = cond.get_path(facts, path)
+        out[path] = None if value is cond.MISSING else value
+    return out
+
+
+def _fired_entry(version: RulesetVersion, rule: Rule, value: Any, facts: Mapping) -> dict:
+    if rule.kind == "award":
+        effect: dict[str, Any] = {"award": rule.bucket, "points": rule.points}
+    elif rule.kind == "derive":
+        effect = {"derive": rule.fact, "value": value}
+    else:
+        effect = {"requirement": "met"}
+    entry = {"rule": rule.id, "ruleset": version.id, "title": rule.title,
+             "matched": _matched(rule, facts), "effect": effect, "reference": rule.reference}
+    if rule.table:
+        entry["row"] = rule.table
+    return entry
+
+
+def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping) -> dict:
+    entry = {"rule": rule.id, "ruleset": version.id, "title": rule.title, "met": met,
+             "reference": rule.reference, "condition": rule.source}
+    if met:
+        return entry
+    reason = cond.why_not(rule.condition, facts)
+    if reason is None:  # the engine and the explanation must never disagree
+        raise EvaluationError(f"{version.id} {version.version}: requirement {rule.id} was not met "
+                              "by the engine, yet its condition holds on the facts")
+    entry["why_not"] = reason
+    entry["because"] = rule.because or because_text(reason)
+    entry["matched"] = _matched(rule, facts)
+    return entry
+
+
+def tally(score: str, spec: Mapping[str, Any], awards: Mapping[str, int]) -> tuple[dict, list]:
+    """Sum the points per bucket, apply every cap from the leaves up, then the score's maximum.
+
+    Returns the summary (``total`` and each top-level bucket, as counted) and the detail of every
+    bucket: the points awarded, its cap, and what counted after the cap."""
+    details: list[dict] = []
+
+    def node(path: str, node_spec: Mapping[str, Any]) -> int:
+        raw = awards.get(path, 0)
+        for name, child in (node_spec.get("buckets") or {}).items():
+            raw += node(f"{path}.{name}", child)
+        cap = node_spec.get("cap")
+        counted = min(raw, cap) if cap is not None else raw
+        details.append({"bucket": path, "title": node_spec.get("title"), "points": raw,
+                        "cap": cap, "counted": counted})
+        return counted
+
+    summary: dict[str, int] = {}
+    for name, child in (spec.get("buckets") or {}).items():
+        summary[name] = node(f"{score}.{name}", child)
+    total = sum(summary.values())
+    if spec.get("max") is not None:
+        total = min(total, spec["max"])
+    return {"total": total, **summary}, details
+
+
+# ----------------------------------------------------------------------------------- why-not text
+def _show(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return gettext(lang, "yes" if value else "no")
+    if isinstance(value, list | tuple):
+        return ", ".join(_show(v, lang) for v in value)
+    return str(value)
+
+
+def because_text(reason: Mapping[str, Any]) -> dict[str, str]:
+    """The why-not of a requirement as one sentence in each official language."""
+    return {lang: _because(reason, lang) for lang in ("en", "fr")}
+
+
+def _because(reason: Mapping[str, Any], lang: str) -> str:
+    if "all" in reason:
+        return "; ".join(_because(r, lang) for r in reason["all"])
+    if "any" in reason:
+        items = gettext(lang, " or ").join(_because(r, lang) for r in reason["any"])
+        return gettext(lang, "either {items}", items=items)
+    fact, op, missing = reason["fact"], reason["op"], reason["missing"]
+    expected = _show(reason["expected"], lang)
+    if reason["constant"]:
+        expected = f"{reason['constant']} ({expected})"
+    value = _show(reason["value"], lang)
+    if reason["expected"] is None:
+        message = ("{fact} = {value}, needs to be empty" if op == "==" else
+                   "{fact} is not given, needs a value")
+    elif op in ("in", "not in"):
+        verb = "needs one of" if op == "in" else "must not be one of"
+        message = ("{fact} is not given, " if missing else "{fact} = {value}, ") + verb + \
+            " {expected}"
+    elif op == "==":
+        message = "{fact} is not given, needs {expected}" if missing else \
+            "{fact} = {value}, needs {expected}"
+    else:
+        message = "{fact} is not given, needs {op} {expected}" if missing else \
+            "{fact} = {value}, needs {op} {expected}"
+    return gettext(lang, message, fact=fact, value=value, op=op, expected=expected)
+
+
+__all__ = ["decide", "tally", "because_text", "both"]

@@ -1,0 +1,230 @@
+"""The only module that imports durable-rules. It owns every quirk of durable-rules 2.0.28.
+
+How a ruleset version runs (see docs/engine.md for the measurements behind each choice):
+
+* Each ruleset version is compiled to its own small durable ruleset: one durable rule per branch
+  of each condition's disjunctive normal form (``$or`` is never emitted: it fires once per
+  satisfied branch and has corrupted the heap here), plus a catch-all rule on the input fact
+  (a session whose first fact matches no rule segfaults in ``delete_state``).
+* The caller's facts are asserted as one fact ``{"t": "$in", ...}``; a derived fact is asserted
+  as ``{"t": NAME, "v": VALUE}`` from inside the action loop, so rules on it fire in the same
+  session: forward chaining.
+* The C module is driven directly with a lean loop (``assert_fact``, ``start_action_for_state``,
+  ``complete_and_start_action``) instead of ``durable.engine.Host``: no timer threads (they race
+  the caller and have returned a wrong total), no state JSON round trips, and exceptions in
+  actions are ordinary Python exceptions instead of being hidden in the session state.
+* Every evaluation uses a fresh session that is always deleted, even on error.
+* One lock per compiled ruleset serialises its sessions. The C extension never releases the GIL,
+  so threads gain no throughput from running it concurrently, and the lock rules out any
+  interleaving of two sessions' pending actions. Throughput comes from processes (gunicorn).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import durable_rules_engine as _durable
+import orjson
+
+from . import conditions as cond
+from .errors import ConditionError, EvaluationError, Problem, RulesetError
+from .rulesets import Rule, RulesetVersion
+
+# Capacity limits of durable-rules 2.0.28, checked when a ruleset is compiled.
+MAX_DURABLE_RULES = 4000  # error 106 past 4,096 rules per ruleset
+CATCH_ALL = "catch_all"
+
+_names = itertools.count(1)
+_sessions = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule that fired: its index in ``RulesetVersion.rules`` and, for a derive, the value."""
+
+    index: int
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Run:
+    fired: tuple[Firing, ...]
+    derived: dict[str, Any]
+
+
+class CompiledRuleset:
+    """A ruleset version registered with durable-rules, ready to evaluate facts."""
+
+    def __init__(self, version: RulesetVersion):
+        self.version = version
+        self.derived_names = set(version.derives)
+        definition, self.actions = self._compile(version)
+        self.name = f"{version.id}@{version.version}#{next(_names)}"
+        try:
+            self.handle = _durable.create_ruleset(self.name, orjson.dumps(definition).decode())
+        except Exception as exc:  # durable raises bare codes; say what they mean
+            raise RulesetError([Problem(version.path, None, "",
+                                        f"durable-rules refused the compiled ruleset "
+                                        f"({_explain_code(exc)})")]) from None
+        self.lock = threading.Lock()
+
+    def _compile(self, version: RulesetVersion) -> tuple[dict, dict[str, int]]:
+        definition: dict[str, Any] = {CATCH_ALL: {"all": [{"m": {"t": cond.INPUT_TYPE}}]}}
+        actions: dict[str, int] = {}
+        problems = []
+        for index, rule in enumerate(version.rules):
+            try:
+                requires = _derived_reads(rule, self.derived_names)
+                for b, branch in enumerate(cond.dnf(rule.condition)):
+                    for atom in branch:
+                        if atom.path in self.derived_names and atom.value is None:
+                            raise ConditionError(f"'{atom.path}' is derived in this ruleset: "
+                                                 "it cannot be compared with null")
+                    name = f"r{index}b{b}"
+                    definition[name] = {"all": cond.compile_branch(
+                        branch, self.derived_names.__contains__, requires)}
+                    actions[name] = index
+            except ConditionError as exc:
+                problems.append(Problem(version.path, rule.line, rule.table or rule.id,
+                                        exc.detail))
+        if len(definition) > MAX_DURABLE_RULES:
+            problems.append(Problem(version.path, None, "", f"compiles to {len(definition)} "
+                                    f"durable rules; the engine takes at most {MAX_DURABLE_RULES}:"
+                                    " split the ruleset and include the parts"))
+        if problems:
+            raise RulesetError(problems)
+        return definition, actions
+
+    def evaluate(self, facts: Mapping[str, Any]) -> Run:
+        """Run the facts through a fresh session; every rule that fires, in firing order."""
+        sid = str(next(_sessions))
+        fired: list[Firing] = []
+        done: set[int] = set()
+        derived: dict[str, Any] = {}
+        working = dict(facts)
+        rules = self.version.rules
+        with self.lock:
+            try:
+                payload = {**facts, "sid": sid, "id": "$in", "t": cond.INPUT_TYPE}
+                result = _durable.assert_fact(self.handle, orjson.dumps(payload).decode())
+                state = result[1]
+                started = _durable.start_action_for_state(self.handle, state)
+                message = started[1] if started else None
+                while message:
+                    name = message[2:message.index('"', 2)]  # {"NAME":{...}}: no full parse
+                    index = self.actions.get(name)
+                    if index is not None and index not in done:  # one firing per rule
+                        done.add(index)
+                        rule = rules[index]
+                        value = None
+                        if rule.kind == "derive":
+                            known = rule.fact in derived
+                            value = _derive(rule, working, derived)
+                            if not known:
+                                self._assert_derived(sid, len(derived), rule.fact, value)
+                        fired.append(Firing(index, value))
+                    message = _durable.complete_and_start_action(self.handle, state)
+            except EvaluationError:
+                raise
+            except Exception as exc:
+                raise EvaluationError(f"{self.version.id} {self.version.version}: the engine "
+                                      f"failed ({_explain_code(exc)})") from exc
+            finally:
+                _durable.delete_state(self.handle, sid)
+        return Run(tuple(fired), derived)
+
+    def _assert_derived(self, sid: str, n: int, name: str, value: Any) -> None:
+        fact = {"sid": sid, "id": f"d{n}", "t": name}
+        if value is not None:
+            fact["v"] = value
+        # Code 1 (no rule reads this fact here) is fine: a later ruleset in the chain may.
+        _durable.assert_fact(self.handle, orjson.dumps(fact).decode())
+
+
+def _derived_reads(rule: Rule, derived_names: set[str]) -> tuple[str, ...]:
+    """Derived facts a derive expression reads: the rule must wait until they exist."""
+    if rule.expr is None:
+        return ()
+    return tuple(p for p in cond.paths(rule.expr) if p in derived_names)
+
+
+def _derive(rule: Rule, working: dict[str, Any], derived: dict[str, Any]) -> Any:
+    value = rule.value if rule.expr is None else cond.compute(rule.expr, working)
+    if rule.fact in derived:
+        if derived[rule.fact] == value:
+            return value
+        raise EvaluationError(f"'{rule.fact}' was derived twice with different values "
+                              f"({derived[rule.fact]!r}, then {value!r} by rule {rule.id}): "
+                              "the ruleset's derive rules overlap")
+    derived[rule.fact] = value
+    set_path(working, rule.fact, value)
+    return value
+
+
+def set_path(facts: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in nested dicts (``first_clb.reading`` -> facts[first_clb][reading])."""
+    node = facts
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {} if child is None else None
+            if child is None:
+                raise EvaluationError(f"cannot set '{path}': '{part}' already holds a value")
+            node[part] = child
+        else:
+            child = node[part] = dict(child)  # copy: never change the caller's nested dicts
+        node = child
+    node[parts[-1]] = value
+
+
+def _explain_code(exc: BaseException) -> str:
+    text = str(exc)
+    for code, meaning in _CODES.items():
+        if f"error code: {code}" in text or text.strip() == str(code):
+            return f"{meaning}; durable error {code}"
+    return text or type(exc).__name__
+
+
+_CODES = {
+    "101": "out of memory",
+    "105": "unexpected action in the compiled rules",
+    "106": "too many rules in one ruleset",
+    "113": "too many comparisons in one pattern",
+    "202": "a pattern the engine cannot parse",
+    "303": "too many rows matching one fact (table too long)",
+    "307": "internal state corrupted",
+}
+
+
+class Engine:
+    """Compiled rulesets by (id, version, sha256). Compile everything at boot, never lazily."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, str, str], CompiledRuleset] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, version: RulesetVersion) -> CompiledRuleset:
+        key = (version.id, version.version, version.sha256)
+        with self._lock:
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                compiled = self._compiled[key] = CompiledRuleset(version)
+            return compiled
+
+    def prepare_all(self, versions) -> None:
+        problems: list[Problem] = []
+        for version in versions:
+            try:
+                self.prepare(version)
+            except RulesetError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise RulesetError(problems)
+
+    def evaluate(self, version: RulesetVersion, facts: Mapping[str, Any]) -> Run:
+        return self.prepare(version).evaluate(facts)

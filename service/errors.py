@@ -1,0 +1,88 @@
+"""One base exception and one error shape (RFC 9457 problem details) for the whole service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DecisionError(Exception):
+    """Base of every error the service reports on purpose. ``status`` is the HTTP status."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 body: type, title, status, detail, plus any extra members."""
+        slug = type(self).__name__.removesuffix("Error").lower() or "error"
+        return {"type": f"urn:decisions:problem:{slug}", "title": self.title,
+                "status": self.status, "detail": self.detail, **self.extra}
+
+
+class ConditionError(DecisionError):
+    """A condition that cannot be parsed or checked (always reported inside a RulesetError)."""
+
+    status = 422
+    title = "Invalid condition"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a ruleset file, pointed at by file, line and key path."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+
+
+@dataclass
+class RulesetError(DecisionError):
+    """One or more rulesets are broken; ``problems`` lists every one found."""
+
+    problems: list[Problem] = field(default_factory=list)
+    status = 422
+    title = "Invalid ruleset"
+
+    def __post_init__(self) -> None:
+        DecisionError.__init__(self, "\n".join(map(str, self.problems)) or "invalid ruleset",
+                               problems=[p.as_dict() for p in self.problems])
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class UnknownRulesetError(DecisionError):
+    status = 404
+    title = "Unknown ruleset"
+
+
+class FactsError(DecisionError):
+    """Facts that break a ruleset's facts contract; ``errors`` maps field paths to messages."""
+
+    status = 422
+    title = "Invalid facts"
+
+
+class EvaluationError(DecisionError):
+    """The engine failed on a request (a broken action, a conflicting derived fact, a crash)."""
+
+    status = 500
+    title = "Evaluation failed"
+
+
+class EngineUnavailableError(DecisionError):
+    status = 503
+    title = "Engine unavailable"
