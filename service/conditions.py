@@ -90,6 +90,7 @@ class Call:
 
 
 TRUE = All(())
+_KEYWORDS = {"null": None, "true": True, "false": False}  # as policy staff write them in YAML
 _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 
@@ -114,6 +115,10 @@ class Names:
         pool = list(self.facts) + list(self.constants)
         close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
         return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _type_accepts(ftype: str, value: Any) -> bool:
@@ -180,12 +185,15 @@ class _Parser:
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return TRUE if node.value else Any_(())
         name = self.dotted(node)
+        if name in ("true", "false"):
+            return TRUE if name == "true" else Any_(())
         if name is not None and name not in self.names.constants:
             field = self.fact(name, node)
             if self.value_mode:
                 return Path(name)
             if field.type != "boolean":
-                raise self.fail(f"'{name}' is a {field.type}, not a yes/no fact: compare it", node)
+                raise self.fail(f"'{name}' is {article(field.type)}, not a yes/no fact: "
+                                "compare it", node)
             return Atom(name, "==", True)
         if self.value_mode:
             return self.value(node)
@@ -208,6 +216,8 @@ class _Parser:
             if isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
                 return Literal(-inner.value)
         name = self.dotted(node)
+        if name in _KEYWORDS:
+            return Literal(_KEYWORDS[name])
         if name is not None:
             if name in self.names.constants:
                 value = self.names.constants[name]
@@ -245,7 +255,7 @@ class _Parser:
             raise self.fail("null can only be compared with == or !=", node)
         for v in values:
             if not _type_accepts(field.type, v):
-                raise self.fail(f"'{path}' is a {field.type}; {v!r} is not", node)
+                raise self.fail(f"'{path}' is {article(field.type)}; {v!r} is not", node)
             if field.enum and v is not None and v not in field.enum:
                 raise self.fail(f"{v!r} is not an allowed value of '{path}' "
                                 f"({', '.join(map(str, field.enum))})", node)

@@ -276,7 +276,10 @@ class TableSchema(_Strict):
     award = fields.String()
     derive = fields.String()
     rows = fields.List(fields.Nested(RowSchema), required=True,
-                       validate=validate.Length(min=1, max=MAX_TABLE_ROWS))
+                       validate=validate.Length(
+                           min=1, max=MAX_TABLE_ROWS,
+                           error=f"a table has 1 to {MAX_TABLE_ROWS} rows (durable-rules fails on"
+                                 " longer tables of ranges on one fact): split it with 'when'"))
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -668,19 +671,18 @@ def load_catalog(root: str | Path) -> Catalog:
                                     f"same day"))
         starts.setdefault(key, display)
 
-    shells = {}
+    shells = []
     for loaded, lines, display, digest in parsed:
         try:
-            shells[(loaded["id"], loaded["version"])] = _shell(loaded, lines, display, digest,
-                                                              contracts)
+            shells.append(_shell(loaded, lines, display, digest, contracts))
         except RulesetError as exc:
             problems.extend(exc.problems)
     by_id: dict[str, list[RulesetVersion]] = {}
-    for v in shells.values():
+    for v in shells:
         by_id.setdefault(v.id, []).append(v)
 
     versions = []
-    for v in shells.values():
+    for v in shells:
         try:
             _check_includes(v, by_id)
             _compile_rules(v, by_id)
@@ -920,11 +922,11 @@ def _row_condition(key: str, row: dict, names: cond.Names, file: str, line: int 
         numeric = atom.op in ("<=", ">=")
         for value in values:
             if numeric and field_.type not in ("integer", "number"):
-                problems.append(Problem(file, line, where, f"'{key}' is a {field_.type}: match "
+                problems.append(Problem(file, line, where, f"'{key}' is {cond.article(field_.type)}: match "
                                         "its rows with equals or in, not with a range"))
                 return None
             if not cond._type_accepts(field_.type, value):
-                problems.append(Problem(file, line, where, f"'{key}' is a {field_.type}; "
+                problems.append(Problem(file, line, where, f"'{key}' is {cond.article(field_.type)}; "
                                         f"{value!r} is not"))
                 return None
             if field_.enum and value not in field_.enum:

@@ -1,0 +1,138 @@
+"""Loading rulesets: every broken file is refused with its exact file, line, key and message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from service.errors import FactsError, RulesetError, UnknownRulesetError
+from service.rulesets import load_catalog, validate_facts
+
+from .conftest import PROFILE, RULESETS
+
+BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: (\d+): ([^:]*): (.+)$")
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def test_broken_ruleset_is_refused_with_file_line_key_and_message(path, tmp_path):
+    line, key, message = EXPECT.match(path.read_text().splitlines()[0]).groups()
+    root = tmp_path / "rulesets"
+    shutil.copytree(RULESETS / "contracts", root / "contracts")
+    shutil.copy(path, root / path.name)
+    with pytest.raises(RulesetError) as err:
+        load_catalog(root)
+    found = [(p.file, p.line, p.key, p.message) for p in err.value.problems]
+    assert any(f == f"rulesets/{path.name}" and ln == int(line) and k == key.strip()
+               and message in m for f, ln, k, m in found), found
+
+
+def test_bundled_rulesets_load_with_a_hash_per_version(catalog):
+    for versions in catalog.by_id.values():
+        for v in versions:
+            assert re.fullmatch(r"[0-9a-f]{64}", v.sha256)
+
+
+def test_hash_ignores_comments_and_layout_but_not_meaning(ruleset_dir):
+    text = """\
+        id: demo.one
+        version: "1"
+        effective: {from: 2019-01-01}
+        title: {en: Demo, fr: Démo}
+        reference: https://example.org
+        contract: candidate-profile
+        rules:
+          - id: adult
+            title: {en: Adult, fr: Adulte}
+            reference: https://example.org
+            require: age >= 18
+        """
+    path = ruleset_dir("demo.yaml", text)
+    first = load_catalog(ruleset_dir.root).version("demo.one", "1").sha256
+    relaid = textwrap.dedent(text).replace("effective: {from: 2019-01-01}",
+                                           "effective:\n  from: 2019-01-01  # first day")
+    path.write_text("# a comment\n" + relaid, encoding="utf-8")
+    assert load_catalog(ruleset_dir.root).version("demo.one", "1").sha256 == first
+    path.write_text(text.replace("age >= 18", "age >= 19"), encoding="utf-8")
+    assert load_catalog(ruleset_dir.root).version("demo.one", "1").sha256 != first
+
+
+def test_version_in_force_is_chosen_by_effective_dates(ruleset_dir):
+    for version, start, end in (("a", "2019-01-01", "2019-12-31"), ("b", "2020-01-01", None),
+                                ("c", "2031-01-01", None)):
+        effective = f"{{from: {start}{', to: ' + end if end else ''}}}"
+        ruleset_dir(f"demo-{version}.yaml", f"""\
+            id: demo.dated
+            version: "{version}"
+            effective: {effective}
+            title: {{en: Demo, fr: Démo}}
+            reference: https://example.org
+            contract: candidate-profile
+            """)
+    catalog = load_catalog(ruleset_dir.root)
+    assert catalog.in_force("demo.dated", dt.date(2019, 6, 1)).version == "a"
+    assert catalog.in_force("demo.dated", dt.date(2019, 12, 31)).version == "a"
+    assert catalog.in_force("demo.dated", dt.date(2020, 1, 1)).version == "b"
+    assert catalog.in_force("demo.dated", dt.date(2030, 12, 31)).version == "b"
+    assert catalog.in_force("demo.dated", dt.date(2031, 1, 1)).version == "c"
+    with pytest.raises(UnknownRulesetError, match="in force on 2018-12-31"):
+        catalog.in_force("demo.dated", dt.date(2018, 12, 31))
+    with pytest.raises(UnknownRulesetError, match="did you mean 'demo.dated'"):
+        catalog.in_force("demo.datd", dt.date(2020, 1, 1))
+
+
+def test_include_cycle_is_refused(ruleset_dir):
+    for name, other in (("a", "b"), ("b", "a")):
+        ruleset_dir(f"{name}.yaml", f"""\
+            id: demo.{name}
+            version: "1"
+            effective: {{from: 2019-01-01}}
+            title: {{en: Demo, fr: Démo}}
+            reference: https://example.org
+            contract: candidate-profile
+            includes: [{{ruleset: demo.{other}}}]
+            """)
+    with pytest.raises(RulesetError, match="includes itself"):
+        load_catalog(ruleset_dir.root)
+
+
+def test_every_problem_of_a_folder_is_reported_at_once(tmp_path):
+    root = tmp_path / "rulesets"
+    shutil.copytree(RULESETS / "contracts", root / "contracts")
+    for i, path in enumerate(BROKEN[:4]):
+        text = path.read_text().replace("id: test.broken", f"id: test.broken-{i}")
+        (root / path.name).write_text(text)
+    with pytest.raises(RulesetError) as err:
+        load_catalog(root)
+    assert len({p.file for p in err.value.problems}) == 4
+
+
+def test_facts_contract_rejects_unknown_wrong_and_out_of_range_fields(catalog):
+    specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
+    assert validate_facts(specs, PROFILE)["age"] == 29
+    bad = {**PROFILE, "agee": 3, "age": 121, "marital_status": "maried",
+           "first_language": {**PROFILE["first_language"], "reading": "nine"},
+           "spouse_accompanying": "yes", "family_size": 2.5}
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, bad)
+    errors = err.value.extra["errors"]
+    assert set(errors) == {"agee", "age", "marital_status", "first_language.reading",
+                           "spouse_accompanying", "family_size"}
+    assert errors["agee"] == ["Unknown field."]
+
+
+def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):
+    specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
+    minimal = {k: PROFILE[k] for k in ("candidate_id", "age", "marital_status", "education",
+                                       "first_language", "primary_noc", "noc_version",
+                                       "intends_to_reside_in")}
+    minimal["profile_submitted_at"] = "2019-06-30T10:05:00-04:00"
+    clean = validate_facts(specs, minimal)
+    assert clean["relative_in_canada"] is False and clean["canadian_work_years"] == 0
+    assert clean["profile_submitted_at"] == "2019-06-30T14:05:00Z"
+    assert clean["second_language"] is None
