@@ -123,7 +123,12 @@ class CompiledRuleset:
                         value = None
                         if rule.kind == "derive":
                             known = rule.fact in derived
-                            value = _derive(rule, working, derived)
+                            try:
+                                value = _derive(rule, working, derived)
+                            except (TypeError, ValueError, ArithmeticError) as exc:
+                                raise EvaluationError(
+                                    f"{self.version.id} {self.version.version}: rule {rule.id} "
+                                    f"could not compute {rule.fact}: {exc}") from exc
                             if not known:
                                 self._assert_derived(sid, len(derived), rule.fact, value)
                         fired.append(Firing(index, value))
