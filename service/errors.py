@@ -17,11 +17,20 @@ class DecisionError(Exception):
         self.detail = detail
         self.extra = extra
 
+    def __reduce__(self):  # keep detail and extra when sent between processes
+        return (_rebuild, (type(self), self.detail, self.extra))
+
     def problem(self) -> dict[str, Any]:
         """The RFC 9457 body: type, title, status, detail, plus any extra members."""
         slug = type(self).__name__.removesuffix("Error").lower() or "error"
         return {"type": f"urn:decisions:problem:{slug}", "title": self.title,
                 "status": self.status, "detail": self.detail, **self.extra}
+
+
+def _rebuild(cls: type, detail: str, extra: dict) -> DecisionError:
+    error = cls.__new__(cls)
+    DecisionError.__init__(error, detail, **extra)
+    return error
 
 
 class ConditionError(DecisionError):
@@ -62,6 +71,9 @@ class RulesetError(DecisionError):
 
     def __str__(self) -> str:
         return self.detail
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
 
 
 class UnknownRulesetError(DecisionError):

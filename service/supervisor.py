@@ -1,0 +1,173 @@
+"""Deciders: where decisions are computed, in this process or in a supervised engine process.
+
+durable-rules is C code that can crash the whole process on some rule shapes (a Python ``try``
+cannot catch a segmentation fault). The web service therefore decides in a child process, the
+*engine process*, that it supervises: if the engine process dies during a request, that request
+gets ``EngineUnavailableError`` (HTTP 503), nothing about it is logged, a fresh engine process is
+started, and every other request goes on. The command line and the tests decide in process.
+
+Both deciders have the same interface, so the web layer does not know which it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import DecisionError, EngineUnavailableError, EvaluationError
+
+# A test can make the engine process crash for real on one candidate (fault injection); the
+# variable is read in the engine process only, never by the web process.
+CRASH_ENV = "DECISIONS_TEST_CRASH_CANDIDATE"
+
+Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
+
+
+class InlineDecider:
+    """Decides in this process (command line, tests, benchmarks)."""
+
+    def __init__(self, catalog, engine):
+        self.catalog, self.engine = catalog, engine
+
+    def decide(self, ruleset_id: str, facts: Any, as_of: dt.date | None = None,
+               pinned: Mapping[str, str] | None = None) -> dict:
+        from .decisions import decide
+
+        return decide(self.catalog, self.engine, ruleset_id, facts, as_of, pinned)
+
+    def decide_many(self, requests: Iterable[Request]) -> list[dict | DecisionError]:
+        """Each request's decision, or the error it alone raised."""
+        out: list[dict | DecisionError] = []
+        for request in requests:
+            try:
+                out.append(self.decide(*request))
+            except DecisionError as exc:
+                out.append(exc)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def fingerprint(catalog) -> list[tuple[str, str, str]]:
+    """What identifies a loaded catalog: every (id, version, sha256)."""
+    return sorted((v.id, v.version, v.sha256) for vs in catalog.by_id.values() for v in vs)
+
+
+def _engine_main(conn, rulesets_dir: str, expected: list) -> None:
+    """The engine process: load the rulesets, check they are the parent's, answer requests."""
+    from .engine import Engine
+    from .rulesets import load_catalog
+
+    try:
+        catalog = load_catalog(rulesets_dir)
+        if fingerprint(catalog) != expected:
+            raise EngineUnavailableError("the ruleset folder changed since it was checked")
+        engine = Engine()
+        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+    except DecisionError as exc:
+        conn.send(("failed", exc.problem()))
+        return
+    conn.send(("ready", None))
+    decider = InlineDecider(catalog, engine)
+    crash_on = os.environ.get(CRASH_ENV)
+    while True:
+        try:
+            requests = conn.recv()
+        except EOFError:
+            return
+        if crash_on and any(isinstance(r[1], dict) and r[1].get("candidate_id") == crash_on
+                            for r in requests):
+            import ctypes
+
+            ctypes.string_at(0)  # a real segmentation fault, as durable-rules can cause
+        try:
+            results = decider.decide_many(requests)
+        except Exception as exc:  # a bug, not a crash: answer it, keep the process
+            results = [EvaluationError(f"the decision failed: {exc}")] * len(requests)
+        conn.send(results)
+
+
+class ProcessDecider:
+    """Decides in a supervised engine process; restarts it when it dies.
+
+    One engine process per decider (per gunicorn worker). Requests from the worker's threads
+    are serialised on the pipe: the engine never runs two decisions at once anyway (the C
+    extension holds the GIL), and a batch travels in one round trip."""
+
+    def __init__(self, catalog, rulesets_dir: str, start_timeout: float = 120.0):
+        self.catalog = catalog
+        self.rulesets_dir = str(rulesets_dir)
+        self.expected = fingerprint(catalog)
+        self.start_timeout = start_timeout
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process = None
+        self._conn = None
+        self.restarts = 0
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_engine_main, name="decisions-engine",
+                                        args=(child, self.rulesets_dir, self.expected),
+                                        daemon=True)
+        process.start()
+        child.close()
+        if not parent.poll(self.start_timeout):
+            process.kill()
+            raise EngineUnavailableError("the engine process did not start in time")
+        try:
+            status, detail = parent.recv()
+        except EOFError:
+            raise EngineUnavailableError(
+                f"the engine process died while starting (exit code {process.exitcode})"
+            ) from None
+        if status != "ready":
+            process.join(5)
+            raise EngineUnavailableError(f"the engine process could not load the rulesets: "
+                                         f"{detail.get('detail')}")
+        self._process, self._conn = process, parent
+
+    def decide(self, ruleset_id: str, facts: Any, as_of: dt.date | None = None,
+               pinned: Mapping[str, str] | None = None) -> dict:
+        result = self.decide_many([(ruleset_id, facts, as_of, pinned)])[0]
+        if isinstance(result, DecisionError):
+            raise result
+        return result
+
+    def decide_many(self, requests: Iterable[Request]) -> list[dict | DecisionError]:
+        requests = list(requests)
+        with self._lock:
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            try:
+                self._conn.send(requests)
+                return self._conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                self._process.join(5)
+                code = self._process.exitcode
+                self._process = self._conn = None
+                self.restarts += 1
+                try:  # be ready for the next request; this one is lost, not logged
+                    self._start()
+                except EngineUnavailableError:
+                    pass
+                raise EngineUnavailableError(
+                    f"the decision engine stopped while deciding (exit code {code}); it has "
+                    "been restarted: send the request again") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            if self._process is not None:
+                self._process.join(5)
+                if self._process.is_alive():
+                    self._process.kill()
+            self._process = self._conn = None

@@ -1,0 +1,59 @@
+"""A crash of the engine costs one request: 503 for it, a fresh engine process for the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import pytest
+
+from service.errors import EngineUnavailableError, FactsError, RulesetError
+from service.errors import Problem
+from service.supervisor import CRASH_ENV, InlineDecider, ProcessDecider
+
+from .conftest import PROFILE, RULESETS
+
+DAY = dt.date(2019, 7, 15)
+
+
+def test_errors_keep_their_details_between_processes():
+    error = pickle.loads(pickle.dumps(FactsError("bad", errors={"age": ["too old"]})))
+    assert error.extra == {"errors": {"age": ["too old"]}} and error.status == 422
+    problems = [Problem("a.yaml", 3, "rules[0]", "broken")]
+    assert pickle.loads(pickle.dumps(RulesetError(problems))).problems == problems
+
+
+@pytest.fixture
+def crashing_decider(catalog, monkeypatch):
+    monkeypatch.setenv(CRASH_ENV, "C-CRASH")
+    decider = ProcessDecider(catalog, RULESETS)
+    yield decider
+    decider.close()
+
+
+def test_engine_crash_costs_one_request_and_the_engine_comes_back(crashing_decider, catalog,
+                                                                  engine):
+    inline = InlineDecider(catalog, engine)
+    before = crashing_decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)
+    assert before["outcome"] == inline.decide("oinp.hcp.tech-draw", PROFILE, DAY)["outcome"]
+    pid = crashing_decider._process.pid
+
+    with pytest.raises(EngineUnavailableError) as err:
+        crashing_decider.decide("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-CRASH"},
+                                DAY)
+    assert err.value.status == 503
+    assert "exit code -11" in err.value.detail  # SIGSEGV, as durable-rules crashes
+
+    after = crashing_decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)
+    assert after["outcome"] == before["outcome"]
+    assert crashing_decider._process.pid != pid and crashing_decider.restarts == 1
+
+
+def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
+    results = crashing_decider.decide_many([
+        ("oinp.hcp.tech-draw", PROFILE, DAY, None),
+        ("oinp.hcp.tech-draw", {**PROFILE, "age": "old"}, DAY, None),
+        ("no.such-ruleset", PROFILE, DAY, None)])
+    assert results[0]["outcome"] == "meets_criteria"
+    assert isinstance(results[1], FactsError) and "age" in results[1].extra["errors"]
+    assert results[2].status == 404
