@@ -109,7 +109,9 @@ def case_files(path: Path) -> list[Path]:
 
 
 def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
-              check_coverage: bool = True) -> Report:
+              check_coverage: bool = True, progress=None) -> Report:
+    """Run every case of the given files. ``progress(file, name)`` is told of each case before it
+    runs (the trial in a child process uses it to name the case that crashed the engine)."""
     report = Report()
     fired_rules: dict[tuple[str, str], set[str]] = {}
     failed_reqs: dict[tuple[str, str], set[str]] = {}
@@ -135,6 +137,8 @@ def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
             facts = deep_merge(loaded["base"], case["facts"])
             result = CaseResult(display, lines.get(("cases", i)), case["name"], [])
             report.results.append(result)
+            if progress is not None:
+                progress(f"{display}:{result.line}", case["name"])
             try:
                 decision = decide(catalog, engine, loaded["ruleset"], facts, case["as_of"])
             except DecisionError as exc:

@@ -33,7 +33,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
     count = sum(len(v) for v in catalog.by_id.values())
-    print(f"ok: {len(catalog.by_id)} rulesets, {count} versions in {args.directory}")
+    if not args.no_trial:
+        # durable-rules can crash the process on some rule shapes: run every case once in a
+        # child process, so that a crashing ruleset is found here and not in production.
+        from .supervisor import trial
+
+        try:
+            trial(args.directory)
+        except RulesetError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    print(f"ok: {len(catalog.by_id)} rulesets, {count} versions in {args.directory}"
+          + ("" if args.no_trial else "; every case ran in the engine without a crash"))
     return 0
 
 
@@ -131,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="load and check every ruleset; exit 1 when any is broken")
     check.add_argument("directory", nargs="?", default=DEFAULT_RULESETS)
+    check.add_argument("--no-trial", action="store_true",
+                       help="skip running the cases in a child process to catch engine crashes")
     check.set_defaults(func=cmd_check)
 
     test = sub.add_parser("test", help="run the test cases beside the rulesets, with coverage")

@@ -21,7 +21,9 @@ How a ruleset version runs (see docs/engine.md for the measurements behind each 
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +39,11 @@ from .rulesets import Rule, RulesetVersion
 # Capacity limits of durable-rules 2.0.28, checked when a ruleset is compiled.
 MAX_DURABLE_RULES = 4000  # error 106 past 4,096 rules per ruleset
 CATCH_ALL = "catch_all"
+
+# Fault injection for the tests of crash isolation: when set, deciding the candidate with this
+# candidate_id crashes the process for real (a segmentation fault, as durable-rules can cause).
+CRASH_ENV = "DECISIONS_TEST_CRASH_CANDIDATE"
+_CRASH_CANDIDATE = os.environ.get(CRASH_ENV)
 
 _names = itertools.count(1)
 _sessions = itertools.count(1)
@@ -101,6 +108,8 @@ class CompiledRuleset:
 
     def evaluate(self, facts: Mapping[str, Any]) -> Run:
         """Run the facts through a fresh session; every rule that fires, in firing order."""
+        if _CRASH_CANDIDATE is not None and facts.get("candidate_id") == _CRASH_CANDIDATE:
+            ctypes.string_at(0)
         sid = str(next(_sessions))
         fired: list[Firing] = []
         done: set[int] = set()

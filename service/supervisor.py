@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import DecisionError, EngineUnavailableError, EvaluationError
+from .errors import DecisionError, EngineUnavailableError, EvaluationError, Problem
 
-# A test can make the engine process crash for real on one candidate (fault injection); the
-# variable is read in the engine process only, never by the web process.
-CRASH_ENV = "DECISIONS_TEST_CRASH_CANDIDATE"
+from .engine import CRASH_ENV  # noqa: F401  (re-exported for the tests)
 
 Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
 
@@ -74,17 +71,11 @@ def _engine_main(conn, rulesets_dir: str, expected: list) -> None:
         return
     conn.send(("ready", None))
     decider = InlineDecider(catalog, engine)
-    crash_on = os.environ.get(CRASH_ENV)
     while True:
         try:
             requests = conn.recv()
         except EOFError:
             return
-        if crash_on and any(isinstance(r[1], dict) and r[1].get("candidate_id") == crash_on
-                            for r in requests):
-            import ctypes
-
-            ctypes.string_at(0)  # a real segmentation fault, as durable-rules can cause
         try:
             results = decider.decide_many(requests)
         except Exception as exc:  # a bug, not a crash: answer it, keep the process
@@ -171,3 +162,63 @@ class ProcessDecider:
                 if self._process.is_alive():
                     self._process.kill()
             self._process = self._conn = None
+
+
+# ---------------------------------------------------------------------------------------- trial
+def _trial_main(conn, rulesets_dir: str) -> None:
+    from .cases import case_files, format_report, run_cases
+    from .engine import Engine
+    from .rulesets import load_catalog
+
+    try:
+        catalog = load_catalog(rulesets_dir)
+        engine = Engine()
+        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+    except DecisionError as exc:
+        conn.send(("failed", exc))
+        return
+    report = run_cases(catalog, engine, case_files(catalog.root),
+                       progress=lambda where, name: conn.send(("case", (where, name))))
+    conn.send(("done", (report.passed, format_report(report), fingerprint(catalog))))
+
+
+def trial(rulesets_dir: str, timeout: float = 600.0) -> tuple[bool, str, list]:
+    """Load a ruleset folder and run all its cases in a child process, so that a ruleset that
+    crashes the engine is found without taking this process down.
+
+    Returns (passed, report text, fingerprint of what was tried). A crash or a hang is reported
+    as a RulesetError naming the case that was running."""
+    from .errors import RulesetError
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_trial_main, args=(child, str(rulesets_dir)),
+                              name="decisions-trial", daemon=True)
+    process.start()
+    child.close()
+    current = None
+    deadline = timeout
+    try:
+        while True:
+            if not parent.poll(deadline):
+                process.kill()
+                raise RulesetError([Problem(str(rulesets_dir), None, "", f"the engine hung for "
+                                            f"{timeout:.0f} s while running case {current}")])
+            try:
+                kind, payload = parent.recv()
+            except EOFError:
+                process.join(5)
+                where = f"case {current[0]} ({current[1]})" if current else "loading"
+                raise RulesetError([Problem(current[0].rsplit(":", 1)[0] if current else
+                                            str(rulesets_dir), None, "",
+                                            f"the engine crashed (exit code {process.exitcode})"
+                                            f" while running {where}")]) from None
+            if kind == "case":
+                current = payload
+            elif kind == "failed":
+                raise payload
+            else:
+                return payload
+    finally:
+        parent.close()
+        process.join(5)

@@ -57,3 +57,26 @@ def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
     assert results[0]["outcome"] == "meets_criteria"
     assert isinstance(results[1], FactsError) and "age" in results[1].extra["errors"]
     assert results[2].status == 404
+
+
+def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, monkeypatch):
+    import shutil
+
+    from service.supervisor import trial
+
+    root = tmp_path / "rulesets"
+    shutil.copytree(RULESETS, root)
+    cases = root / "oinp" / "hcp-tech-draw.cases.yaml"
+    cases.write_text(cases.read_text().replace("  - name: A computer programmer (NOC 2174)",
+                                               "  - name: A crashing candidate (NOC 2174)", 1)
+                     .replace('facts: {primary_noc: "2174"}',
+                              'facts: {primary_noc: "2174", candidate_id: C-CRASH}', 1))
+    monkeypatch.setenv(CRASH_ENV, "C-CRASH")
+    with pytest.raises(RulesetError) as err:
+        trial(root)
+    message = str(err.value)
+    assert "the engine crashed (exit code -11) while running case" in message
+    assert "hcp-tech-draw.cases.yaml" in message and "A crashing candidate" in message
+    monkeypatch.delenv(CRASH_ENV)
+    passed, _text, tried = trial(root)
+    assert ("oinp.hcp.tech-draw", "2019-07-11") in [(i, v) for i, v, _ in tried]
