@@ -139,9 +139,13 @@ def expected_firings(version: RulesetVersion, one: dict) -> set[int]:
 
 
 # ------------------------------------------------------------------------------- engine worker
-def _worker_main(conn) -> None:
+def _worker_main(conn, session_reuse: int | None) -> None:
+    from service import engine
     from service.engine import CompiledRuleset
     from service.errors import DecisionError
+
+    if session_reuse is not None:
+        engine.SESSION_REUSE = session_reuse
 
     while True:
         try:
@@ -160,6 +164,7 @@ def _worker_main(conn) -> None:
 class EngineWorker:
     """A child process that compiles and runs rulesets; restarted after every crash."""
 
+    session_reuse: int | None = None  # None: the engine's own setting; 1: a session per run
     crashes: int = 0
     runs: int = 0
     shapes: list = field(default_factory=list)
@@ -170,7 +175,8 @@ class EngineWorker:
 
     def _start(self) -> None:
         self._conn, child = self._context.Pipe()
-        self._process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        self._process = self._context.Process(target=_worker_main,
+                                              args=(child, self.session_reuse), daemon=True)
         self._process.start()
         child.close()
 

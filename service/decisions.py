@@ -17,7 +17,7 @@ from . import conditions as cond
 from .engine import Engine, set_path
 from .errors import EvaluationError
 from .i18n import both, gettext
-from .rulesets import Catalog, Rule, RulesetVersion, validate_facts
+from .rulesets import Catalog, Rule, RulesetVersion
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -30,7 +30,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         top = catalog.version(ruleset_id, pinned[ruleset_id])
     else:
         top = catalog.in_force(ruleset_id, day)
-    clean = validate_facts(catalog.facts_for(top), facts)
+    clean = catalog.validate(top, facts)
     working = _without_nulls(clean)
     chain = catalog.chain(top, day, pinned)
 
@@ -53,9 +53,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
             fired.append(_fired_entry(version, rule, firing.value, working))
             if rule.kind == "award":
                 awards[rule.bucket] = awards.get(rule.bucket, 0) + rule.points
-        stage_requirements = [
-            _requirement(version, rule, index in met_rules, working)
-            for index, rule in enumerate(version.rules) if rule.kind == "require"]
+        stage_requirements = [_requirement(version, rule, index in met_rules, working)
+                              for index, rule in version.requirements]
         requirements.extend(stage_requirements)
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)

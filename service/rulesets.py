@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -488,6 +489,11 @@ class RulesetVersion:
     def ref(self) -> dict:
         return {"id": self.id, "version": self.version, "sha256": self.sha256}
 
+    @functools.cached_property
+    def requirements(self) -> list[tuple[int, Rule]]:
+        """The requirement rules with their index, in file order."""
+        return [(i, r) for i, r in enumerate(self.rules) if r.kind == "require"]
+
     def logical_rules(self) -> list[str]:
         """Rule ids as a policy officer sees them (a table counts once per row)."""
         return list(dict.fromkeys(r.id for r in self.rules))
@@ -527,10 +533,10 @@ def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
     """Facts a ruleset makes available to a ruleset that includes it (besides its inputs)."""
     out = {name: cond.Field(spec["type"], tuple(spec["enum"]) if spec.get("enum") else None)
            for name, spec in version.derives.items()}
-    for score, spec in version.scores.items():
+    for score, spec in version.scores.items():  # the total and each top-level bucket
         out[f"scores.{score}.total"] = cond.Field("integer")
-        for path in bucket_paths(score, spec):
-            out[f"scores.{path}"] = cond.Field("integer")
+        for bucket in spec.get("buckets") or {}:
+            out[f"scores.{score}.{bucket}"] = cond.Field("integer")
     return out
 
 
@@ -540,6 +546,7 @@ class Catalog:
 
     def __init__(self, versions: Iterable[RulesetVersion], root: Path):
         self.root = root
+        self._schemas: dict[tuple[str, str], Schema] = {}
         self.by_id: dict[str, list[RulesetVersion]] = {}
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
             self.by_id.setdefault(v.id, []).append(v)
@@ -594,6 +601,14 @@ class Catalog:
         for v in self._closure(top):
             merged.update(v.facts)
         return merged
+
+    def validate(self, top: RulesetVersion, facts: Any) -> dict:
+        """Check caller facts against the contract of ``top`` and what it includes."""
+        key = (top.id, top.version)
+        schema = self._schemas.get(key)
+        if schema is None:  # built once per version: building a schema costs ~1 ms
+            schema = self._schemas[key] = facts_schema(self.facts_for(top))
+        return validate_facts(schema, facts)
 
     def chain_ids(self, top: RulesetVersion) -> set[str]:
         """Ids of a ruleset and of everything it includes, directly or not."""
@@ -1039,12 +1054,14 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
         **({"strict": True} if kind == "integer" else {}), **options)
 
 
-def validate_facts(specs: Mapping[str, dict], facts: Any) -> dict:
-    """Check caller facts against a contract; FactsError maps each field path to its messages."""
+def validate_facts(contract: Mapping[str, dict] | Schema, facts: Any) -> dict:
+    """Check caller facts against a contract (its specs or its schema); FactsError maps each field
+    path to its messages."""
     if not isinstance(facts, dict):
         raise FactsError("facts must be an object", errors={"facts": ["must be an object"]})
+    schema = contract if isinstance(contract, Schema) else facts_schema(contract)
     try:
-        return facts_schema(specs).load(facts)
+        return schema.load(facts)
     except ValidationError as exc:
         errors = _flatten_messages(exc.messages)
         raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),

@@ -158,3 +158,37 @@ def test_many_threads_never_mix_candidates(catalog, engine):
         t.join()
     assert not errors
     assert [results[i] for i in range(len(profiles))] == expected
+
+
+def test_an_including_ruleset_reads_scores_outcomes_and_derived_facts(ruleset_dir):
+    ruleset_dir("chain.yaml", CHAIN)
+    ruleset_dir("top.yaml", """\
+        id: demo.top
+        version: "1"
+        effective: {from: 2019-01-01}
+        title: {en: Top, fr: Haut}
+        reference: https://example.org
+        contract: candidate-profile
+        includes: [{ruleset: demo.chain, as: chain}]
+        rules:
+          - id: score-floor
+            title: {en: Score floor, fr: Seuil}
+            reference: https://example.org
+            require: scores.s.total >= 25 and scores.s.main >= 25
+          - id: chain-met
+            title: {en: Chain met, fr: Chaîne satisfaite}
+            reference: https://example.org
+            require: chain.met and chain.outcome == 'eligible' and band == 'young'
+        """)
+    catalog = load_catalog(ruleset_dir.root)
+    engine = Engine()
+    young = decide(catalog, engine, "demo.top", {**PROFILE, "age": 25}, dt.date(2020, 1, 1))
+    assert [r["met"] for r in young["requirements"]] == [True, True, True]
+    assert young["outcome"] == "eligible"
+    old = decide(catalog, engine, "demo.top", {**PROFILE, "age": 40}, dt.date(2020, 1, 1))
+    unmet = {r["rule"]: r["because"]["en"] for r in old["requirements"] if not r["met"]}
+    assert unmet == {
+        "needs-young": "band = old, needs young",
+        "score-floor": "scores.s.total = 0, needs >= 25; scores.s.main = 0, needs >= 25",
+        "chain-met": "chain.met = no, needs yes; chain.outcome = not_eligible, needs eligible; "
+                     "band = old, needs young"}
