@@ -1,0 +1,1 @@
+from tests.databases import database_url, store  # noqa: F401  (fixtures)
