@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DecisionError, FactsError, RulesetError
+from .ops_cli import add_commands as add_ops_commands
 
 DEFAULT_RULESETS = "rulesets"
 
@@ -103,14 +104,17 @@ def render_text(d: dict[str, Any], lang: str) -> str:
     if d["scores"]:
         out.append("")
     out.append("Exigences :" if fr else "Requirements:")
-    for r in d["requirements"]:
-        mark = "met    " if r["met"] else "NOT MET"
-        if fr:
-            mark = "satisf." if r["met"] else "NON    "
-        line = f"  [{mark}] {r['title']}"
-        if not r["met"]:
-            line += f"\n            {'parce que' if fr else 'because'}: {r['because']}"
-        out.append(line)
+    for ruleset in d["rulesets"]:
+        reqs = [r for r in d["requirements"] if r["ruleset"] == ruleset["id"]]
+        if not reqs:
+            continue
+        out.append(f"  {ruleset['id']} {ruleset['version']}: {ruleset['outcome']}")
+        for r in reqs:
+            mark = ("satisf." if r["met"] else "NON    ") if fr else \
+                ("met    " if r["met"] else "NOT MET")
+            out.append(f"    [{mark}] {r['title']}")
+            if not r["met"]:
+                out.append(f"              {'parce que' if fr else 'because'}: {r['because']}")
     out.append("")
     out.append("Règles appliquées :" if fr else "Rules fired:")
     for f in d["fired"]:
@@ -162,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--lang", choices=["en", "fr"], default=None)
     explain.add_argument("--rulesets", default=DEFAULT_RULESETS)
     explain.set_defaults(func=cmd_explain)
+
+    add_ops_commands(sub)  # serve, db upgrade, verify-log, export-log, token create
     return p
 
 

@@ -42,6 +42,12 @@ from .rulesets import Rule, RulesetVersion
 # Capacity limits of durable-rules 2.0.28, checked when a ruleset is compiled.
 MAX_DURABLE_RULES = 4000  # error 106 past 4,096 rules per ruleset
 SESSION_REUSE = 10_000  # evaluations per session before it is replaced
+# durable-rules walks the alpha network with a stack of 64 nodes (MAX_STACK_SIZE in events.c):
+# when more tests match one fact at once, it fails with error 303 or corrupts the heap (found by
+# bench/crash_fuzz.py: 65 `score >= k` rules crash, 64 do not). Compiled rulesets are checked
+# against a bound of what can match at once, with a margin.
+MATCH_STACK_SIZE = 64
+MAX_MATCH_STACK = 60
 CATCH_ALL = "catch_all"
 
 # Fault injection for the tests of crash isolation: when set, deciding the candidate with this
@@ -110,6 +116,14 @@ class CompiledRuleset:
             except ConditionError as exc:
                 problems.append(Problem(version.path, rule.line, rule.table or rule.id,
                                         exc.detail))
+        bound, busiest = match_stack_bound(definition)
+        if bound > MAX_MATCH_STACK:
+            problems.append(Problem(
+                version.path, None, "", f"too many comparisons can hold at once for one fact: "
+                f"up to {bound} (the engine has {MATCH_STACK_SIZE} slots and crashes past them;"
+                f" this check allows {MAX_MATCH_STACK}); most come from "
+                f"{', '.join(busiest)}: move some rules into an included ruleset, or put an "
+                "equality test first in their conditions"))
         if len(definition) > MAX_DURABLE_RULES:
             problems.append(Problem(version.path, None, "", f"compiles to {len(definition)} "
                                     f"durable rules; the engine takes at most {MAX_DURABLE_RULES}:"
@@ -194,6 +208,77 @@ class CompiledRuleset:
         # a fact the engine kept is retracted afterwards.
         if _durable.assert_fact(self.handle, payload)[0] == 0:
             stored.append(payload)
+
+
+_TESTS = {"$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b, "$gt": lambda a, b: a > b,
+          "$gte": lambda a, b: a >= b, "$neq": lambda a, b: a != b}
+
+
+def match_stack_bound(definition: Mapping[str, Any]) -> tuple[int, list[str]]:
+    """An upper bound of the nodes durable-rules may hold on its matching stack for one fact.
+
+    The patterns form a tree (durable shares a node between patterns that start alike). At each
+    node, every child whose test holds is pushed: equality tests on one property are hashed, so
+    at most one of them holds; each other test on a property may hold together with the others,
+    so the count is the most of them that one value satisfies. The bound adds, along the worst
+    path, what each node pushes."""
+    root: dict = {}
+    for rule in definition.values():
+        for pattern in rule["all"]:
+            body = next(iter(pattern.values()))
+            node = root
+            for expression in body["$and"] if "$and" in body else [body]:
+                key = orjson.dumps(expression, option=orjson.OPT_SORT_KEYS)
+                node = node.setdefault(key, ({}, expression))[0]
+
+    def pushed(children: dict) -> tuple[int, dict]:
+        by_property: dict[str, list] = {}
+        for _child, expression in children.values():
+            (op, inner), = expression.items()
+            if op.startswith("$"):
+                (prop, value), = inner.items()
+                by_property.setdefault(prop, []).append((op, value))
+            else:
+                by_property.setdefault(op, []).append(("==", None))
+        counts = {p: _most_at_once(tests) for p, tests in by_property.items()}
+        return sum(counts.values()), counts
+
+    worst: list = [0, {}]
+
+    def bound(children: dict) -> int:
+        here, counts = pushed(children)
+        if here > worst[0]:
+            worst[:] = [here, counts]
+        return here + max((bound(c) for c, _ in children.values()), default=0)
+
+    total = bound(root)
+    busiest = sorted(worst[1].items(), key=lambda kv: -kv[1])[:4]
+    return total, [f"{p} ({n})" for p, n in busiest]
+
+
+def _most_at_once(tests: list) -> int:
+    equal = any(op == "==" for op, _ in tests)
+    others = [(op, v) for op, v in tests if op != "=="]
+    points: set = {""}
+    for _op, v in others:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            points.update({v, v - 0.5, v + 0.5, v - 1e-6, v + 1e-6})
+        elif isinstance(v, str | bool):
+            points.add(v)
+    best = 0
+    for point in points:
+        n = 0
+        for op, v in others:
+            test = _TESTS.get(op)
+            if test is None:  # $mt, $ex, $nex: may hold for any value
+                n += 1
+                continue
+            try:
+                n += bool(test(point, v))
+            except TypeError:
+                pass
+        best = max(best, n)
+    return best + equal
 
 
 def _atoms(node: Any):

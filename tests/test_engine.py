@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import textwrap
 import threading
 
 import pytest
 
 from service.decisions import decide
 from service.engine import CompiledRuleset, Engine
-from service.errors import EvaluationError
+from service.errors import EvaluationError, RulesetError
 from service.rulesets import load_catalog
 
 from .conftest import PROFILE
@@ -192,3 +193,22 @@ def test_an_including_ruleset_reads_scores_outcomes_and_derived_facts(ruleset_di
         "score-floor": "scores.s.total = 0, needs >= 25; scores.s.main = 0, needs >= 25",
         "chain-met": "chain.met = no, needs yes; chain.outcome = not_eligible, needs eligible; "
                      "band = old, needs young"}
+
+
+def test_too_many_comparisons_holding_at_once_are_refused_at_load(ruleset_dir):
+    """65 rules testing `settlement_funds_cad >= k` crash durable-rules (its matching stack has 64
+    slots); the compiler refuses them with the file and the facts to blame."""
+    rules = "".join(f"""
+      - id: r{k}
+        title: {{en: R{k}, fr: R{k}}}
+        reference: https://example.org
+        when: settlement_funds_cad >= {k * 100}
+        award: {{to: s.main, points: 1}}""" for k in range(70))
+    ruleset_dir("wide.yaml", CHAIN.split("    rules:")[0].replace("demo.chain", "demo.wide")
+                + "    rules:" + textwrap.indent(textwrap.dedent(rules), "    "))
+    with pytest.raises(RulesetError) as err:
+        Engine().prepare(load_catalog(ruleset_dir.root).version("demo.wide", "1"))
+    problem = err.value.problems[0]
+    assert problem.file == "rulesets/wide.yaml"
+    assert "too many comparisons can hold at once" in problem.message
+    assert "settlement_funds_cad (70)" in problem.message
