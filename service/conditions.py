@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -346,16 +347,22 @@ def paths(node: Any) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------- evaluate
+@functools.lru_cache(maxsize=8192)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def get_path(facts: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path; MISSING when absent or null. Flat dotted keys win."""
-    if path in facts:
-        value = facts[path]
-        return MISSING if value is None else value
-    value: Any = facts
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return MISSING
-        value = value[part]
+    value = facts.get(path, MISSING)
+    if value is MISSING:
+        value = facts
+        for part in _parts(path):
+            if not isinstance(value, dict):  # facts are plain dicts: cheaper than Mapping
+                return MISSING
+            value = value.get(part, MISSING)
+            if value is MISSING:
+                return MISSING
     return MISSING if value is None else value
 
 
