@@ -1,0 +1,72 @@
+"""Service settings: defaults, then environment variables, then explicit overrides.
+
+No Flask here: the CLI, the gunicorn hooks and the tests build a Config without a web app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///var/decisions.db"
+DEFAULT_TOKENS_FILE = "var/tokens"
+
+
+@dataclass(frozen=True)
+class Config:
+    rulesets_dir: str = "rulesets"
+    database_url: str = DEFAULT_DATABASE_URL
+    tokens_file: str = DEFAULT_TOKENS_FILE
+    # A batch of 1,000 candidate profiles is about 700 KB of JSON; 2 MiB leaves room for long
+    # optional fields without letting one request hold a worker's memory hostage.
+    max_body_bytes: int = 2 * 1024 * 1024
+    # Apply pending migrations when the app starts. `decisions serve` migrates once before it
+    # forks, so the workers find the schema current; tests and embedded uses rely on this.
+    migrate_on_start: bool = True
+    # Decide in a supervised engine process (service.supervisor), so that an engine crash costs
+    # one request (503) and not the worker. Off only where speed of start matters more (tests).
+    isolate_engine: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults < environment (DECISIONS_*, DATABASE_URL) < keyword overrides (None ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        names = {
+            "rulesets_dir": "DECISIONS_RULESETS",
+            "database_url": "DATABASE_URL",
+            "tokens_file": "DECISIONS_TOKENS_FILE",
+            "max_body_bytes": "DECISIONS_MAX_BODY_BYTES",
+            "migrate_on_start": "DECISIONS_MIGRATE_ON_START",
+            "isolate_engine": "DECISIONS_ISOLATE_ENGINE",
+            "log_level": "DECISIONS_LOG_LEVEL",
+        }
+        types = {f.name: f.type for f in fields(cls)}
+        for name, variable in names.items():
+            raw = env.get(variable)
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(types[name], raw, variable)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _parse(kind: str, raw: str, variable: str) -> Any:
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number, not {raw!r}") from None
+        if value <= 0:
+            raise ValueError(f"{variable} must be above zero, not {value}")
+        return value
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{variable} must be true or false, not {raw!r}")
+    return raw

@@ -1,0 +1,90 @@
+"""Run the app under gunicorn: several worker processes, each with its own rules and database
+pool, sharing the decision log (SQLite file or PostgreSQL) and the metrics directory.
+
+Workers are gunicorn's sync kind, one request at a time each: the rules engine is C code that
+holds the GIL (threads would add no throughput) and can crash on some rule shapes, and a crash
+must cost one request, not every request a threaded worker was serving.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .config import Config
+from .decision_service import MASTER_PID_ENV
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's gauges must not be summed any more (counters and histograms keep their
+    # totals, as Prometheus expects).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.jsonlog.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": "INFO",
+                                   "propagate": False}},
+    "root": {"level": "INFO", "handlers": []},  # each worker's app adds its own (jsonlog)
+}
+
+
+class DecisionsServer(BaseApplication):
+    def __init__(self, options: dict[str, Any]):
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from . import create_app
+
+        # Each worker builds its own app after the fork (no preload): the engine's C state and
+        # the database connections then belong to one process only.
+        return create_app(Config.from_env())
+
+
+def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -> int:
+    """Serve until stopped. The caller has checked the rulesets and migrated the database."""
+    metrics_dir = tempfile.mkdtemp(prefix="decisions-metrics-")
+    os.environ.update({
+        "DECISIONS_RULESETS": config.rulesets_dir,
+        "DATABASE_URL": config.database_url,
+        "DECISIONS_TOKENS_FILE": config.tokens_file,
+        "DECISIONS_MAX_BODY_BYTES": str(config.max_body_bytes),
+        "DECISIONS_LOG_LEVEL": config.log_level,
+        "DECISIONS_ISOLATE_ENGINE": "true" if config.isolate_engine else "false",
+        "DECISIONS_MIGRATE_ON_START": "false",  # done once, above, before any worker starts
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        MASTER_PID_ENV: str(os.getpid()),
+    })
+    try:
+        DecisionsServer({
+            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "sync",
+            "timeout": timeout,
+            "graceful_timeout": 30,
+            "accesslog": None,  # the app writes one JSON line per request itself
+            "logconfig_dict": LOGGING,
+            "child_exit": _child_exit,
+            "proc_name": "decisions",
+            # gunicorn 27's control socket has one default path per user: two servers on one
+            # machine (tests, blue/green) would fight over it, and nothing here uses it.
+            "control_socket_disable": True,
+        }).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

@@ -1,0 +1,192 @@
+"""POST /v1/decisions and /v1/decisions/batch: decided, logged before the answer, localized, and
+every error in the one problem+json shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import pytest
+
+from service.i18n import localize
+from service.store import StoreUnavailableError
+from tests.conftest import PROFILE
+from tests.http_api.conftest import bearer
+
+DAY = "2019-07-15"
+REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE, "as_of": DAY}
+
+
+def problem(response, status: int) -> dict:
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and body["type"].startswith("urn:decisions:problem:")
+    assert body["title"] and body["detail"]
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def test_a_decision_is_created_logged_and_answered_whole(client, app, catalog, engine):
+    response = client.post("/v1/decisions", json=REQUEST, headers=bearer("decider"))
+    assert response.status_code == 201
+    body = response.get_json()
+    assert response.headers["Location"] == f"/v1/decisions/{body['decision_id']}"
+
+    record = app.extensions["decisions"].store.get(body["decision_id"])
+    assert record is not None, "answered but not in the log"
+    logged = orjson.loads(record.decision)
+    # The response is the logged decision, in English, with nothing dropped by the schema.
+    assert body == localize(logged, "en")
+    assert orjson.loads(record.facts) == PROFILE and record.caller == "decider"
+    assert record.request_id == response.headers["X-Request-ID"]
+    from service.decisions import decide
+    expected = decide(catalog, engine, "oinp.hcp.tech-draw", PROFILE, dt.date(2019, 7, 15))
+    assert body["outcome"] == expected["outcome"]
+    assert body["rulesets"] == [{k: r[k] for k in ("id", "version", "sha256", "as", "outcome",
+                                                   "met")} for r in expected["rulesets"]]
+
+
+def test_texts_follow_accept_language(client, catalog):
+    headers = {**bearer("decider"), "Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"}
+    response = client.post("/v1/decisions", json=REQUEST, headers=headers)
+    english = client.post("/v1/decisions", json=REQUEST, headers=bearer("decider")).get_json()
+    body = response.get_json()
+    assert response.headers["Content-Language"] == "fr"
+    assert "Accept-Language" in response.headers["Vary"]
+    title = catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)).title
+    assert (body["title"], english["title"]) == (title["fr"], title["en"])
+    assert body["outcome"] == english["outcome"]  # codes are not translated
+
+
+def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
+    def broken_append(entries):
+        raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
+
+    monkeypatch.setattr(app.extensions["decisions"].store, "append", broken_append)
+    body = problem(client.post("/v1/decisions", json=REQUEST, headers=bearer("decider")), 503)
+    assert "decision_id" not in body and "outcome" not in body
+
+
+def test_invalid_facts_give_422_with_paths_into_the_body(client):
+    facts = {**PROFILE, "age": 130, "nickname": "Al",
+             "first_language": {**PROFILE["first_language"], "reading": "nine"}}
+    body = problem(client.post("/v1/decisions", json={**REQUEST, "facts": facts},
+                               headers=bearer("decider")), 422)
+    assert set(body["errors"]) == {"facts.age", "facts.nickname",
+                                   "facts.first_language.reading"}
+
+
+@pytest.mark.parametrize("payload, paths", [
+    ({"facts": PROFILE}, {"ruleset"}),
+    ({"ruleset": "oinp.hcp.tech-draw"}, {"facts"}),
+    ({**REQUEST, "as_of": "15/07/2019"}, {"as_of"}),
+    ({**REQUEST, "pinned": {"x": "1"}}, {"pinned"}),
+    ({**REQUEST, "facts": [1, 2]}, {"facts"}),
+    ({**REQUEST, "ruleset": "Not An Id"}, {"ruleset"}),
+    ([REQUEST], {"body"}),
+])
+def test_a_body_that_breaks_the_schema_gives_422(client, payload, paths):
+    body = problem(client.post("/v1/decisions", json=payload, headers=bearer("decider")), 422)
+    assert set(body["errors"]) == paths
+
+
+def test_unknown_ruleset_and_no_version_in_force_give_404(client):
+    problem(client.post("/v1/decisions", json={**REQUEST, "ruleset": "oinp.hcp.tech-drawz"},
+                        headers=bearer("decider")), 404)
+    problem(client.post("/v1/decisions", json={**REQUEST, "as_of": "1990-01-01"},
+                        headers=bearer("decider")), 404)
+
+
+def test_malformed_json_gives_400(client):
+    for raw in (b"{", b"", b'{"ruleset": NaN}', b"\xff\xfe"):
+        problem(client.post("/v1/decisions", data=raw, content_type="application/json",
+                            headers=bearer("decider")), 400)
+
+
+def test_a_body_that_is_not_json_gives_415(client):
+    problem(client.post("/v1/decisions", data=orjson.dumps(REQUEST),
+                        content_type="text/plain", headers=bearer("decider")), 415)
+    problem(client.post("/v1/decisions", data=b"ruleset=x", headers=bearer("decider")), 415)
+
+
+def test_a_body_over_the_configured_limit_gives_413(make_app):
+    client = make_app(max_body_bytes=2048).test_client()
+    big = {**REQUEST, "facts": {**PROFILE, "candidate_id": "x" * 4096}}
+    problem(client.post("/v1/decisions", json=big, headers=bearer("decider")), 413)
+    assert client.post("/v1/decisions", json=REQUEST,
+                       headers=bearer("decider")).status_code == 201
+
+
+def test_wrong_method_and_unknown_path(client):
+    body = problem(client.delete("/v1/decisions", headers=bearer("everything")), 405)
+    assert "Method" in body["title"]
+    problem(client.get("/v1/no-such-thing", headers=bearer("everything")), 404)
+
+
+def test_request_ids_are_echoed_when_sane_and_made_otherwise(client):
+    sent = client.post("/v1/decisions", json=REQUEST,
+                       headers={**bearer("decider"), "X-Request-ID": "caller-abc.123"})
+    assert sent.headers["X-Request-ID"] == "caller-abc.123"
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id; with spaces"})
+    assert unsafe.headers["X-Request-ID"] != "bad id; with spaces"
+    assert len(unsafe.headers["X-Request-ID"]) == 32
+    assert client.get("/healthz").headers["X-Request-ID"] != unsafe.headers["X-Request-ID"]
+
+
+# ------------------------------------------------------------------------------------- batch
+def test_a_batch_answers_each_item_in_order(client, app):
+    items = [REQUEST, {"ruleset": "no.such-ruleset", "facts": PROFILE}, "not an object",
+             {**REQUEST, "facts": {**PROFILE, "age": -1}}, {**REQUEST, "extra": 1}, REQUEST]
+    response = client.post("/v1/decisions/batch", json={"items": items},
+                           headers={**bearer("decider"), "X-Request-ID": "batch-1"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [r["index"] for r in body["results"]] == list(range(6))
+    assert [r["status"] for r in body["results"]] == [201, 404, 422, 422, 422, 201]
+    assert (body["succeeded"], body["failed"]) == (2, 4)
+    assert body["results"][2]["problem"]["errors"] == {"items[2]": ["Invalid input type."]}
+    assert set(body["results"][3]["problem"]["errors"]) == {"items[3].facts.age"}
+    assert set(body["results"][4]["problem"]["errors"]) == {"items[4].extra"}
+
+    store = app.extensions["decisions"].store
+    assert [r.request_id for r in store.scan() if r.request_id.startswith("batch-1/")] == [
+        "batch-1/0", "batch-1/5"]
+    for index in (0, 5):
+        decision = body["results"][index]["decision"]
+        record = store.get(decision["decision_id"])
+        assert record.request_id == f"batch-1/{index}"
+        assert decision == localize(orjson.loads(record.decision), "en")
+
+
+def test_a_batch_holds_one_to_a_thousand_items(client):
+    problem(client.post("/v1/decisions/batch", json={"items": []},
+                        headers=bearer("decider")), 422)
+    problem(client.post("/v1/decisions/batch", json={"items": [REQUEST] * 1001},
+                        headers=bearer("decider")), 422)
+    problem(client.post("/v1/decisions/batch", json=[REQUEST], headers=bearer("decider")), 422)
+
+
+def test_a_full_batch_of_a_thousand_is_decided_and_logged(client, app):
+    store = app.extensions["decisions"].store
+    before = store.count()
+    items = [{**REQUEST, "facts": {**PROFILE, "candidate_id": f"C-{i:04d}"}}
+             for i in range(1000)]
+    body = client.post("/v1/decisions/batch", json={"items": items},
+                       headers=bearer("decider")).get_json()
+    assert body["succeeded"] == 1000
+    assert store.count() == before + 1000 and store.verify().intact
+
+
+def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypatch):
+    from service.supervisor import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, "C-CRASH")  # the engine process segfaults on this candidate
+    app = make_app(isolate_engine=True)
+    client = app.test_client()
+    crash = {**REQUEST, "facts": {**PROFILE, "candidate_id": "C-CRASH"}}
+    problem(client.post("/v1/decisions", json=crash, headers=bearer("decider")), 503)
+    after = client.post("/v1/decisions", json=REQUEST, headers=bearer("decider"))
+    assert after.status_code == 201
+    store = app.extensions["decisions"].store
+    assert [r.decision_id for r in store.scan()] == [after.get_json()["decision_id"]]
