@@ -92,6 +92,42 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .impact import compare, format_impact, read_cases
+    from .supervisor import InlineDecider
+
+    try:
+        catalog, engine = _load(args.rulesets)
+        if args.log:
+            cases = _cases_from_log(args)
+        else:
+            cases = read_cases(args.cases)
+        impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
+                         args.from_version, args.to_version, cases)
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except DecisionError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(format_impact(impact))
+    return 0
+
+
+def _cases_from_log(args: argparse.Namespace):
+    """The facts of the decisions in the decision log for this ruleset, as cases."""
+    from .impact import Case
+    from .store import open_store
+
+    store = open_store(args.database_url)
+    for record in store.iter_facts(ruleset=args.ruleset):
+        yield Case(record["facts"], dt.date.fromisoformat(record["as_of"]),
+                   f"decision {record['decision_id']}")
+
+
 def render_text(d: dict[str, Any], lang: str) -> str:
     """A decision as a person reads it on a terminal."""
     fr = lang == "fr"
@@ -157,6 +193,19 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("--coverage", action="store_true",
                       help="check rule coverage when PATH is a single file too")
     test.set_defaults(func=cmd_test)
+
+    diff = sub.add_parser("diff", help="the impact of a ruleset change on a set of cases")
+    diff.add_argument("ruleset")
+    diff.add_argument("--from", dest="from_version", required=True, help="the version in use")
+    diff.add_argument("--to", dest="to_version", required=True, help="the version to compare")
+    source = diff.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cases", help="JSON Lines: facts, or {facts, as_of} per line")
+    source.add_argument("--log", action="store_true",
+                        help="use the facts of the decisions in the decision log")
+    diff.add_argument("--database-url", default=None, help="decision log (with --log)")
+    diff.add_argument("--json", action="store_true")
+    diff.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    diff.set_defaults(func=cmd_diff)
 
     explain = sub.add_parser("explain", help="decide one set of facts and explain it")
     explain.add_argument("ruleset")

@@ -1,0 +1,45 @@
+"""The impact of a ruleset change: what staff see before a new version goes live."""
+
+from __future__ import annotations
+
+import json
+
+from service.impact import Case, compare, format_impact, read_cases
+from service.supervisor import InlineDecider
+
+from .conftest import PROFILE
+from .test_cli import run
+
+
+def test_job_offer_points_removal_moves_exactly_the_job_offer_cases(catalog, engine, tmp_path):
+    cases = [Case({**PROFILE, "arranged_employment": offer}, None, offer)
+             for offer in ("none", "noc_00", "noc_0ab", "noc_0ab")]
+    impact = compare(InlineDecider(catalog, engine), catalog, "express-entry.crs", "2020-10-27",
+                     "2025-03-25", cases)
+    assert impact.cases == 4 and impact.changed_outcomes == 0 and not impact.errors
+    total = impact.score_summary()["crs.total"]
+    # The grid: arranged employment NOC 00 = 200, other NOC 0/A/B = 50; none from 2025-03-25.
+    assert (total["changed"], total["down"], total["min"], total["max"]) == (3, 3, -200, 0)
+    assert sorted(impact.shifts["crs.total"]) == [-200, -50, -50, 0]
+    assert impact.shifts["crs.core"] == [0, 0, 0, 0]
+    assert [e["case"] for e in impact.examples["crs down"]] == ["noc_00", "noc_0ab", "noc_0ab"]
+    text = format_impact(impact)
+    assert "crs.total" in text and "no longer fires: arranged-employment#1" in text
+
+
+def test_diff_command_reads_json_lines_and_reports_outcome_changes(tmp_path):
+    lines = [PROFILE, {"facts": {**PROFILE, "primary_noc": "1111"}, "as_of": "2023-01-10"}]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    assert [c.label.rsplit(":", 1)[1] for c in read_cases(path)] == ["1", "2"]
+    result = run("diff", "oinp.hcp.tech-draw", "--from", "2019-07-11", "--to", "2022-11-16",
+                 "--cases", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cases"] == 2 and report["errors"] == {}
+    assert sum(o["count"] for o in report["outcomes"]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    result = run("diff", "oinp.hcp.tech-draw", "--from", "2019-07-11", "--to", "2022-11-16",
+                 "--cases", str(bad))
+    assert result.returncode == 2 and "bad.jsonl:1: not JSON" in result.stderr
