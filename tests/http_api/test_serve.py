@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,5 +190,34 @@ def test_a_first_start_makes_a_token_and_serves_it_with_metrics_from_every_worke
         workers = {json.loads(line)["worker"] for line in server.output().splitlines()
                    if line.startswith("{") and '"route":"/v1/decisions' in line}
         assert len(workers) == 2
+    finally:
+        server.stop()
+
+
+def readme_commands() -> list[str]:
+    """The shell commands of the README's "HTTP API" section, as a reader would paste them."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```")[1::2]
+    return [line for block in blocks for line in block.strip().splitlines()
+            if line.startswith(("curl ", "ID="))]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+def test_the_readme_curl_calls_work_as_written(tmp_path):
+    commands = readme_commands()
+    assert len(commands) >= 8
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=2)
+    try:
+        # The README runs from the repository folder; the export it writes goes to tmp_path.
+        (tmp_path / "docs").symlink_to(Path(__file__).resolve().parents[2] / "docs")
+        lines = [c.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}") for c in commands]
+        lines = [c.replace("curl -s ", "curl -sf ") + " > /dev/null" if c.startswith("curl")
+                 else c for c in lines]  # -f: an HTTP error fails the script
+        script = "set -e\n" + "\n".join(lines) + '\ntest -n "$ID"\ntest -s decisions.jsonl\n'
+        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "DECISIONS_TOKEN": TOKEN})
+        assert done.returncode == 0, (done.stderr, script)
     finally:
         server.stop()
