@@ -3,10 +3,11 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test check lint bench clean
+.PHONY: setup run test check lint bench bench-setup clean
 
 setup: $(STAMP)
 
@@ -31,7 +32,15 @@ test: setup
 lint: setup
 	$(BIN)/ruff check service tests bench
 
-bench: setup
+# The benchmarks also need the optional group `bench` (zen-engine, the peer engine); `make test`
+# never installs it.
+bench-setup: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: bench-setup
 	$(BIN)/python -m bench
 
 clean:
