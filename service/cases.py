@@ -148,7 +148,10 @@ def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
                 continue
             if "error" in case["expect"]:
                 result.mismatches.append(Mismatch("error", case["expect"]["error"], None))
-            result.mismatches.extend(compare(case["expect"], decision))
+            known = {name for ref in decision["rulesets"]
+                     for r in catalog.version(ref["id"], ref["version"]).rules
+                     for name in (r.id, r.table) if name}
+            result.mismatches.extend(compare(case["expect"], decision, known))
             for ref in decision["rulesets"]:
                 fired_rules.setdefault((ref["id"], ref["version"]), set())
                 failed_reqs.setdefault((ref["id"], ref["version"]), set())
@@ -189,9 +192,17 @@ def _coverage(catalog: Catalog, tested: set[str], fired: Mapping, failed: Mappin
                 report.never_failed[f"{version.id} {version.version}"] = never
 
 
-def compare(expect: Mapping[str, Any], decision: Mapping[str, Any]) -> list[Mismatch]:
-    """Expected against actual, field by field (only the fields the case states)."""
+def compare(expect: Mapping[str, Any], decision: Mapping[str, Any],
+            known: set[str] | None = None) -> list[Mismatch]:
+    """Expected against actual, field by field (only the fields the case states). A rule id that
+    no ruleset of the decision has is a mismatch too: a stale case must not pass silently."""
     out: list[Mismatch] = []
+    if known is not None:
+        for where in ("fired", "not_fired", "requirements"):
+            for rule in expect.get(where, []):
+                if rule not in known:
+                    out.append(Mismatch(f"{where}.{rule}", "a rule of the rulesets used",
+                                        "no such rule"))
     if "outcome" in expect and expect["outcome"] != decision["outcome"]:
         out.append(Mismatch("outcome", expect["outcome"], decision["outcome"]))
     for score, parts in expect.get("scores", {}).items():

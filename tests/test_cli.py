@@ -125,3 +125,15 @@ def test_test_command_lists_rules_no_case_fires(ruleset_dir):
     result = run("test", str(root))
     assert result.returncode == 0, result.stdout
     assert "2 passed, 0 failed" in result.stdout
+
+
+def test_a_case_naming_a_rule_that_does_not_exist_fails(ruleset_dir):
+    root = _demo(ruleset_dir, [{"age": 12, "verdict": "is a child", "outcome": "not_eligible"},
+                               {"age": 30, "verdict": "is an adult", "outcome": "eligible"}])
+    cases = root / "demo.cases.yaml"
+    cases.write_text(cases.read_text().replace("expect: {outcome: eligible}",
+                                               "expect: {outcome: eligible, fired: [adlut]}"))
+    result = run("test", str(root))
+    assert result.returncode == 1
+    assert "fired.adlut: expected 'a rule of the rulesets used', got 'no such rule'" \
+        in result.stdout
