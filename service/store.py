@@ -21,6 +21,7 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -239,7 +240,11 @@ def make_engine(url: str) -> Engine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise DecisionError("the decision log needs a SQLite file (sqlite:///path/to.db); "
                                 "an in-memory database would lose every decision")
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The log holds candidates' personal facts: readable by the service's user only. SQLite
+        # gives its -wal and -shm files the same permissions as the database file.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -450,3 +455,8 @@ class Store:
     def _found(checked: int, head: Record | None, finding: Finding | None) -> Verification:
         return Verification(checked, head.seq if head else None,
                             head.record_hash if head else None, finding)
+
+
+# The draw tables (migration 0002) are declared on this metadata too, so that the schema the code
+# uses is the whole schema the migrations build.
+from . import draw_store  # noqa: E402,F401

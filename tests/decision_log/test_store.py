@@ -137,3 +137,12 @@ def test_an_in_memory_sqlite_log_is_refused():
 
     with pytest.raises(DecisionError, match="SQLite file"):
         Store("sqlite://")
+
+
+def test_a_new_sqlite_log_is_readable_by_its_owner_only(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'log.db'}")
+    store.upgrade()
+    store.append([synthetic_entry(1)])
+    for name in ("log.db", "log.db-wal"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, name
+    store.close()
