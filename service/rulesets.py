@@ -307,6 +307,18 @@ class OutcomesSchema(_Strict):
     not_met = fields.Nested(OutcomeSchema, required=True)
 
 
+class DrawSchema(_Strict):
+    """The parameters of a draw (issue 7): a ruleset with ``draw`` defines one round of
+    invitations; its rules are the draw's criteria. See docs/draws.md."""
+
+    date = fields.Date(required=True)
+    invitations = fields.Integer(required=True, validate=validate.Range(min=1))
+    validity_days = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    score = fields.String(load_default="crs", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
+
+
 class RulesetSchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     version = fields.String(required=True, validate=validate.Length(min=1, max=40))
@@ -327,6 +339,7 @@ class RulesetSchema(_Strict):
     rules = fields.List(fields.Nested(RuleSchema), load_default=list)
     tables = fields.List(fields.Nested(TableSchema), load_default=list)
     outcome = fields.Nested(OutcomesSchema)
+    draw = fields.Nested(DrawSchema)
     cases = fields.String()
 
 
@@ -479,6 +492,7 @@ class RulesetVersion:
     rules: list[Rule]
     outcome: dict
     cases: str | None
+    draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
 
@@ -547,6 +561,7 @@ class Catalog:
     def __init__(self, versions: Iterable[RulesetVersion], root: Path):
         self.root = root
         self._schemas: dict[tuple[str, str], Schema] = {}
+        self._chains: dict[tuple, list] = {}
         self.by_id: dict[str, list[RulesetVersion]] = {}
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
             self.by_id.setdefault(v.id, []).append(v)
@@ -578,6 +593,10 @@ class Catalog:
         """The versions one decision evaluates, included ones first: [(alias, version)].
 
         ``pinned`` maps ruleset ids to versions (replay); others are picked by ``day``."""
+        key = (top.id, top.version, day, tuple(sorted(pinned.items())) if pinned else ())
+        cached = self._chains.get(key)
+        if cached is not None:
+            return cached
         order: list[tuple[str, RulesetVersion]] = []
         seen: set[str] = set()
 
@@ -593,6 +612,8 @@ class Catalog:
             order.append((alias, v))
 
         visit(top, default_alias(top.id))
+        if len(self._chains) < 10_000:  # a catalog is immutable: the chain for a day is fixed
+            self._chains[key] = order
         return order
 
     def facts_for(self, top: RulesetVersion) -> dict:
@@ -765,7 +786,7 @@ def _shell(loaded: dict, lines: dict, display: str, digest: str,
         constants=constants, scores=loaded["scores"], rules=[],
         outcome=loaded.get("outcome") or (DEFAULT_OUTCOME if any(
             "require" in r for r in loaded["rules"]) else ASSESSED_OUTCOME),
-        cases=loaded.get("cases"),
+        cases=loaded.get("cases"), draw=loaded.get("draw"),
         raw=loaded, lines=lines)
 
 
