@@ -1,4 +1,5 @@
-"""What the HTTP views call: decide and log, replay, describe rulesets, reload, readiness.
+"""What the HTTP views call: decide and log, read and replay logged decisions, reload the
+rulesets, readiness.
 
 It joins the core (rulesets, engine, decisions) to the decision log and knows nothing of HTTP, so
 the views stay thin and the CLI could use it too. No Flask here.

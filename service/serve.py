@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -58,7 +59,12 @@ class DecisionsServer(BaseApplication):
 
 def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -> int:
     """Serve until stopped. The caller has checked the rulesets and migrated the database."""
-    metrics_dir = tempfile.mkdtemp(prefix="decisions-metrics-")
+    # One metrics folder per listening address, emptied at start: prometheus_client must not
+    # add up samples of an earlier run (one that was killed left its files behind).
+    metrics_dir = Path(tempfile.gettempdir()) / f"decisions-metrics-{host}-{port}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(mode=0o700)
+    master = os.getpid()
     os.environ.update({
         "DECISIONS_RULESETS": config.rulesets_dir,
         "DATABASE_URL": config.database_url,
@@ -67,8 +73,8 @@ def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -
         "DECISIONS_LOG_LEVEL": config.log_level,
         "DECISIONS_ISOLATE_ENGINE": "true" if config.isolate_engine else "false",
         "DECISIONS_MIGRATE_ON_START": "false",  # done once, above, before any worker starts
-        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-        MASTER_PID_ENV: str(os.getpid()),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        MASTER_PID_ENV: str(master),
     })
     try:
         DecisionsServer({
@@ -86,5 +92,8 @@ def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -
             "control_socket_disable": True,
         }).run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Workers are forks of this process and leave through this same frame when they exit:
+        # only the master may remove the folder the others still write to.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

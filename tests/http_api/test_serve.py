@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.store import Store
 from tests.conftest import PROFILE, RULESETS
-from tests.http_api.conftest import TOKENS, write_tokens
+from tests.http_api.conftest import TOKENS, write_min_age, write_tokens
 
 REQUEST = json.dumps({"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE,
                       "as_of": "2019-07-15"}).encode()
@@ -39,14 +40,14 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, tmp: Path, database_url: str, workers: int = 3,
-                 tokens: Path | None = None):
+                 tokens: Path | None = None, rulesets: Path = RULESETS):
         self.port = free_port()
         self.tokens = tokens or write_tokens(tmp / "tokens")
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECISIONS_")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers), "--rulesets", str(RULESETS),
+             "--port", str(self.port), "--workers", str(workers), "--rulesets", str(rulesets),
              "--database-url", database_url, "--tokens-file", str(self.tokens)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready(timeout=60)
@@ -88,6 +89,9 @@ class Server:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=10)
+        # What the master would have removed on a clean stop (see service.serve.run).
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"decisions-metrics-127.0.0.1-{self.port}",
+                      ignore_errors=True)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -219,5 +223,33 @@ def test_the_readme_curl_calls_work_as_written(tmp_path):
         done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
                               text=True, timeout=120, env={**os.environ, "DECISIONS_TOKEN": TOKEN})
         assert done.returncode == 0, (done.stderr, script)
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_reload_replaces_every_worker_with_the_new_rules(tmp_path):
+    rulesets = tmp_path / "rulesets"
+    write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=18)
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=3,
+                    rulesets=rulesets)
+    body = json.dumps({"ruleset": "test.min-age", "facts": {"candidate_id": "R1", "age": 19}})
+
+    def outcomes(n: int) -> set[str]:
+        return {json.loads(server.request("POST", "/v1/decisions", body.encode())[1])["outcome"]
+                for _ in range(n)}
+
+    try:
+        assert outcomes(6) == {"eligible"}
+        booted = server.output().count("Booting worker")
+        write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=21)
+        status, answer = server.request("POST", "/v1/admin/reload", timeout=60)
+        assert status == 200 and json.loads(answer)["workers_restarting"] is True
+        deadline = time.monotonic() + 60
+        while server.output().count("Booting worker") < booted + 3:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.2)
+        server._wait_ready(timeout=60)
+        assert outcomes(12) == {"not_eligible"}  # whichever worker answers
     finally:
         server.stop()
