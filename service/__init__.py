@@ -8,21 +8,27 @@ The core (rulesets, conditions, engine, decisions) imports no Flask; the web lay
 def create_app(config=None):
     """The WSGI app: config -> rulesets -> engine -> store -> api.
 
-    Everything is loaded and checked here, at start: a broken ruleset, an unreachable database or
-    an invalid tokens file stops the start with its reason, never a later request."""
+    Everything is loaded and checked here, at start: a broken ruleset, an invalid tokens file or
+    (when it migrates) an unreachable database stops the start with its reason, never a later
+    request."""
     from .api import build_app
     from .auth import TokenStore
     from .config import Config
     from .decision_service import DecisionService, Rules
     from .jsonlog import configure_logging
+    from .ruleset_snapshots import RulesetSnapshots
     from .store import Store
 
     config = config or Config.from_env()
     configure_logging(config.log_level)
-    rules = Rules.load(config.rulesets_dir, config.isolate_engine)
+    snapshots = RulesetSnapshots(config.rulesets_snapshots) if config.rulesets_snapshots \
+        else None
+    rules = Rules.load(snapshots.current() if snapshots else config.rulesets_dir,
+                       config.isolate_engine)
     store = Store(config.database_url)
     if config.migrate_on_start:
         store.upgrade()
     tokens = TokenStore(config.tokens_file)
-    service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine)
+    service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine,
+                              snapshots)
     return build_app(config, service, tokens)

@@ -28,6 +28,9 @@ class Config:
     # Decide in a supervised engine process (service.supervisor), so that an engine crash costs
     # one request (503) and not the worker. Off only where speed of start matters more (tests).
     isolate_engine: bool = True
+    # Set by `decisions serve`: workers load the current checked snapshot of rulesets_dir from
+    # here instead of the folder itself (service.ruleset_snapshots).
+    rulesets_snapshots: str | None = None
     log_level: str = "INFO"
 
     @classmethod
@@ -42,6 +45,7 @@ class Config:
             "max_body_bytes": "DECISIONS_MAX_BODY_BYTES",
             "migrate_on_start": "DECISIONS_MIGRATE_ON_START",
             "isolate_engine": "DECISIONS_ISOLATE_ENGINE",
+            "rulesets_snapshots": "DECISIONS_RULESETS_SNAPSHOTS",
             "log_level": "DECISIONS_LOG_LEVEL",
         }
         types = {f.name: f.type for f in fields(cls)}

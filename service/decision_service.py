@@ -19,6 +19,7 @@ import orjson
 
 from .engine import Engine
 from .errors import DecisionError, EngineUnavailableError, UnknownRulesetError
+from .ruleset_snapshots import RulesetSnapshots
 from .rulesets import Catalog, RulesetVersion, load_catalog
 from .store import NewDecision, Record, Store
 from .supervisor import InlineDecider, ProcessDecider, trial
@@ -69,11 +70,13 @@ class Rules:
 
 
 class DecisionService:
-    def __init__(self, rules: Rules, store: Store, rulesets_dir: str, isolated: bool = True):
+    def __init__(self, rules: Rules, store: Store, rulesets_dir: str, isolated: bool = True,
+                 snapshots: RulesetSnapshots | None = None):
         self.rules = rules
         self.store = store
         self.rulesets_dir = rulesets_dir
         self.isolated = isolated
+        self.snapshots = snapshots
         self._reload_lock = threading.Lock()
 
     # -- deciding
@@ -129,12 +132,22 @@ class DecisionService:
         RulesetError and the rules in use stay as they were; so does one that crashes the
         engine while its cases run in a child process (when the engine is isolated).
 
-        Under `decisions serve`, the gunicorn master is then asked (SIGHUP) to replace every
-        worker gracefully, so that all of them answer with the new rules."""
+        Under `decisions serve`, what is checked is a snapshot of the folder, published for the
+        workers only once it passed; the gunicorn master is then asked (SIGHUP) to replace
+        every worker gracefully, so that all of them answer with the new rules."""
         with self._reload_lock:
-            if self.isolated:
-                trial(self.rulesets_dir)
-            rules = Rules.load(self.rulesets_dir, self.isolated)
+            directory = self.snapshots.stage(self.rulesets_dir) if self.snapshots \
+                else self.rulesets_dir
+            try:
+                if self.isolated:
+                    trial(directory)
+                rules = Rules.load(directory, self.isolated)
+            except BaseException:
+                if self.snapshots:
+                    self.snapshots.discard(directory)
+                raise
+            if self.snapshots:
+                self.snapshots.publish(directory)
             old, self.rules = self.rules, rules
             old.decider.close()  # waits for a decision in flight on it
         master = os.environ.get(MASTER_PID_ENV)

@@ -67,21 +67,29 @@ def _common(parser: argparse.ArgumentParser, defaults: Config, rulesets: bool = 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .auth import TokenStore, create_local_tokens_file
     from .errors import DecisionError, RulesetError
+    from .ruleset_snapshots import RulesetSnapshots
+    from .serve import prepare_state, run
     from .store import Store
     from .supervisor import trial
 
     config = Config.from_env(rulesets_dir=args.rulesets, database_url=args.database_url,
                              tokens_file=args.tokens_file)
+    state = prepare_state(args.host, args.port)
+    snapshots = RulesetSnapshots(state / "rulesets")
+    staged = snapshots.stage(config.rulesets_dir)
     try:
         # Load every ruleset and run every case in a child process: a broken ruleset, or one
         # that crashes the engine, stops the start here rather than in each worker.
-        trial(config.rulesets_dir)
+        trial(staged)
     except RulesetError as exc:
         print(f"cannot serve: the rulesets in {config.rulesets_dir} have problems:\n{exc}",
               file=sys.stderr)
         return 1
+    snapshots.publish(staged)
     try:
         store = Store(config.database_url)
         store.upgrade()
@@ -93,9 +101,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     if token:
         _print_first_token(token, config.tokens_file, args.host, args.port)
-    from .serve import run
-
-    return run(config, args.host, args.port, args.workers, args.timeout)
+    return run(replace(config, rulesets_snapshots=str(snapshots.root)), args.host, args.port,
+               args.workers, state, args.timeout)
 
 
 def _print_first_token(token: str, path: str, host: str, port: int) -> None:

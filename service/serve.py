@@ -57,13 +57,21 @@ class DecisionsServer(BaseApplication):
         return create_app(Config.from_env())
 
 
-def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -> int:
-    """Serve until stopped. The caller has checked the rulesets and migrated the database."""
-    # One metrics folder per listening address, emptied at start: prometheus_client must not
-    # add up samples of an earlier run (one that was killed left its files behind).
-    metrics_dir = Path(tempfile.gettempdir()) / f"decisions-metrics-{host}-{port}"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(mode=0o700)
+def prepare_state(host: str, port: int) -> Path:
+    """The server's own folder, one per listening address and emptied at start: ``metrics``
+    (prometheus_client must not add up the samples of an earlier run, and a killed one left its
+    files behind) and ``rulesets`` (the checked snapshots the workers load)."""
+    state = Path(tempfile.gettempdir()) / f"decisions-{host}-{port}"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(mode=0o700)
+    (state / "metrics").mkdir()
+    return state
+
+
+def run(config: Config, host: str, port: int, workers: int, state: Path,
+        timeout: int = 60) -> int:
+    """Serve until stopped. The caller has checked and published the rulesets snapshot
+    (config.rulesets_snapshots), migrated the database and prepared ``state``."""
     master = os.getpid()
     os.environ.update({
         "DECISIONS_RULESETS": config.rulesets_dir,
@@ -72,8 +80,9 @@ def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -
         "DECISIONS_MAX_BODY_BYTES": str(config.max_body_bytes),
         "DECISIONS_LOG_LEVEL": config.log_level,
         "DECISIONS_ISOLATE_ENGINE": "true" if config.isolate_engine else "false",
+        "DECISIONS_RULESETS_SNAPSHOTS": config.rulesets_snapshots or "",
         "DECISIONS_MIGRATE_ON_START": "false",  # done once, above, before any worker starts
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PROMETHEUS_MULTIPROC_DIR": str(state / "metrics"),
         MASTER_PID_ENV: str(master),
     })
     try:
@@ -93,7 +102,7 @@ def run(config: Config, host: str, port: int, workers: int, timeout: int = 60) -
         }).run()
     finally:
         # Workers are forks of this process and leave through this same frame when they exit:
-        # only the master may remove the folder the others still write to.
+        # only the master may remove the folder the others still use.
         if os.getpid() == master:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
     return 0

@@ -90,7 +90,7 @@ class Server:
             pass
         self.process.wait(timeout=10)
         # What the master would have removed on a clean stop (see service.serve.run).
-        shutil.rmtree(Path(tempfile.gettempdir()) / f"decisions-metrics-127.0.0.1-{self.port}",
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"decisions-127.0.0.1-{self.port}",
                       ignore_errors=True)
 
     def stop(self) -> None:
@@ -228,7 +228,7 @@ def test_the_readme_curl_calls_work_as_written(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_reload_replaces_every_worker_with_the_new_rules(tmp_path):
+def test_workers_load_only_checked_rulesets_and_a_reload_replaces_them_all(tmp_path):
     rulesets = tmp_path / "rulesets"
     write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=18)
     server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=3,
@@ -239,17 +239,36 @@ def test_a_reload_replaces_every_worker_with_the_new_rules(tmp_path):
         return {json.loads(server.request("POST", "/v1/decisions", body.encode())[1])["outcome"]
                 for _ in range(n)}
 
-    try:
-        assert outcomes(6) == {"eligible"}
-        booted = server.output().count("Booting worker")
-        write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=21)
-        status, answer = server.request("POST", "/v1/admin/reload", timeout=60)
-        assert status == 200 and json.loads(answer)["workers_restarting"] is True
+    def wait_for_boots(count: int) -> None:
         deadline = time.monotonic() + 60
-        while server.output().count("Booting worker") < booted + 3:
+        while server.output().count("Booting worker") < count:
             assert time.monotonic() < deadline, server.output()[-3000:]
             time.sleep(0.2)
         server._wait_ready(timeout=60)
+
+    try:
+        wait_for_boots(3)
+        assert outcomes(6) == {"eligible"}
+        # Someone is half-way through editing the folder when a worker dies: its replacement
+        # loads the checked snapshot, not the folder, and the server goes on as it was.
+        (rulesets / "test" / "broken.yaml").write_text("id: [unclosed\n")
+        write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=21)
+        worker = next(json.loads(line)["worker"] for line in server.output().splitlines()
+                      if '"route":"/v1/decisions"' in line)
+        booted = server.output().count("Booting worker")
+        os.kill(worker, signal.SIGKILL)
+        wait_for_boots(booted + 1)
+        assert outcomes(6) == {"eligible"}
+        status, answer = server.request("POST", "/v1/admin/reload", timeout=60)
+        assert status == 422 and "broken.yaml" in json.loads(answer)["detail"]
+        assert outcomes(3) == {"eligible"}
+
+        (rulesets / "test" / "broken.yaml").unlink()  # the edit is done: reload
+        booted = server.output().count("Booting worker")
+        status, answer = server.request("POST", "/v1/admin/reload", timeout=60)
+        assert status == 200 and json.loads(answer)["workers_restarting"] is True
+        wait_for_boots(booted + 3)
         assert outcomes(12) == {"not_eligible"}  # whichever worker answers
+        assert server.process.poll() is None
     finally:
         server.stop()
