@@ -122,6 +122,22 @@ def article(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
+def check_atom(atom: Atom, field: Field) -> str | None:
+    """Why ``atom`` cannot compare its fact with its value(s); None when it can."""
+    listed = atom.op in ("in", "not in")
+    if listed and not isinstance(atom.value, tuple):
+        return f"'{atom.op}' needs a list of values"
+    if atom.op in ("<", "<=", ">", ">=") and atom.value is None:
+        return "null can only be compared with == or !="
+    for v in atom.value if listed else (atom.value,):
+        if not _type_accepts(field.type, v):
+            return f"'{atom.path}' is {article(field.type)}; {v!r} is not"
+        if field.enum and v is not None and v not in field.enum:
+            return (f"{v!r} is not an allowed value of '{atom.path}' "
+                    f"({', '.join(map(str, field.enum))})")
+    return None
+
+
 def _type_accepts(ftype: str, value: Any) -> bool:
     if value is None:
         return True
@@ -248,19 +264,11 @@ class _Parser:
             if side and side not in self.names.constants:
                 raise self.fail(f"unknown fact '{side}'{self.names.suggest(side)}", node)
             raise self.fail("a comparison needs a fact on one side", node)
-        field = self.names.facts[path]
-        values = lit.value if op in ("in", "not in") else (lit.value,)
-        if op in ("in", "not in") and not isinstance(lit.value, tuple):
-            raise self.fail(f"'{op}' needs a list of values", node)
-        if op in ("<", "<=", ">", ">=") and lit.value is None:
-            raise self.fail("null can only be compared with == or !=", node)
-        for v in values:
-            if not _type_accepts(field.type, v):
-                raise self.fail(f"'{path}' is {article(field.type)}; {v!r} is not", node)
-            if field.enum and v is not None and v not in field.enum:
-                raise self.fail(f"{v!r} is not an allowed value of '{path}' "
-                                f"({', '.join(map(str, field.enum))})", node)
-        return Atom(path, op, lit.value, lit.const)
+        atom = Atom(path, op, lit.value, lit.const)
+        problem = check_atom(atom, self.names.facts[path])
+        if problem:
+            raise self.fail(problem, node)
+        return atom
 
     def value(self, node: ast.AST) -> Any:
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:

@@ -364,9 +364,6 @@ class ContractSchema(_Strict):
     facts = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                         values=fields.Nested(FactSpecSchema), required=True)
 
-    @post_load
-    def _plain(self, data, **kwargs):
-        return data
 
 
 def _schema_problems(exc: ValidationError, schema: Schema, display: str,
@@ -954,21 +951,10 @@ def _row_condition(key: str, row: dict, names: cond.Names, file: str, line: int 
     else:
         atoms = (cond.Atom(key, "in", tuple(row["in_"])),)
     for atom in atoms:
-        values = atom.value if atom.op == "in" else (atom.value,)
-        numeric = atom.op in ("<=", ">=")
-        for value in values:
-            if numeric and field_.type not in ("integer", "number"):
-                problems.append(Problem(file, line, where, f"'{key}' is {cond.article(field_.type)}: match "
-                                        "its rows with equals or in, not with a range"))
-                return None
-            if not cond._type_accepts(field_.type, value):
-                problems.append(Problem(file, line, where, f"'{key}' is {cond.article(field_.type)}; "
-                                        f"{value!r} is not"))
-                return None
-            if field_.enum and value not in field_.enum:
-                problems.append(Problem(file, line, where, f"{value!r} is not an allowed value of"
-                                        f" '{key}'{did_you_mean(str(value), map(str, field_.enum))}"))
-                return None
+        message = cond.check_atom(atom, field_)
+        if message:
+            problems.append(Problem(file, line, where, message))
+            return None
     return atoms[0] if len(atoms) == 1 else cond.All(atoms)
 
 
@@ -998,7 +984,7 @@ def _check_overlaps(raw: dict, keys: list, v: RulesetVersion, base: tuple, probl
                 and not isinstance(row["equals"], bool):
             spans.append((row["equals"], row["equals"], r))
     spans.sort()
-    for (lo1, hi1, r1), (lo2, _hi2, r2) in zip(spans, spans[1:], strict=False):
+    for (_lo1, hi1, r1), (lo2, _hi2, r2) in zip(spans, spans[1:], strict=False):
         if lo2 <= hi1:
             problem(base + ("rows", r2), f"overlaps row {r1 + 1}: one value would match both")
     seen: dict[Any, int] = {}

@@ -17,9 +17,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import DecisionError, EngineUnavailableError, EvaluationError, Problem
-
 from .engine import CRASH_ENV  # noqa: F401  (re-exported for the tests)
+from .errors import DecisionError, EngineUnavailableError, EvaluationError, Problem
 
 Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
 
