@@ -2,7 +2,7 @@
 ones, odd query strings and path parameters), the answer is never a 5xx, its status is one the
 document lists, and its body matches the documented schema and media type.
 
-Bounded: a fixed number of examples per operation and generation mode (about a minute in all).
+Bounded: a fixed number of examples per operation and generation mode (under a minute).
 Hypothesis drives schemathesis's strategies directly: its pytest plugin does not run under
 pytest 9 yet."""
 
