@@ -35,7 +35,7 @@ from . import schemas as s
 from .auth import TokenStore
 from .config import Config
 from .decision_service import DecisionRequest, DecisionService, version_status
-from .errors import DecisionError, FactsError
+from .errors import DecisionError, FactsError, flatten_messages
 from .http_errors import (
     BadRequestError,
     ForbiddenError,
@@ -43,7 +43,6 @@ from .http_errors import (
     NotReadyError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
-    flatten_messages,
     problem_body,
 )
 from .i18n import localize, negotiate
@@ -437,6 +436,12 @@ def docs_page() -> str:
 
 
 # ---------------------------------------------------------------------------------- the app
+def _draws_blueprint() -> Blueprint:
+    from .draws_api import blueprint  # imported here: it builds on this module
+
+    return blueprint
+
+
 def build_app(config: Config, decision_service: DecisionService, tokens: TokenStore) -> Flask:
     app = Flask("service")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -446,6 +451,7 @@ def build_app(config: Config, decision_service: DecisionService, tokens: TokenSt
     http_errors.register(app)
     app.register_blueprint(v1)
     app.register_blueprint(ops)
+    app.register_blueprint(_draws_blueprint())
     try:
         release = package_version("decisions")
     except PackageNotFoundError:

@@ -98,3 +98,25 @@ class EvaluationError(DecisionError):
 class EngineUnavailableError(DecisionError):
     status = 503
     title = "Engine unavailable"
+
+
+def flatten_messages(messages: Any, prefix: str = "", root: str = "body") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"facts.first_language.reading": [...]}; messages about
+    the whole object go under ``prefix`` (or ``root`` at the top)."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, sub in messages.items():
+            if key == "_schema":
+                path = prefix or root
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            for name, texts in flatten_messages(sub, path, root).items():
+                out.setdefault(name, []).extend(texts)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or root] = list(messages)
+    elif isinstance(messages, list):
+        for i, sub in enumerate(messages):
+            out.update(flatten_messages(sub, f"{prefix}[{i}]", root))
+    else:
+        out[prefix or root] = [str(messages)]
+    return out

@@ -49,27 +49,6 @@ class NotReadyError(DecisionError):
     title = "Not ready"
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"facts.first_language.reading": [...]}."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, sub in messages.items():
-            if key == "_schema":
-                path = prefix or "body"
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
-            for name, texts in flatten_messages(sub, path).items():
-                out.setdefault(name, []).extend(texts)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "body"] = list(messages)
-    elif isinstance(messages, list):
-        for i, sub in enumerate(messages):
-            out.update(flatten_messages(sub, f"{prefix}[{i}]"))
-    else:
-        out[prefix or "body"] = [str(messages)]
-    return out
-
-
 def problem_body(problem: dict[str, Any]) -> dict[str, Any]:
     request_id = g.get("request_id")
     return {**problem, "request_id": request_id} if request_id else dict(problem)

@@ -31,7 +31,14 @@ from marshmallow import (
 )
 
 from . import conditions as cond
-from .errors import ConditionError, FactsError, Problem, RulesetError, UnknownRulesetError
+from .errors import (
+    ConditionError,
+    FactsError,
+    Problem,
+    RulesetError,
+    UnknownRulesetError,
+    flatten_messages,
+)
 
 CASES_SUFFIX = ".cases.yaml"
 CONTRACTS_DIR = "contracts"
@@ -1070,17 +1077,6 @@ def validate_facts(contract: Mapping[str, dict] | Schema, facts: Any) -> dict:
     try:
         return schema.load(facts)
     except ValidationError as exc:
-        errors = _flatten_messages(exc.messages)
+        errors = flatten_messages(exc.messages, root="facts")
         raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
                          errors=errors) from None
-
-
-def _flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, sub in messages.items():
-            path = f"{prefix}.{key}" if prefix and key != "_schema" else (prefix or str(key))
-            out.update(_flatten_messages(sub, path))
-    else:
-        out[prefix] = [str(m) for m in messages]
-    return out
