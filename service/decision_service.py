@@ -22,7 +22,7 @@ from .errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from .ruleset_snapshots import RulesetSnapshots
 from .rulesets import Catalog, RulesetVersion, load_catalog
 from .store import NewDecision, Record, Store
-from .supervisor import InlineDecider, ProcessDecider, trial
+from .supervisor import InlineDecider, ProcessDecider, check_rulesets
 
 # Set by `decisions serve` in the gunicorn master: a reload there restarts every worker, so no
 # worker keeps answering with the old rulesets.
@@ -128,8 +128,9 @@ class DecisionService:
 
     # -- rulesets
     def reload(self) -> tuple[Rules, bool]:
-        """Load the ruleset folder again and swap it in whole. A broken ruleset raises
-        RulesetError and the rules in use stay as they were; so does one that crashes the
+        """Load the ruleset folder again and swap it in whole, only if every file loads and
+        every test case passes with every rule covered. Otherwise RulesetError says what is
+        wrong and the rules in use stay as they were; so it is with a ruleset that crashes the
         engine while its cases run in a child process (when the engine is isolated).
 
         Under `decisions serve`, what is checked is a snapshot of the folder, published for the
@@ -139,8 +140,7 @@ class DecisionService:
             directory = self.snapshots.stage(self.rulesets_dir) if self.snapshots \
                 else self.rulesets_dir
             try:
-                if self.isolated:
-                    trial(directory)
+                check_rulesets(directory, self.isolated)
                 rules = Rules.load(directory, self.isolated)
             except BaseException:
                 if self.snapshots:

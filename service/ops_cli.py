@@ -74,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .ruleset_snapshots import RulesetSnapshots
     from .serve import prepare_state, run
     from .store import Store
-    from .supervisor import trial
+    from .supervisor import check_rulesets
 
     config = Config.from_env(rulesets_dir=args.rulesets, database_url=args.database_url,
                              tokens_file=args.tokens_file)
@@ -82,9 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     snapshots = RulesetSnapshots(state / "rulesets")
     staged = snapshots.stage(config.rulesets_dir)
     try:
-        # Load every ruleset and run every case in a child process: a broken ruleset, or one
-        # that crashes the engine, stops the start here rather than in each worker.
-        trial(staged)
+        # Load every ruleset and run every case in a child process: a broken ruleset, a failing
+        # case, or a ruleset that crashes the engine stops the start here, not in each worker.
+        check_rulesets(str(staged))
     except RulesetError as exc:
         print(f"cannot serve: the rulesets in {config.rulesets_dir} have problems:\n{exc}",
               file=sys.stderr)

@@ -13,6 +13,7 @@ No Flask here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -37,6 +38,7 @@ class RulesetSnapshots:
 
     def publish(self, staged: Path) -> None:
         """Make a checked snapshot the current one (atomically), then drop old ones."""
+        (staged.parent / "digest").write_text(folder_digest(staged), encoding="utf-8")
         pointer = self.root / "current"
         temporary = self.root / f".current-{uuid.uuid4().hex}"
         temporary.write_text(str(staged.relative_to(self.root)), encoding="utf-8")
@@ -48,6 +50,13 @@ class RulesetSnapshots:
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged.parent, ignore_errors=True)
 
+    def current_digest(self) -> str | None:
+        """The digest of the folder the current snapshot was copied from (None: none yet)."""
+        try:
+            return (self.current().parent / "digest").read_text(encoding="utf-8")
+        except OSError:
+            return None
+
     def current(self) -> Path:
         pointer = self.root / "current"
         return self.root / pointer.read_text(encoding="utf-8").strip()
@@ -56,3 +65,13 @@ class RulesetSnapshots:
         if not self.root.exists():
             return []
         return sorted(p for p in self.root.iterdir() if p.is_dir())
+
+
+def folder_digest(folder: str | Path) -> str:
+    """sha256 of every file's relative path and bytes: equal digests, same rulesets."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()

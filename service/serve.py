@@ -28,6 +28,29 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _on_reload(arbiter: Any) -> None:
+    """SIGHUP to the master: check the ruleset folder afresh and publish it for the workers
+    gunicorn is about to start, only if it passes; otherwise they start on the rules in use.
+    A reload asked through the API has published the folder already: nothing to do then."""
+    from .errors import RulesetError
+    from .ruleset_snapshots import RulesetSnapshots, folder_digest
+    from .supervisor import check_rulesets
+
+    source = os.environ["DECISIONS_RULESETS"]
+    snapshots = RulesetSnapshots(os.environ["DECISIONS_RULESETS_SNAPSHOTS"])
+    if folder_digest(source) == snapshots.current_digest():
+        return
+    staged = snapshots.stage(source)
+    try:
+        check_rulesets(str(staged))
+    except RulesetError as exc:
+        snapshots.discard(staged)
+        arbiter.log.error("reload refused, the rules in use stay: %s", exc.detail)
+        return
+    snapshots.publish(staged)
+    arbiter.log.info("reload: rulesets checked and published from %s", source)
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -95,6 +118,7 @@ def run(config: Config, host: str, port: int, workers: int, state: Path,
             "accesslog": None,  # the app writes one JSON line per request itself
             "logconfig_dict": LOGGING,
             "child_exit": _child_exit,
+            "on_reload": _on_reload,
             "proc_name": "decisions",
             # gunicorn 27's control socket has one default path per user: two servers on one
             # machine (tests, blue/green) would fight over it, and nothing here uses it.

@@ -221,3 +221,29 @@ def trial(rulesets_dir: str, timeout: float = 600.0) -> tuple[bool, str, list]:
     finally:
         parent.close()
         process.join(5)
+
+
+def check_rulesets(rulesets_dir: str, isolated: bool = True) -> None:
+    """What a ruleset folder must pass before it serves: every file loads and compiles, and its
+    own test cases all pass with every rule covered (as `decisions test` reports). With
+    ``isolated`` the cases run in a child process, so a ruleset that crashes the engine is
+    refused too. Raises RulesetError listing what is wrong; returns when all is well."""
+    from .errors import RulesetError
+
+    if isolated:
+        passed, report, _tried = trial(rulesets_dir)
+    else:
+        from .cases import case_files, format_report, run_cases
+        from .engine import Engine
+        from .rulesets import load_catalog
+
+        catalog = load_catalog(rulesets_dir)
+        engine = Engine()
+        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        result = run_cases(catalog, engine, case_files(catalog.root))
+        passed, report = result.passed, format_report(result)
+    if not passed:
+        lines = [line for line in report.splitlines()
+                 if line.startswith(("FAIL", "ERROR", "UNCOVERED", "    "))]
+        raise RulesetError([Problem(str(rulesets_dir), None, "cases", "its test cases do not "
+                                    "pass:\n" + "\n".join(lines[:200]))])

@@ -34,6 +34,19 @@ MIN_AGE = """\
         title: {{en: Is an adult, fr: Est majeur}}
         reference: https://example.org/min-age#adult
         require: age >= {minimum}
+    cases: min-age-{version}.cases.yaml
+"""
+MIN_AGE_CASES = """\
+    ruleset: test.min-age
+    cases:
+      - name: A candidate of {minimum} is old enough
+        as_of: {effective}
+        facts: {{candidate_id: T1, age: {minimum}}}
+        expect: {{outcome: eligible}}
+      - name: A candidate a year younger than {minimum} is too young
+        as_of: {effective}
+        facts: {{candidate_id: T2, age: {below}}}
+        expect: {{outcome: not_eligible}}
 """
 
 
@@ -43,6 +56,9 @@ def write_min_age(root: Path, version: str, effective: str, minimum: int = 18) -
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(MIN_AGE.format(version=version, effective=effective,
                                                    minimum=minimum)), encoding="utf-8")
+    # Each version's own cases: a reload refuses a folder whose cases fail or miss a rule.
+    (path.parent / f"min-age-{version}.cases.yaml").write_text(textwrap.dedent(MIN_AGE_CASES.format(
+        minimum=minimum, below=minimum - 1, effective=effective)), encoding="utf-8")
     return path
 
 

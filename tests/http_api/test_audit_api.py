@@ -160,6 +160,7 @@ def test_replay_is_409_when_the_version_is_gone(min_age):
         "ruleset": "test.min-age", "facts": {"candidate_id": "B2", "age": 30},
         "as_of": "2020-01-01"}, headers=bearer("decider")).get_json()
     (min_age.rulesets_root / "test" / "min-age-2019-01-01.yaml").unlink()
+    (min_age.rulesets_root / "test" / "min-age-2019-01-01.cases.yaml").unlink()
     write_min_age(min_age.rulesets_root, "2021-01-01", "2021-01-01")
     client.post("/v1/admin/reload", headers=bearer("admin"))
     response = client.post(f"/v1/decisions/{decided['decision_id']}/replay",
@@ -177,3 +178,21 @@ def test_a_broken_reload_changes_nothing(min_age):
     assert client.post("/v1/decisions", json={
         "ruleset": "test.min-age", "facts": {"candidate_id": "B3", "age": 30}},
         headers=bearer("decider")).status_code == 201
+
+
+def test_a_reload_whose_cases_fail_changes_nothing(min_age):
+    """Policy staff raise the age without updating the cases: the new set is refused with the
+    failing case, and decisions go on with the set in use."""
+    client = min_age.test_client()
+    path = min_age.rulesets_root / "test" / "min-age-2019-01-01.yaml"
+    path.write_text(path.read_text().replace("age >= 18", "age >= 21"))
+    response = client.post("/v1/admin/reload", headers=bearer("admin"))
+    assert response.status_code == 422
+    detail = response.get_json()["problems"][0]["message"]
+    assert "its test cases do not pass" in detail
+    assert "A candidate of 18 is old enough" in detail
+    assert "outcome: expected 'eligible', got 'not_eligible'" in detail
+    decided = client.post("/v1/decisions", json={
+        "ruleset": "test.min-age", "facts": {"candidate_id": "B4", "age": 19},
+        "as_of": "2020-01-01"}, headers=bearer("decider")).get_json()
+    assert decided["outcome"] == "eligible"

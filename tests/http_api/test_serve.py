@@ -272,3 +272,41 @@ def test_workers_load_only_checked_rulesets_and_a_reload_replaces_them_all(tmp_p
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_sighup_loads_the_folder_afresh_only_when_it_passes(tmp_path):
+    rulesets = tmp_path / "rulesets"
+    write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=18)
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=2,
+                    rulesets=rulesets)
+    body = json.dumps({"ruleset": "test.min-age", "facts": {"candidate_id": "H1", "age": 19}})
+
+    def outcomes(n: int) -> set[str]:
+        return {json.loads(server.request("POST", "/v1/decisions", body.encode())[1])["outcome"]
+                for _ in range(n)}
+
+    def hangup_and_wait(booted: int) -> None:
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 90
+        while server.output().count("Booting worker") < booted + 2:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.2)
+        server._wait_ready(timeout=60)
+
+    try:
+        assert outcomes(4) == {"eligible"}
+        # A change whose cases were updated with it: SIGHUP publishes it to every worker.
+        write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=21)
+        hangup_and_wait(server.output().count("Booting worker"))
+        assert "reload: rulesets checked and published" in server.output()
+        assert outcomes(6) == {"not_eligible"}
+        # A change that breaks its own cases: refused, the workers start on the rules in use.
+        path = rulesets / "test" / "min-age-2019-01-01.yaml"
+        path.write_text(path.read_text().replace("age >= 21", "age >= 19"))
+        hangup_and_wait(server.output().count("Booting worker"))
+        assert "reload refused, the rules in use stay" in server.output()
+        assert outcomes(6) == {"not_eligible"}
+        assert server.process.poll() is None
+    finally:
+        server.stop()
