@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .draws_cli import add_commands as add_draw_commands
 from .errors import DecisionError, FactsError, RulesetError
 from .ops_cli import add_commands as add_ops_commands
 
@@ -217,6 +218,7 @@ def parser() -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     add_ops_commands(sub)  # serve, db upgrade, verify-log, export-log, token create
+    add_draw_commands(sub)  # draw, pool generate, pool import
     return p
 
 

@@ -456,3 +456,7 @@ class Store:
         return Verification(checked, head.seq if head else None,
                             head.record_hash if head else None, finding)
 
+
+# The draw tables (migration 0002) are declared on this metadata too, so that the schema the code
+# uses is the whole schema the migrations build.
+from . import draw_store  # noqa: E402,F401

@@ -37,6 +37,9 @@ OPERATIONS = [  # (method, path, takes input: fuzzed with invalid data too)
     ("GET", "/v1/rulesets/{ruleset_id}/versions/{version}", True),
     ("GET", "/healthz", False), ("GET", "/readyz", False), ("GET", "/metrics", False),
     ("GET", "/openapi.json", False), ("GET", "/docs", False),
+    ("POST", "/v1/draws", True), ("GET", "/v1/draws/{draw_id}", True),
+    ("GET", "/v1/draws/{draw_id}/invitations", True),
+    ("GET", "/v1/draws/{draw_id}/candidates/{candidate_id}", True),
 ]
 CASES = [pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
          for method, path, takes_input in OPERATIONS
