@@ -10,6 +10,7 @@ no case fires is a coverage failure.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +39,25 @@ class ExpectSchema(Schema):
     error = fields.String()
 
 
+class Days(fields.Field):
+    """One date, or a list of dates: the case is decided, and checked, on each of them."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValidationError("give at least one date")
+        try:  # the YAML loader gives dates as ISO text
+            return [dt.date.fromisoformat(v) for v in values]
+        except (TypeError, ValueError):
+            raise ValidationError("a date (YYYY-MM-DD) or a list of dates") from None
+
+
 class CaseSchema(Schema):
     class Meta:
         unknown = RAISE
 
     name = fields.String(required=True, validate=validate.Length(min=10))
-    as_of = fields.Date(required=True)
+    as_of = Days(required=True)
     facts = fields.Dict(load_default=dict)
     expect = fields.Nested(ExpectSchema, required=True)
     note = fields.String()
@@ -135,36 +149,51 @@ def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
         tested.add(loaded["ruleset"])
         for i, case in enumerate(loaded["cases"]):
             facts = deep_merge(loaded["base"], case["facts"])
-            result = CaseResult(display, lines.get(("cases", i)), case["name"], [])
-            report.results.append(result)
-            if progress is not None:
-                progress(f"{display}:{result.line}", case["name"])
-            try:
-                decision = decide(catalog, engine, loaded["ruleset"], facts, case["as_of"])
-            except DecisionError as exc:
-                if case["expect"].get("error") and case["expect"]["error"] in exc.detail:
-                    continue
-                result.error = exc.detail
-                continue
-            if "error" in case["expect"]:
-                result.mismatches.append(Mismatch("error", case["expect"]["error"], None))
-            known = {name for ref in decision["rulesets"]
-                     for r in catalog.version(ref["id"], ref["version"]).rules
-                     for name in (r.id, r.table) if name}
-            result.mismatches.extend(compare(case["expect"], decision, known))
-            for ref in decision["rulesets"]:
-                fired_rules.setdefault((ref["id"], ref["version"]), set())
-                failed_reqs.setdefault((ref["id"], ref["version"]), set())
-            for entry in decision["fired"]:
-                version = _version_of(decision, entry["ruleset"])
-                fired_rules[(entry["ruleset"], version)].add(entry.get("row", entry["rule"]))
-            for req in decision["requirements"]:
-                if not req["met"]:
-                    failed_reqs[(req["ruleset"], _version_of(decision, req["ruleset"]))].add(
-                        req["rule"])
+            for day in case["as_of"]:
+                name = case["name"] if len(case["as_of"]) == 1 else \
+                    f"{case['name']} (as of {day})"
+                result = CaseResult(display, lines.get(("cases", i)), name, [])
+                report.results.append(result)
+                if progress is not None:
+                    progress(f"{display}:{result.line}", name)
+                decision = _run_case(catalog, engine, loaded["ruleset"], facts, day,
+                                     case["expect"], result)
+                if decision is not None:
+                    _tally(decision, fired_rules, failed_reqs)
     if check_coverage:
         _coverage(catalog, tested, fired_rules, failed_reqs, report)
     return report
+
+
+def _run_case(catalog: Catalog, engine: Engine, ruleset_id: str, facts: dict, day: dt.date,
+              expect: Mapping[str, Any], result: CaseResult) -> dict | None:
+    """Decide one case on one day and record its mismatches; the decision, if there is one."""
+    try:
+        decision = decide(catalog, engine, ruleset_id, facts, day)
+    except DecisionError as exc:
+        if not (expect.get("error") and expect["error"] in exc.detail):
+            result.error = exc.detail
+        return None
+    if "error" in expect:
+        result.mismatches.append(Mismatch("error", expect["error"], None))
+    known = {name for ref in decision["rulesets"]
+             for r in catalog.version(ref["id"], ref["version"]).rules
+             for name in (r.id, r.table) if name}
+    result.mismatches.extend(compare(expect, decision, known))
+    return decision
+
+
+def _tally(decision: Mapping[str, Any], fired: dict, failed: dict) -> None:
+    """Count, per ruleset version, the rules a decision fired and the requirements it failed."""
+    for ref in decision["rulesets"]:
+        fired.setdefault((ref["id"], ref["version"]), set())
+        failed.setdefault((ref["id"], ref["version"]), set())
+    for entry in decision["fired"]:
+        version = _version_of(decision, entry["ruleset"])
+        fired[(entry["ruleset"], version)].add(entry.get("row", entry["rule"]))
+    for req in decision["requirements"]:
+        if not req["met"]:
+            failed[(req["ruleset"], _version_of(decision, req["ruleset"]))].add(req["rule"])
 
 
 def _version_of(decision: Mapping[str, Any], ruleset_id: str) -> str:
@@ -184,7 +213,11 @@ def _coverage(catalog: Catalog, tested: set[str], fired: Mapping, failed: Mappin
             key = (version.id, version.version)
             seen = fired.get(key, set())
             missing = [r.table or r.id for r in version.rules if (r.table or r.id) not in seen]
-            if missing:
+            if missing and key not in fired:
+                report.uncovered[f"{version.id} {version.version}"] = [
+                    f"any rule: no case decides with this version (add cases with an as_of "
+                    f"from {version.effective_from} on)"]
+            elif missing:
                 report.uncovered[f"{version.id} {version.version}"] = list(dict.fromkeys(missing))
             never = [r.id for r in version.rules if r.kind == "require"
                      and r.id not in failed.get(key, set())]
@@ -245,7 +278,8 @@ def format_report(report: Report) -> str:
         for m in r.mismatches:
             lines.append(f"    {m.field}: expected {m.expected!r}, got {m.actual!r}")
     for version, rules in report.uncovered.items():
-        lines.append(f"UNCOVERED {version}: no case fires {', '.join(rules)}")
+        shown = ", ".join(rules[:40]) + (f" and {len(rules) - 40} more" if len(rules) > 40 else "")
+        lines.append(f"UNCOVERED {version}: no case fires {shown}")
     for version, rules in report.never_failed.items():
         lines.append(f"note {version}: no case fails requirement {', '.join(rules)}")
     passed = sum(r.passed for r in report.results)

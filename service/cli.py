@@ -119,14 +119,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cases_from_log(args: argparse.Namespace):
-    """The facts of the decisions in the decision log for this ruleset, as cases."""
-    from .impact import Case
-    from .store import open_store
+    """The facts of every logged decision that used this ruleset (alone or in a chain)."""
+    import orjson
 
-    store = open_store(args.database_url)
-    for record in store.iter_facts(ruleset=args.ruleset):
-        yield Case(record["facts"], dt.date.fromisoformat(record["as_of"]),
-                   f"decision {record['decision_id']}")
+    from .config import Config
+    from .impact import Case
+    from .store import Store
+
+    store = Store(args.database_url or Config.from_env().database_url)
+    try:
+        for record in store.scan():
+            if any(r["id"] == args.ruleset for r in orjson.loads(record.rulesets)):
+                yield Case(orjson.loads(record.facts), dt.date.fromisoformat(record.as_of),
+                           f"decision {record.decision_id}")
+    finally:
+        store.close()
 
 
 def render_text(d: dict[str, Any], lang: str) -> str:

@@ -137,3 +137,18 @@ def test_a_case_naming_a_rule_that_does_not_exist_fails(ruleset_dir):
     assert result.returncode == 1
     assert "fired.adlut: expected 'a rule of the rulesets used', got 'no such rule'" \
         in result.stdout
+
+
+def test_a_case_can_be_decided_on_several_days(ruleset_dir):
+    root = _demo(ruleset_dir, [{"age": 12, "verdict": "is a child", "outcome": "not_eligible"},
+                               {"age": 30, "verdict": "is an adult", "outcome": "eligible"}])
+    cases = root / "demo.cases.yaml"
+    cases.write_text(cases.read_text().replace("as_of: 2020-01-01", "as_of: [2020-01-01, "
+                                               "2021-06-30]"))
+    result = run("test", str(root))
+    assert result.returncode == 0, result.stdout
+    assert "4 passed, 0 failed" in result.stdout
+    cases.write_text(cases.read_text().replace("2021-06-30", "2018-06-30", 1))
+    result = run("test", str(root))
+    assert "A 12-year-old candidate is a child (as of 2018-06-30)" in result.stdout
+    assert "no version of 'demo.adult' is in force on 2018-06-30" in result.stdout

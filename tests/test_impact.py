@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from service.impact import Case, compare, format_impact, read_cases
@@ -43,3 +44,30 @@ def test_diff_command_reads_json_lines_and_reports_outcome_changes(tmp_path):
     result = run("diff", "oinp.hcp.tech-draw", "--from", "2019-07-11", "--to", "2022-11-16",
                  "--cases", str(bad))
     assert result.returncode == 2 and "bad.jsonl:1: not JSON" in result.stderr
+
+
+def test_diff_from_the_decision_log_uses_every_decision_that_used_the_ruleset(
+        catalog, engine, tmp_path):
+    from service.decisions import decide
+    from service.store import NewDecision, Store
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    store = Store(url)
+    store.upgrade()
+    day = dt.date(2025, 6, 1)
+    logged = [(ruleset, {**PROFILE, "candidate_id": f"L{i}", "arranged_employment": offer})
+              for i, (ruleset, offer) in enumerate([("express-entry.crs", "noc_00"),
+                                                     ("express-entry.assessment", "noc_0ab"),
+                                                     ("oinp.hcp.tech-draw", "none"),
+                                                     ("express-entry.language", "noc_00")])]
+    store.append([NewDecision(decide(catalog, engine, r, f, day), f) for r, f in logged])
+    store.close()
+    result = run("diff", "express-entry.crs", "--from", "2020-10-27", "--to", "2025-03-25",
+                 "--log", "--database-url", url, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # The language-only decision did not use the CRS: three cases, two with a job offer.
+    assert report["cases"] == 3
+    assert report["scores"]["crs.total"]["changed"] == 2
+    assert (report["scores"]["crs.total"]["min"], report["scores"]["crs.total"]["max"]) == \
+        (-200, 0)
