@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from bench.fuzz import CRASHED, EngineWorker, expected_firings, facts, rulesets
 
-
 CRASH_DUMP = os.path.join(tempfile.gettempdir(), "decisions-crash-example.pickle")
 
 

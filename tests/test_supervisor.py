@@ -7,8 +7,7 @@ import pickle
 
 import pytest
 
-from service.errors import EngineUnavailableError, FactsError, RulesetError
-from service.errors import Problem
+from service.errors import EngineUnavailableError, FactsError, Problem, RulesetError
 from service.supervisor import CRASH_ENV, InlineDecider, ProcessDecider
 
 from .conftest import PROFILE, RULESETS
