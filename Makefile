@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Translation catalogues: the .mo files are built here (never committed; see .gitignore).
+PO := $(wildcard service/translations/*/LC_MESSAGES/*.po)
+MO := $(PO:.po=.mo)
 
-.PHONY: setup run test check lint bench bench-setup clean
+.PHONY: setup run test check lint bench bench-setup clean messages
 
-setup: $(STAMP)
+setup: $(STAMP) $(MO)
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY)"; exit 1; }
@@ -17,6 +20,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# `pybabel compile`: the pages (Flask-Babel) read the compiled catalogues.
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing a page text: extract every text of the pages and add the new ones to each
+# language's `pages` catalogue (then translate them; tests/pages fail on a missing translation).
+messages: setup
+	mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header -o var/pages.pot .
+	$(BIN)/pybabel update -D pages -i var/pages.pot -d service/translations --no-location \
+		--no-fuzzy-matching
 
 run: setup
 	$(BIN)/decisions serve --host $(HOST) --port $(PORT)
@@ -44,4 +59,4 @@ bench: bench-setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis $(MO)

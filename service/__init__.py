@@ -16,6 +16,7 @@ def create_app(config=None):
     from .config import Config
     from .decision_service import DecisionService, Rules
     from .jsonlog import configure_logging
+    from .pages_setup import install as install_pages
     from .ruleset_snapshots import RulesetSnapshots
     from .store import Store
 
@@ -31,4 +32,6 @@ def create_app(config=None):
     tokens = TokenStore(config.tokens_file)
     service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine,
                               snapshots)
-    return build_app(config, service, tokens)
+    app = build_app(config, service, tokens)
+    install_pages(app, config)  # the pages for auditors and policy staff (service/pages.py)
+    return app

@@ -101,6 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     if token:
         _print_first_token(token, config.tokens_file, args.host, args.port)
+    else:
+        print(f"\nPages for people: http://{args.host}:{args.port}/ (sign in with an API token; "
+              f"lost it? see that page)\n", file=sys.stderr, flush=True)
     return run(replace(config, rulesets_snapshots=str(snapshots.root)), args.host, args.port,
                args.workers, state, args.timeout)
 
@@ -113,6 +116,7 @@ kept, in {path}. It is shown this once:
 
     export DECISIONS_TOKEN={token}
 
+Pages for people: open {url}/ in a browser and sign in with this token.
 Try:
     curl -s -H "Authorization: Bearer $DECISIONS_TOKEN" {url}/v1/rulesets
 API documentation: {url}/docs
