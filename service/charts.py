@@ -30,9 +30,12 @@ class Bin:
     high: int  # inclusive
     count: int
     extra: int = 0  # a second series stacked on top (drawn lighter), e.g. not invited
+    name: str = ""  # a label of its own (an open-ended bin: "≥ 500")
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
 
 
@@ -130,12 +133,14 @@ def histogram(bins: Sequence[Bin], *, title: str, desc: str, x_label: str, y_lab
                          f'width="{_fmt(w)}" height="{_fmt(h_extra)}" fill="{BAR_OTHER}">'
                          f'<title>{escape(b.label)}: {b.extra}</title></rect>')
         total = b.count + b.extra
-        if total and step >= 18:
+        if total and step >= 18:  # a white halo keeps the count readable across the marker
             parts.append(f'<text x="{_fmt(x + step / 2)}" y="{_fmt(base - h_main - h_extra - 4)}" '
-                         f'text-anchor="middle" font-size="11">{total}</text>')
+                         f'text-anchor="middle" font-size="11" stroke="#fff" stroke-width="3" '
+                         f'paint-order="stroke">{total}</text>')
         if i % label_every == 0:
             parts.append(f'<text x="{_fmt(x + step / 2)}" y="{base + 16}" text-anchor="middle" '
-                         f'font-size="11">{escape(b.label if b.low == b.high else str(b.low))}'
+                         f'font-size="11">'
+                         f'{escape(b.name or (b.label if b.low == b.high else str(b.low)))}'
                          f'</text>')
     parts.append(f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" '
                  f'stroke="{AXIS}"/>')

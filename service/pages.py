@@ -559,9 +559,9 @@ def draw(draw_id: str):
     invitations, last = draw_store.invitations_page(service().store, draw_id, after_rank,
                                                     INVITATIONS_PAGE)
     counts = data.draw_score_counts(service().store, draw_id)
-    bins = [charts.Bin(a, b, invited, others)
-            for a, b, invited, others in data.pool_bins(counts)]
     cutoff = (summary.get("cutoff") or {}).get("score")
+    bins = [charts.Bin(a, b, invited, others, name)
+            for a, b, invited, others, name in data.pool_bins(counts, cutoff)]
     scored = sum(n for _, _, n in counts)
     svg = charts.histogram(
         bins, title=gettext("Scores of the candidates in the pool"),

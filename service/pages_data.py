@@ -397,15 +397,39 @@ def recent_draws(store: Store, limit: int = 100) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def pool_bins(counts: list[tuple[int, str, int]], width: int = 10) -> list[tuple[int, int, int,
-                                                                              int]]:
-    """Bins of ``width`` points: (low, high, invited, others)."""
+def pool_bins(counts: list[tuple[int, str, int]], cutoff: int | None = None, width: int = 10,
+              tails: float = 0.005) -> list[tuple[int, int, int, int, str]]:
+    """Bins of ``width`` points: (low, high, invited, others, label). The few scores far out on
+    either side (``tails`` of the candidates, never the cutoff) share an open-ended bin, so that
+    one outlier does not squeeze the chart."""
     if not counts:
         return []
-    low = min(s for s, _, _ in counts) // width * width
-    high = max(s for s, _, _ in counts)
-    bins: dict[int, list[int]] = {start: [0, 0] for start in range(low, high + 1, width)}
-    for score, status, n in counts:
-        start = score // width * width
-        bins[start][0 if status == "invited" else 1] += n
-    return [(start, start + width - 1, v[0], v[1]) for start, v in sorted(bins.items())]
+    by_score = sorted(counts)
+    total = sum(n for _, _, n in by_score)
+    running, low, high = 0, by_score[0][0], by_score[-1][0]
+    for score, _, n in by_score:
+        running += n
+        if running > total * tails:
+            low = score
+            break
+    running = 0
+    for score, _, n in reversed(by_score):
+        running += n
+        if running > total * tails:
+            high = score
+            break
+    if cutoff is not None:
+        low, high = min(low, cutoff), max(high, cutoff)
+    first, last = low // width * width, high // width * width
+    bins: dict[int, list] = {start: [start, start + width - 1, 0, 0, ""]
+                             for start in range(first, last + 1, width)}
+    below = [by_score[0][0], first - 1, 0, 0, f"< {first}"]
+    above = [last + width, by_score[-1][0], 0, 0, f"≥ {last + width}"]
+    for score, status, n in by_score:
+        target = below if score < first else above if score > last + width - 1 else \
+            bins[score // width * width]
+        target[2 if status == "invited" else 3] += n
+    out = [below] if below[2] or below[3] else []
+    out += list(bins.values())
+    out += [above] if above[2] or above[3] else []
+    return [tuple(b) for b in out]

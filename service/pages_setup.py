@@ -40,6 +40,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .auth import Caller, TokenStore, hash_token
 from .config import Config
+from .errors import DecisionError
 from .i18n import LANGUAGES, TRANSLATIONS_DIR, negotiate
 
 SECRET_KEY_ENV = "DECISIONS_SECRET_KEY"
@@ -71,9 +72,20 @@ def read_or_create_key(path: Path) -> str:
         return _read_key(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DecisionError(f"cannot read the pages' session key {path}: {exc.strerror}; set "
+                            f"{SECRET_KEY_ENV}, or {SECRET_KEY_FILE_ENV} to a readable file"
+                            ) from None
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        # Stop the start with the reason (a key of each worker's own would make sessions fail
+        # at random across workers).
+        raise DecisionError(f"cannot create the pages' session key {path}: {exc.strerror}; "
+                            f"set {SECRET_KEY_ENV}, or {SECRET_KEY_FILE_ENV} to a writable "
+                            "place") from None
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(secrets.token_hex(32) + "\n")

@@ -81,6 +81,7 @@ def test_filtering_the_log_and_verifying_the_chain(page, server):
     page.click("text=Verify the whole chain")
     status = page.inner_text("#verification")
     assert "The chain is intact." in status and "records checked" in status
+    page.set_viewport_size({"width": 1280, "height": 1120})
     shot(page, "decision-log")
     with page.expect_download() as download:
         page.click("text=Export these records (JSON Lines)")
@@ -102,8 +103,8 @@ def test_the_impact_of_a_ruleset_change(page, server):
     assert "cases decided with both versions" in summary
     assert page.locator("svg.chart-histogram").first.is_visible()
     assert page.locator(".side-by-side").count() >= 1
-    page.locator("#shifts").scroll_into_view_if_needed()
-    shot(page, "impact", "main")
+    page.evaluate("document.getElementById('summary').scrollIntoView()")
+    shot(page, "impact")
 
 
 def test_a_draw(page, server):
@@ -114,4 +115,4 @@ def test_a_draw(page, server):
     assert re.search(r"candidates invited on July 12, 2019; the cutoff is \d+ points", cutoff)
     assert page.locator("svg.chart-histogram").first.is_visible()
     assert "cutoff" in page.locator("svg.chart-histogram").first.text_content()
-    shot(page, "draw", "section[aria-labelledby=distribution]")
+    shot(page, "draw", "section[aria-labelledby=distribution] figure")

@@ -54,6 +54,16 @@ def test_shift_bins_keep_no_change_apart():
 def test_pool_bins_split_invited_from_the_others():
     counts = [(444, "invited", 3), (441, "ineligible", 5), (458, "below_cutoff", 1),
               (301, "ineligible", 2)]
-    bins = pool_bins(counts)
-    assert bins[0] == (300, 309, 0, 2) and (440, 449, 3, 5) in bins
-    assert (450, 459, 0, 1) in bins and len(bins) == 16
+    bins = pool_bins(counts, tails=0)
+    assert bins[0] == (300, 309, 0, 2, "") and (440, 449, 3, 5, "") in bins
+    assert (450, 459, 0, 1, "") in bins and len(bins) == 16
+
+
+def test_pool_bins_gather_far_outliers_but_never_the_cutoff():
+    counts = [(score, "ineligible", 10) for score in range(300, 500, 5)] + [
+        (951, "ineligible", 1), (120, "ineligible", 1), (444, "invited", 3)]
+    bins = pool_bins(counts, cutoff=444)
+    assert bins[0] == (120, 299, 0, 1, "< 300") and bins[-1] == (500, 951, 0, 1, "≥ 500")
+    assert sum(b[2] + b[3] for b in bins) == 40 * 10 + 2 + 3
+    far = pool_bins([(300, "ineligible", 1000), (444, "invited", 1)], cutoff=700)
+    assert any(low <= 700 <= high and not name for low, high, _, _, name in far)

@@ -151,6 +151,17 @@ def test_workers_share_the_session_key_file(tmp_path):
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
 
 
+def test_a_session_key_that_cannot_be_made_stops_the_start(tmp_path):
+    from service.errors import DecisionError
+    from service.pages_setup import read_or_create_key
+
+    not_a_folder = tmp_path / "tokens"
+    not_a_folder.write_text("")
+    with pytest.raises(DecisionError, match="set DECISIONS_SECRET_KEY, or "
+                                            "DECISIONS_SECRET_KEY_FILE"):
+        read_or_create_key(not_a_folder / "session-key")
+
+
 def test_a_short_secret_key_is_refused():
     from service.config import Config
     from service.pages_setup import secret_key
