@@ -26,7 +26,6 @@ CSRF
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import logging
 import os
 import secrets
@@ -158,21 +157,10 @@ def session_caller() -> Caller | None:
     if time.time() - since > SESSION_HOURS * 3600:
         sign_out()
         return None
-    caller = caller_by_hash(current_app.extensions["decisions.tokens"], digest)
+    caller = current_app.extensions["decisions.tokens"].by_hash(digest)
     if caller is None:  # revoked, or the tokens file changed: the session ends
         sign_out()
     return caller
-
-
-def caller_by_hash(tokens: TokenStore, digest: str) -> Caller | None:
-    """The token with this sha256 in the tokens file, compared with every entry in constant time
-    (as TokenStore.authenticate does with a token in clear)."""
-    tokens._refresh()  # the file is re-read when it changed, as for bearer tokens
-    found = None
-    for name, roles, stored in list(tokens._entries):
-        if hmac.compare_digest(digest, stored) and found is None:
-            found = Caller(name, roles)
-    return found
 
 
 # ------------------------------------------------------------------------------------ language
