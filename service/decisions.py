@@ -61,7 +61,9 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
             set_path(working, f"scores.{name}", dict(scores[name]))
         met = all(r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
-        set_path(working, alias, {"met": met, "outcome": outcome["code"]})
+        # Two keys, not one object: facts derived under the same prefix stay where they are.
+        set_path(working, f"{alias}.met", met)
+        set_path(working, f"{alias}.outcome", outcome["code"])
         used.append({**version.ref(), "as": alias, "outcome": outcome["code"], "met": met})
 
     return {
