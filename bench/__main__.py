@@ -1,14 +1,17 @@
 """`python -m bench` (`make bench`): run every benchmark in bench/ and write docs/benchmarks.md.
 
-    .venv/bin/python -m bench [--profiles N] [--fuzz-examples N] [--skip engine,api,draws,fuzz]
+    .venv/bin/python -m bench [--profiles N] [--fuzz-examples N]
+                              [--skip engine,api,draws,log,fuzz]
                               [--out docs/benchmarks.md] [--json var/bench/results.json]
 
-Order: the engine benchmarks (bench/engine.py), the API and draw benchmarks when their modules
-exist (bench/api.py, bench/draws.py, written separately), then the crash fuzz statistics
-(bench/crash_fuzz.py). The machine is shared and noisy: the report quotes medians and p99 and
-compares implementations as ratios measured in the same run; no test asserts a speed.
+Order: the engine benchmarks (bench/engine.py), the API, draw and decision log benchmarks when
+their modules exist (bench/api.py, bench/draws.py, bench/log.py, written separately), then the
+crash fuzz statistics (bench/crash_fuzz.py). The machine is shared and noisy: the report quotes
+medians and p99 and compares implementations as ratios measured in the same run; no test asserts
+a speed.
 
-Contract for a benchmark module that adds a section (bench/api.py, bench/draws.py): it defines
+Contract for a benchmark module that adds a section (bench/api.py, bench/draws.py,
+bench/log.py): it defines
 ``run(quick: bool = False)`` returning the section's Markdown (a str), or a dict with a
 ``"markdown"`` entry (the rest of the dict goes into the JSON results). A module that is missing
 leaves its section saying so; a module that raises leaves the error in its section, and the other
@@ -30,8 +33,8 @@ from pathlib import Path
 from bench import engine as engine_bench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("engine", "api", "draws", "fuzz")
-OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws"}
+SECTIONS = ("engine", "api", "draws", "log", "fuzz")
+OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws", "log": "bench.log"}
 
 
 def run_optional(section: str, quick: bool) -> dict:
@@ -367,12 +370,12 @@ def render(results: dict) -> str:
            "make bench      # sets up .venv, installs '.[test,bench]' (zen-engine pinned), runs "
            "python -m bench",
            ".venv/bin/python -m bench --quick                    # smoke run: 1,000 profiles",
-           ".venv/bin/python -m bench --skip api,draws,fuzz      # engine only",
+           ".venv/bin/python -m bench --skip api,draws,log,fuzz  # engine only",
            ".venv/bin/python -m bench.engine 2000                # engine only, JSON to stdout",
            "```", "",
            "All figures also go to `var/bench/results.json` (mismatching profiles in full). "
            "Options: `--profiles N` (default 10,000), `--seed`, `--fuzz-examples N` (default "
-           "1,000), `--skip engine,api,draws,fuzz`.", ""]
+           "1,000), `--skip engine,api,draws,log,fuzz`.", ""]
     e = results.get("engine")
     if e:
         out += ["## Summary", "", summary(e), "", findings(e), "",
@@ -385,7 +388,10 @@ def render(results: dict) -> str:
             "", "## 3. Draws", "", "<!-- section draws: written from bench/draws.py run() -->",
             render_optional(results.get("draws"), "It is to measure pools of 10,000, 50,000 "
                             "and 250,000 candidates: wall time, peak memory, growth (issue 12)."),
-            "", "## 4. Crash fuzzing", "", render_fuzz(results.get("fuzz")), ""]
+            "", "## 4. Decision log", "", "<!-- section log: written from bench/log.py run() -->",
+            render_optional(results.get("log"), "It is to measure verify-log and replay over "
+                            "100,000 records: time and memory (issue 12)."),
+            "", "## 5. Crash fuzzing", "", render_fuzz(results.get("fuzz")), ""]
     return "\n".join(out)
 
 
@@ -398,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="crash fuzz examples (random rulesets; default 1,000)")
     parser.add_argument("--skip", default="", help="comma-separated: " + ",".join(SECTIONS))
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 1,000 profiles, 100 fuzz examples, quick API/draws")
+                        help="a smoke run: 1,000 profiles, 100 fuzz examples, quick API/draws/log")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--json", default=str(ROOT / "var" / "bench" / "results.json"),
                         help="all figures as JSON (var/ is not committed)")
@@ -418,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                      "profiles": args.profiles, "seed": args.seed}
     if "engine" not in skip:
         results["engine"] = engine_bench.run(args.profiles, args.seed, progress=say)
-    for section in ("api", "draws"):
+    for section in ("api", "draws", "log"):
         if section not in skip:
             say(f"{section}: {OPTIONAL_MODULES[section]}")
             results[section] = run_optional(section, args.quick)
