@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import textwrap
 from html.parser import HTMLParser
 
 import orjson
@@ -15,7 +16,7 @@ import pytest
 from service import pages
 from service.store import record_hash
 from tests.conftest import PROFILE
-from tests.http_api.conftest import TOKENS
+from tests.http_api.conftest import MIN_AGE, TOKENS
 from tests.pages.conftest import CSRF, csrf_token, decide, sign_in
 
 
@@ -329,31 +330,14 @@ def store_filters():
 
 
 # ---------------------------------------------------------------------------------- rulesets
-MIN_AGE = """\
-id: test.min-age
-version: "{version}"
-effective: {{from: {version}}}
-title: {{en: Minimum age, fr: Âge minimum}}
-reference: https://example.org/min-age
-facts:
-  candidate_id: {{type: string, min_length: 1, max_length: 64}}
-  age: {{type: integer, min: 0, max: 120}}
-rules:
-  - id: adult
-    title: {{en: Is an adult, fr: Est majeur}}
-    reference: https://example.org/min-age#adult
-    require: age >= {minimum}
-"""
-
-
 def write_min_age(root, version: str, minimum: int, cases: str | None = None):
     """A one-rule ruleset version, with a case file of its own when ``cases`` is given."""
     folder = root / "test"
     folder.mkdir(parents=True, exist_ok=True)
     (root / "contracts").mkdir(exist_ok=True)
-    body = MIN_AGE.format(version=version, minimum=minimum)
+    # The same one-rule ruleset as the API tests; it names its case file, written only here.
+    body = textwrap.dedent(MIN_AGE.format(version=version, effective=version, minimum=minimum))
     if cases:
-        body += f"cases: min-age-{version}.cases.yaml\n"
         (folder / f"min-age-{version}.cases.yaml").write_text(cases, encoding="utf-8")
     (folder / f"min-age-{version}.yaml").write_text(body, encoding="utf-8")
 
