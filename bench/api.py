@@ -49,8 +49,6 @@ TOKEN = "bench-api-token-0123456789"
 WORKERS = 2
 BATCH = 100
 MAX_REQUESTS_PER_CLIENT = 50_000  # every client loop is bounded in count as well as in time
-POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test",
-                 "postgresql://root@127.0.0.1:5432/test")
 
 # (name, kind, clients, seconds full, seconds quick); None: not run in quick mode
 LEVELS = (
@@ -65,20 +63,12 @@ LEVELS = (
 
 # ------------------------------------------------------------------------------ the databases
 def postgres_base() -> tuple[str | None, str]:
-    """(a PostgreSQL URL that answers, or None; why not)."""
+    """(a PostgreSQL URL that answers, or None; why not): found as the test suite finds it."""
     try:
-        import psycopg
-    except ImportError as exc:
-        return None, f"psycopg is not installed ({exc})"
-    failures = []
-    for url in POSTGRES_URLS:
-        try:
-            with psycopg.connect(url, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            return url, ""
-        except psycopg.Error as exc:
-            failures.append(f"{url}: {str(exc).strip().splitlines()[0]}")
-    return None, "; ".join(failures)
+        from tests.databases import postgres_base_url
+    except ImportError as exc:  # psycopg (or the test extras) missing
+        return None, f"cannot look for PostgreSQL ({exc})"
+    return postgres_base_url()
 
 
 @contextlib.contextmanager
