@@ -67,8 +67,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .decisions import decide
-    from .i18n import localize
+    from .decisions import decide, localized
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -86,10 +85,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(exc.detail, file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(localize(decision, args.lang) if args.lang else decision, indent=2,
+        print(json.dumps(localized(decision, args.lang) if args.lang else decision, indent=2,
                          ensure_ascii=False))
     else:
-        print(render_text(localize(decision, args.lang or "en"), args.lang or "en"))
+        print(render_text(localized(decision, args.lang or "en"), args.lang or "en"))
     return 0
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from .cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
 from .errors import DecisionError, RulesetError, UnknownRulesetError
-from .i18n import localize
+from .decisions import localized
 from .impact import Case, Impact, compare
 from .rulesets import Catalog, RulesetVersion, load_yaml
 from .store import GENESIS, Filters, Record, Store, record_hash
@@ -103,7 +103,7 @@ def chain_place(store: Store, record: Record) -> ChainPlace:
 
 def decision_view(record: Record, catalog: Catalog, lang: str) -> dict[str, Any]:
     """A logged decision arranged for its page, in one language."""
-    d = localize(orjson.loads(record.decision), lang)
+    d = localized(orjson.loads(record.decision), lang)
     refs = d["rulesets"]
     top = d["ruleset"]
     groups = []

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from service.decisions import because_text, decide, tally
+from service.decisions import because_text, decide, localized, tally
 from service.errors import FactsError
 from service.i18n import localize, negotiate
 
@@ -103,3 +103,16 @@ def test_replay_with_pinned_versions_gives_the_same_decision(catalog, engine):
                                           ("de", "en"), (None, "en"), ("en;q=0.2, fr", "fr")])
 def test_language_negotiation(header, lang):
     assert negotiate(header) == lang
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_localized_picks_every_text_and_touches_no_fact(catalog, engine, lang):
+    for facts in (PROFILE, {**PROFILE, "primary_noc": "0011", "age": 50}):
+        d = decide(catalog, engine, "express-entry.assessment", facts, DAY)
+        # The generic walk and the decision-aware one agree on a real decision...
+        assert localized(d, lang) == localize(d, lang)
+    # ...but only the latter leaves alone a fact that merely looks like a text.
+    lookalike = {"en": "a fact", "fr": "un fait"}
+    d["fired"][0]["matched"] = {"note": lookalike}
+    assert localized(d, lang)["fired"][0]["matched"] == {"note": lookalike}
+    assert localized(d, lang)["fired"][0]["title"] == d["fired"][0]["title"][lang]

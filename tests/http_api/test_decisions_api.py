@@ -190,3 +190,23 @@ def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypat
     assert after.status_code == 201
     store = app.extensions["decisions"].store
     assert [r.decision_id for r in store.scan()] == [after.get_json()["decision_id"]]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_answers_hold_to_the_documented_schemas(client, lang):
+    """Decisions are written as built, not dumped field by field: the documented schemas (the
+    OpenAPI document) must still describe every answer exactly, no field missing or extra."""
+    from service import schemas as s
+
+    headers = {**bearer("decider"), "Accept-Language": lang}
+    not_met = {**REQUEST, "facts": {**PROFILE, "primary_noc": "0011"}}
+    for request_ in (REQUEST, not_met):
+        body = client.post("/v1/decisions", json=request_, headers=headers).get_json()
+        assert s.DecisionSchema().validate(body) == {}
+        assert isinstance(body["title"], str) and all(
+            isinstance(r["because"], str) for r in body["requirements"] if not r["met"])
+    assert body["outcome"] != "eligible" and not all(r["met"] for r in body["requirements"])
+    batch = client.post("/v1/decisions/batch", json={"items": [REQUEST, not_met, "bad"]},
+                        headers=headers).get_json()
+    assert s.BatchResponseSchema().validate(batch) == {}
+    assert [r["status"] for r in batch["results"]] == [201, 201, 422]
