@@ -35,6 +35,7 @@ from . import schemas as s
 from .auth import TokenStore
 from .config import Config
 from .decision_service import DecisionRequest, DecisionService, version_status
+from .decisions import localized
 from .errors import DecisionError, FactsError, flatten_messages
 from .http_errors import (
     BadRequestError,
@@ -45,7 +46,6 @@ from .http_errors import (
     UnsupportedMediaTypeError,
     problem_body,
 )
-from .decisions import localized
 from .i18n import localize, negotiate
 from .openapi import Operation, Success, build_spec, docs_model
 from .rulesets import RulesetVersion

@@ -26,6 +26,7 @@ ruleset or the pool differ, which is a conflict.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import heapq
 import re
@@ -365,19 +366,21 @@ def _assess(spec: DrawDefinition, deciders: Sequence[Any], pool: Pool, batch_siz
     for decider in deciders:
         free.put(decider)
 
+    reduce = functools.partial(draw_view, score=spec.score)
+
     def decide(batch: list[tuple[int, dict]]) -> list:
         decider = free.get()
         try:
             items = [(request[0], facts, request[1], request[2]) for _, facts in batch]
             try:
-                return decider.decide_many(items)
+                return decider.decide_many(items, reduce)
             except EngineUnavailableError:
                 # One candidate of the batch crashed the engine (it has been restarted): decide
                 # them one by one, so that only that candidate fails.
                 out = []
                 for item in items:
                     try:
-                        out.extend(decider.decide_many([item]))
+                        out.extend(decider.decide_many([item], reduce))
                     except EngineUnavailableError as exc:
                         out.append(exc)
                 return out
@@ -407,8 +410,26 @@ def _assess(spec: DrawDefinition, deciders: Sequence[Any], pool: Pool, batch_siz
     return run
 
 
+def draw_view(decision: Mapping[str, Any], score: str) -> dict:
+    """What a draw needs of one decision, made where the decision is made (in the engine
+    process): the versions, the score, met or not and, when not, the blame; the whole decision
+    only when met (compressed JSON), since only an eligible candidate can be invited and have
+    it logged. Most of a pool is not eligible: their ~50 KB explanations no longer cross the
+    pipe to be unpickled and dropped (docs/benchmarks.md, draws)."""
+    met = decision["rulesets"][-1]["met"]
+    return {
+        "rulesets": [{k: r[k] for k in ("id", "version", "sha256")}
+                     for r in decision["rulesets"]],
+        "score": (decision["scores"].get(score) or {}).get("total"),
+        "met": met,
+        "blame": None if met else blame(decision),
+        "decision_id": decision["decision_id"],
+        "decision": zlib.compress(orjson.dumps(decision), 1) if met else None,
+    }
+
+
 def _settle(spec: DrawDefinition, run: _Run, batch: list, future: Future) -> int:
-    """Reduce one batch of decisions to records, in pool order."""
+    """Reduce one batch of decisions (as ``draw_view`` gives them) to records, in pool order."""
     for (position, facts), result in zip(batch, future.result(), strict=True):
         candidate_id = facts.get("candidate_id") if isinstance(
             facts.get("candidate_id"), str) else None
@@ -418,12 +439,10 @@ def _settle(spec: DrawDefinition, run: _Run, batch: list, future: Future) -> int
             continue
         run.counts["assessed"] += 1
         if run.rulesets is None:
-            run.rulesets = [{k: r[k] for k in ("id", "version", "sha256")}
-                            for r in result["rulesets"]]
-        score = (result["scores"].get(spec.score) or {}).get("total")
+            run.rulesets = result["rulesets"]
+        score = result["score"]
         submitted, micros = _submitted(facts)
-        top = result["rulesets"][-1]
-        if top["met"]:
+        if result["met"]:
             if score is None:
                 raise DrawError(f"'{spec.ruleset_id}' gives no '{spec.score}' score to rank by: "
                                 f"include the ruleset that computes it")
@@ -432,7 +451,7 @@ def _settle(spec: DrawDefinition, run: _Run, batch: list, future: Future) -> int
             run.eligible.append(entry)
             _keep_if_in_top(spec, run, entry, result, facts)
             continue
-        failed, leaves = blame(result)
+        failed, leaves = result["blame"]
         run.counts["ineligible"] += 1
         run.by_requirement.update(failed)
         run.by_reason.update(f"{leaf['ruleset']}:{leaf['rule']}" for leaf in leaves)
@@ -441,7 +460,7 @@ def _settle(spec: DrawDefinition, run: _Run, batch: list, future: Future) -> int
     return len(batch)
 
 
-def _keep_if_in_top(spec: DrawDefinition, run: _Run, entry: _Eligible, decision: dict,
+def _keep_if_in_top(spec: DrawDefinition, run: _Run, entry: _Eligible, view: dict,
                     facts: dict) -> None:
     key = (entry.score, -entry.micros, -entry.position)
     if len(run.top) < spec.invitations:
@@ -451,7 +470,7 @@ def _keep_if_in_top(spec: DrawDefinition, run: _Run, entry: _Eligible, decision:
         run.kept.pop(-evicted[2], None)
     else:
         return
-    run.kept[entry.position] = (decision["decision_id"], zlib.compress(orjson.dumps(decision), 1),
+    run.kept[entry.position] = (view["decision_id"], view["decision"],
                                 zlib.compress(orjson.dumps(facts), 1))
 
 

@@ -19,8 +19,8 @@ import orjson
 import sqlalchemy as sa
 
 from .cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
-from .errors import DecisionError, RulesetError, UnknownRulesetError
 from .decisions import localized
+from .errors import DecisionError, RulesetError, UnknownRulesetError
 from .impact import Case, Impact, compare
 from .rulesets import Catalog, RulesetVersion, load_yaml
 from .store import GENESIS, Filters, Record, Store, record_hash

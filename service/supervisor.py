@@ -14,13 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .engine import CRASH_ENV  # noqa: F401  (re-exported for the tests)
 from .errors import DecisionError, EngineUnavailableError, EvaluationError, Problem
 
 Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
+# Applied to each decision where it is made, so that a caller that needs only part of it (a
+# draw) does not pay for carrying the whole explanation across the pipe. Must be picklable: a
+# module-level function, or a functools.partial of one.
+Reduce = Callable[[dict], Any]
 
 
 class InlineDecider:
@@ -35,12 +39,15 @@ class InlineDecider:
 
         return decide(self.catalog, self.engine, ruleset_id, facts, as_of, pinned)
 
-    def decide_many(self, requests: Iterable[Request]) -> list[dict | DecisionError]:
-        """Each request's decision, or the error it alone raised."""
-        out: list[dict | DecisionError] = []
+    def decide_many(self, requests: Iterable[Request],
+                    reduce: Reduce | None = None) -> list[Any | DecisionError]:
+        """Each request's decision (passed through ``reduce`` if given), or the error it alone
+        raised."""
+        out: list[Any | DecisionError] = []
         for request in requests:
             try:
-                out.append(self.decide(*request))
+                decision = self.decide(*request)
+                out.append(decision if reduce is None else reduce(decision))
             except DecisionError as exc:
                 out.append(exc)
         return out
@@ -72,11 +79,11 @@ def _engine_main(conn, rulesets_dir: str, expected: list) -> None:
     decider = InlineDecider(catalog, engine)
     while True:
         try:
-            requests = conn.recv()
+            requests, reduce = conn.recv()
         except EOFError:
             return
         try:
-            results = decider.decide_many(requests)
+            results = decider.decide_many(requests, reduce)
         except Exception as exc:  # a bug, not a crash: answer it, keep the process
             results = [EvaluationError(f"the decision failed: {exc}")] * len(requests)
         conn.send(results)
@@ -131,13 +138,14 @@ class ProcessDecider:
             raise result
         return result
 
-    def decide_many(self, requests: Iterable[Request]) -> list[dict | DecisionError]:
+    def decide_many(self, requests: Iterable[Request],
+                    reduce: Reduce | None = None) -> list[Any | DecisionError]:
         requests = list(requests)
         with self._lock:
             if self._process is None or not self._process.is_alive():
                 self._start()
             try:
-                self._conn.send(requests)
+                self._conn.send((requests, reduce))
                 return self._conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 self._process.join(5)

@@ -206,11 +206,11 @@ def test_a_ruleset_without_draw_parameters_is_not_a_draw(small):
 class CrashingDecider(InlineDecider):
     """Crashes like a dead engine process on any batch that holds candidate C."""
 
-    def decide_many(self, requests):
+    def decide_many(self, requests, reduce=None):
         requests = list(requests)
         if any(facts.get("candidate_id") == "C" for _, facts, *_ in requests):
             raise EngineUnavailableError("the decision engine stopped while deciding")
-        return super().decide_many(requests)
+        return super().decide_many(requests, reduce)
 
 
 def test_an_engine_crash_costs_only_the_candidate_that_caused_it(small):
