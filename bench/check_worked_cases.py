@@ -29,10 +29,10 @@ def main():
         diffs = [(k, expected[k], got[k]) for k in KEYS if expected[k] != got[k]]
         if diffs:
             failures += 1
-            print("DISAGREE %s: %s" % (case["facts"]["candidate_id"], case["name"]))
+            print("DISAGREE {}: {}".format(case["facts"]["candidate_id"], case["name"]))
             for key, want, have in diffs:
-                print("    %s: worked %s, plain_crs %s" % (key, want, have))
-    print("%d cases, %d agree, %d disagree" % (len(cases), len(cases) - failures, failures))
+                print(f"    {key}: worked {want}, plain_crs {have}")
+    print(f"{len(cases)} cases, {len(cases) - failures} agree, {failures} disagree")
     return 1 if failures else 0
 
 

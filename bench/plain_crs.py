@@ -79,7 +79,7 @@ def _levels(lang):
     if lang is None:
         return None
     if lang.get("test") not in ("clb", "nclc"):
-        raise ValueError("plain_crs handles only test clb/nclc, got %r" % lang.get("test"))
+        raise ValueError("plain_crs handles only test clb/nclc, got {!r}".format(lang.get("test")))
     return [int(lang[a]) for a in ABILITIES]
 
 
@@ -133,7 +133,8 @@ def _spouse_points(spouse):
 
 
 def _with_language(band, lowest_clb):
-    """Band value for the '+ language' rows: CLB 7+ all four (one under 9) -> lower, 9+ -> higher."""
+    """Band value for the '+ language' rows: CLB 7+ all four (one under 9) -> lower, 9+ ->
+    higher."""
     if band is None or lowest_clb < 7:
         return 0
     low, high = TRANSFER_VALUES[band]
@@ -200,7 +201,8 @@ def _additional(facts, as_of):
 
 
 def crs(facts, as_of):
-    """CRS score of a candidate profile on the date as_of: {total, core, spouse, transferability, additional}."""
+    """CRS score of a candidate profile on the date as_of: {total, core, spouse,
+    transferability, additional}."""
     with_spouse = (
         facts["marital_status"] in ("married", "common_law")
         and facts["spouse_accompanying"]
