@@ -25,11 +25,13 @@ import importlib
 import importlib.util
 import inspect
 import json
+import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from bench import compare
 from bench import engine as engine_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -376,6 +378,7 @@ def render(results: dict) -> str:
            "All figures also go to `var/bench/results.json` (mismatching profiles in full). "
            "Options: `--profiles N` (default 10,000), `--seed`, `--fuzz-examples N` (default "
            "1,000), `--skip engine,api,draws,log,fuzz`.", ""]
+    out += ["## Before and after", "", compare.markdown(results, results.get("baseline")), ""]
     e = results.get("engine")
     if e:
         out += ["## Summary", "", summary(e), "", findings(e), "",
@@ -408,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--json", default=str(ROOT / "var" / "bench" / "results.json"),
                         help="all figures as JSON (var/ is not committed)")
+    parser.add_argument("--save-baseline", action="store_true",
+                        help="afterwards, write this run's key figures to bench/baseline.json "
+                             "(the 'before' of the next round of changes)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(SECTIONS)
@@ -433,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"fuzz: {args.fuzz_examples:,} random rulesets, each in a child process")
         results["fuzz"] = run_fuzz(args.fuzz_examples)
     results["seconds"] = round(time.perf_counter() - started, 1)
+    results["commit"] = _commit()
+    results["baseline"] = compare.load_baseline()
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -441,7 +449,19 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     say(f"wrote {out} and {json_path} ({results['seconds']:.0f} s)")
+    if args.save_baseline:
+        compare.save_baseline(results, results["commit"])
+        say(f"wrote {compare.BASELINE}: commit it as the next round's 'before'")
     return 0
+
+
+def _commit() -> str:
+    """The commit measured, marked when the work tree had changes."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" with uncommitted changes" if git("status", "--porcelain") else "")
 
 
 if __name__ == "__main__":

@@ -290,13 +290,16 @@ def markdown(results: dict) -> str:
             f"cProfile ({p['us_per_replay']:,.0f} us per replay over {p['replays']} replays, "
             f"cumulative): {parts}.")
     lines.append(
-        "- **What to change in service/ (not changed here):** replay compares the logged and "
-        "replayed decisions with a recursive Python `diff` over the whole ~50 KB explanation, "
-        "which costs about as much as deciding again: compare their canonical JSON bytes first "
-        "(orjson with sorted keys, the ignored keys removed) and walk the tree only when they "
-        "differ. A replay of the whole log (no API for it today) would also read records page "
-        "by page like `scan` rather than one `get` per id. verify-log is one thread reading and "
-        "hashing in turn; reading the next page while hashing this one would overlap the two.")
+        "- **Changed after the first profile:** replay compared the logged and replayed "
+        "decisions with a recursive Python `diff` over the whole ~50 KB explanation, which "
+        "cost about as much as deciding again; it now compares their canonical JSON bytes "
+        "(orjson, sorted keys, the ignored keys removed) and walks the tree only when they "
+        "differ (see Before and after at the top).")
+    lines.append(
+        "- **What is left:** a replay of the whole log (no API for it today) would read records "
+        "page by page like `scan` rather than one `get` per id. verify-log is one thread "
+        "reading and hashing in turn; reading the next page while hashing this one would "
+        "overlap the two.")
     return "\n".join(out + lines)
 
 
