@@ -374,6 +374,8 @@ def render(results: dict) -> str:
            ".venv/bin/python -m bench --quick                    # smoke run: 1,000 profiles",
            ".venv/bin/python -m bench --skip api,draws,log,fuzz  # engine only",
            ".venv/bin/python -m bench.engine 2000                # engine only, JSON to stdout",
+           ".venv/bin/python -m bench --save-baseline            # and make this run the next "
+           "'before'",
            "```", "",
            "All figures also go to `var/bench/results.json` (mismatching profiles in full). "
            "Options: `--profiles N` (default 10,000), `--seed`, `--fuzz-examples N` (default "
