@@ -43,8 +43,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     outcome: dict = {}
     for alias, version in chain:
         run = engine.evaluate(version, working)
-        for name, value in run.derived.items():
-            set_path(working, name, value)
+        working = run.facts
         derived.update(run.derived)
         met_rules = {f.index for f in run.fired}
         awards: dict[str, int] = {}

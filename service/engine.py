@@ -72,6 +72,9 @@ class Firing:
 class Run:
     fired: tuple[Firing, ...]
     derived: dict[str, Any]
+    # The facts given, with every derived value set at its path: a new dict (nested dicts on a
+    # derived path copied, never changed in place), so chained rulesets need not set them again.
+    facts: dict[str, Any]
 
 
 class CompiledRuleset:
@@ -197,7 +200,7 @@ class CompiledRuleset:
                     raise
                 raise EvaluationError(f"{self.version.id} {self.version.version}: the engine "
                                       f"failed ({_explain_code(exc)})") from exc
-        return Run(tuple(fired), derived)
+        return Run(tuple(fired), derived, working)
 
     def _drop_session(self) -> None:
         sid, self._sid = self._sid, None
