@@ -11,8 +11,13 @@ Appends are serialised across threads and processes so that the chain stays line
 its write lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock. The
 sequence number is assigned under that lock, so it has no gaps: a gap means a removed record.
 
-There is no update or delete in this module, and the migration adds triggers that make the
-database itself refuse UPDATE and DELETE on the log.
+The log also keeps, in ``ruleset_versions``, every ruleset version its records used, exactly: the
+canonical JSON whose sha256 the records name, and the texts their explanations show (titles,
+references, conditions), so a record can be explained after the ruleset files changed. That
+table is append-only like the log, and ``verify`` checks each kept content against its sha256.
+
+There is no update or delete in this module, and the migrations add triggers that make the
+database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +37,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from .errors import DecisionError
@@ -44,6 +50,8 @@ APPEND_LOCK = 0x6465_6369_6C6F_6701
 MIGRATE_LOCK = 0x6465_6369_6C6F_6702
 SQLITE_BUSY_SECONDS = 30
 SCAN_BATCH = 500
+IN_CHUNK = 500  # values per SQL IN list
+VERSION_BATCH = 20  # ruleset versions read per transaction by verify (each up to a few 100 KB)
 
 metadata = sa.MetaData()
 decision_log = sa.Table(
@@ -72,6 +80,17 @@ decision_log = sa.Table(
 HASHED = ("decision_id", "decided_at", "ruleset_id", "ruleset_version", "outcome",
           "candidate_id", "as_of", "request_id", "caller", "facts", "rulesets", "decision",
           "prev_hash")
+# Every ruleset version a logged decision used, kept exactly (migration 0003): append-only.
+ruleset_versions = sa.Table(
+    "ruleset_versions", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),  # sha256 of ``content`` (UTF-8)
+    sa.Column("ruleset_id", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("content", sa.Text(), nullable=False),  # the version's canonical JSON
+    # JSON, by rule key: {"title": {"en", "fr"}, "reference", "condition"}, derived from content
+    sa.Column("texts", sa.Text(), nullable=False),
+    sa.Column("stored_at", sa.String(32), nullable=False),  # same form as decided_at
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -80,6 +99,13 @@ class StoreUnavailableError(DecisionError):
 
     status = 503
     title = "Decision log unavailable"
+
+
+class RulesetVersionMismatchError(DecisionError):
+    """A ruleset version handed to the log whose content does not hash to its sha256 (a bug in
+    the caller: the log would keep a version no record can be checked against)."""
+
+    title = "Ruleset version does not match its sha256"
 
 
 # ------------------------------------------------------------------------------------- records
@@ -130,6 +156,11 @@ def record_hash(row: Mapping[str, Any]) -> str:
 
 def canonical_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def content_sha256(content: str) -> str:
+    """The sha256 a ruleset version is known by: that of its canonical JSON, in UTF-8."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def _candidate_id(facts: Any) -> str | None:
@@ -204,11 +235,16 @@ def decode_cursor(cursor: str) -> int:
 # ----------------------------------------------------------------------------------- verifying
 @dataclass(frozen=True)
 class Finding:
-    """The first place where the chain does not hold."""
+    """The first place where the log does not hold.
 
-    kind: str  # altered, removed or reordered
-    seq: int
-    decision_id: str
+    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``), or
+    version_altered for a kept ruleset version whose content no longer matches its sha256 (no
+    record: ``seq`` and ``decision_id`` are None, the detail names the ruleset id, version and
+    sha256)."""
+
+    kind: str
+    seq: int | None
+    decision_id: str | None
     detail: str
 
 
@@ -218,6 +254,7 @@ class Verification:
     head_seq: int | None
     head_hash: str | None
     finding: Finding | None
+    versions: int = 0  # kept ruleset versions checked (only when the chain holds)
 
     @property
     def intact(self) -> bool:
@@ -345,6 +382,34 @@ class Store:
             conn.execute(decision_log.insert(), rows)
         return [(r["seq"], r["record_hash"]) for r in rows]
 
+    def keep_versions(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Keep the ruleset versions not kept yet, in one transaction; returns how many were new.
+
+        Each row has sha256, ruleset_id, version, content (the canonical JSON, whose UTF-8 sha256
+        must be ``sha256``) and texts (a dict, kept as canonical JSON). Safe when several
+        processes keep the same versions at once: a version already there is left as it is."""
+        stored_at = timestamp(dt.datetime.now(dt.UTC))
+        values: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if content_sha256(row["content"]) != row["sha256"]:
+                raise RulesetVersionMismatchError(
+                    f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
+                    f"not hash to its sha256 {row['sha256']}")
+            values.setdefault(row["sha256"], {
+                "sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
+                "version": row["version"], "content": row["content"],
+                "texts": canonical_json(row["texts"]), "stored_at": stored_at})
+        if not values:
+            return 0
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        insert = (dialect.insert(ruleset_versions).on_conflict_do_nothing()
+                  .returning(ruleset_versions.c.sha256))
+        # In key order: two transactions inserting the same keys wait on each other in the same
+        # order, never in a cycle (PostgreSQL would report a deadlock).
+        ordered = [values[key] for key in sorted(values)]
+        with self._errors(), self._write_connection() as conn, conn.begin():
+            return len(conn.execute(insert, ordered).all())
+
     def _write_connection(self) -> Connection:
         conn = self.engine.connect()
         if self.dialect == "sqlite":
@@ -399,13 +464,36 @@ class Store:
             if after is None:
                 return
 
+    def version_texts(self, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The texts (by rule key) of each kept ruleset version asked for; those not kept are
+        absent from the result."""
+        keys = sorted(set(sha256s))
+        c = ruleset_versions.c
+        texts: dict[str, dict[str, Any]] = {}
+        with self._errors(), self.engine.connect() as conn:
+            for start in range(0, len(keys), IN_CHUNK):
+                chunk = keys[start:start + IN_CHUNK]
+                for row in conn.execute(sa.select(c.sha256, c.texts).where(c.sha256.in_(chunk))):
+                    texts[row.sha256] = orjson.loads(row.texts)
+        return texts
+
+    def version_content(self, sha256: str) -> dict[str, str] | None:
+        """A kept ruleset version as it was used (sha256, ruleset_id, version, content,
+        stored_at), or None when it is not kept."""
+        c = ruleset_versions.c
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(c.sha256, c.ruleset_id, c.version, c.content,
+                                         c.stored_at).where(c.sha256 == sha256)).first()
+        return dict(row._mapping) if row else None
+
     def count(self) -> int:
         with self._errors(), self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(decision_log)).scalar()
 
     # -- verifying
     def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
-        """Walk the chain from the first record; report the first one that does not hold.
+        """Walk the chain from the first record; report the first one that does not hold. When
+        the chain holds, check every kept ruleset version against its sha256 too.
 
         A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
         noted from an earlier run and kept elsewhere, catches that too."""
@@ -435,7 +523,31 @@ class Store:
                 "removed", anchor[0], "",
                 f"the log ends at record {head.seq if head else 0}, before the anchor "
                 f"{anchor[0]}: records at its end were removed"))
-        return self._found(checked, head, None)
+        versions, finding = self._verify_versions()
+        return self._found(checked, head, finding, versions)
+
+    def _verify_versions(self) -> tuple[int, Finding | None]:
+        """(versions that hold, the first kept version whose content does not match its sha256),
+        read in short transactions of VERSION_BATCH in key order."""
+        c = ruleset_versions.c
+        checked, after = 0, None
+        while True:
+            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content) \
+                .order_by(c.sha256).limit(VERSION_BATCH)
+            if after is not None:
+                query = query.where(c.sha256 > after)
+            with self._errors(), self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                if content_sha256(row.content) != row.sha256:
+                    return checked, Finding(
+                        "version_altered", None, None,
+                        f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
+                        "its kept content no longer matches its sha256")
+                checked += 1
+            if len(rows) < VERSION_BATCH:
+                return checked, None
+            after = rows[-1].sha256
 
     def _broken_link(self, record: Record, expected_seq: int) -> Finding:
         with self.engine.connect() as conn:
@@ -452,9 +564,10 @@ class Store:
                        f"{missing} (removed, or altered and re-hashed)")
 
     @staticmethod
-    def _found(checked: int, head: Record | None, finding: Finding | None) -> Verification:
+    def _found(checked: int, head: Record | None, finding: Finding | None,
+               versions: int = 0) -> Verification:
         return Verification(checked, head.seq if head else None,
-                            head.record_hash if head else None, finding)
+                            head.record_hash if head else None, finding, versions)
 
 
 # The draw tables (migration 0002) are declared on this metadata too, so that the schema the code
