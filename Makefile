@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 messages: setup
 	mkdir -p var
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header -o var/pages.pot .
-	$(BIN)/pybabel update -D pages -i var/pages.pot -d service/translations --no-location \
+	$(BIN)/pybabel update -D pages -i var/pages.pot -d service/translations \
 		--no-fuzzy-matching
 
 run: setup

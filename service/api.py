@@ -34,7 +34,12 @@ from . import http_errors, observability
 from . import schemas as s
 from .auth import TokenStore
 from .config import Config
-from .decision_service import DecisionRequest, DecisionService, version_status
+from .decision_service import (
+    DecisionNotFoundError,
+    DecisionRequest,
+    DecisionService,
+    version_status,
+)
 from .decisions import localized
 from .errors import DecisionError, FactsError, flatten_messages
 from .http_errors import (
@@ -177,7 +182,7 @@ def create_decision(body: dict) -> Response:
     # Written as built, without a marshmallow dump: decisions.decide makes exactly the shape
     # DecisionSchema documents (a test holds every answer to it), and dumping ~60 nested entries
     # field by field was a third of a request's time (docs/benchmarks.md).
-    return respond(None, localized(result, lang), 201, lang=lang, headers={
+    return respond(None, localized(service().shown(result), lang), 201, lang=lang, headers={
         "Location": url_for("v1.get_decision", decision_id=result["decision_id"])})
 
 
@@ -214,7 +219,7 @@ def create_decisions_batch(body: dict) -> Response:
                         problem=request_problem(result, f"items[{slot['index']}]."))
         else:
             observability.count_decision(result)
-            slot.update(status=201, decision=localized(result, lang))
+            slot.update(status=201, decision=localized(service().shown(result), lang))
     failed = sum(1 for slot in slots if "problem" in slot)
     # As built, like a single decision; BatchResponseSchema documents the shape.
     return respond(None, {"results": slots, "succeeded": len(slots) - failed, "failed": failed},
@@ -230,7 +235,7 @@ def _filters(query: Mapping[str, Any]) -> Filters:
 
 def _record(record: Record, lang: str) -> dict:
     data = record.as_dict()
-    data["decision"] = localized(data["decision"], lang)
+    data["decision"] = localized(service().shown(data["decision"]), lang)
     return data
 
 
@@ -257,8 +262,11 @@ def list_decisions(query: dict) -> Response:
 
 @v1.get("/decisions/export")
 @operation("Export logged decisions as JSON Lines", "decision log", {200: Success(
-    s.DecisionRecordSchema, "One whole record per line, in log order, texts in both languages: "
-                            "each line's hash can be checked offline (docs/operations.md)",
+    s.DecisionRecordSchema, "One whole record per line, in log order, as logged (texts in "
+                            "both languages; each rule's title, reference and condition are "
+                            "in the ruleset version it names, GET /v1/ruleset-versions/"
+                            "{sha256}): each line's hash can be checked offline "
+                            "(docs/operations.md)",
     media=JSON_LINES)},
     roles=("audit",), query=s.DecisionQuerySchema, problems=(503,))
 def export_decisions(query: dict) -> Response:
@@ -284,6 +292,21 @@ def get_decision(decision_id: str) -> Response:
     lang = language()
     return respond(s.DecisionRecordSchema, _record(service().record(decision_id), lang),
                    lang=lang)
+
+
+@v1.get("/ruleset-versions/<sha256>")
+@operation("Read a ruleset version the log keeps", "decision log", {200: Success(
+    s.KeptVersionSchema, "The version exactly as it decided: its canonical content, whose "
+                         "sha256 is the one logged decisions name")},
+    roles=("audit",), problems=(404, 503),
+    description="Every ruleset version a logged decision used is kept, even after the ruleset "
+                "files changed: the texts of its rules (titles, references, conditions) are "
+                "filled in from it when a decision is shown.")
+def get_kept_version(sha256: str) -> Response:
+    kept = service().store.version_content(sha256)
+    if kept is None:
+        raise DecisionNotFoundError(f"the log keeps no ruleset version with sha256 '{sha256}'")
+    return respond(s.KeptVersionSchema, {**kept, "content": orjson.loads(kept["content"])})
 
 
 @v1.post("/decisions/<decision_id>/replay")

@@ -67,7 +67,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .decisions import decide, localized
+    from .decisions import catalog_texts, decide, localized, with_texts
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -76,7 +76,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 2
     try:
         catalog, engine = _load(args.rulesets)
-        decision = decide(catalog, engine, args.ruleset, facts, args.as_of)
+        decision = with_texts(decide(catalog, engine, args.ruleset, facts, args.as_of),
+                              catalog_texts(catalog))
     except FactsError as exc:
         for path, messages in exc.extra.get("errors", {}).items():
             print(f"{path}: {' '.join(messages)}", file=sys.stderr)

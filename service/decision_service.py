@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .decisions import catalog_texts, with_texts, without_texts
 from .engine import Engine
 from .errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from .ruleset_snapshots import RulesetSnapshots
@@ -78,6 +79,8 @@ class DecisionService:
         self.isolated = isolated
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
+        self._kept: Catalog | None = None  # the catalog whose versions the log has
+        self._stored_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; stored never change
 
     # -- deciding
     def decide(self, requests: Sequence[DecisionRequest],
@@ -92,8 +95,43 @@ class DecisionService:
         logged = [NewDecision(result, request.facts, request.request_id, caller)
                   for request, result in zip(requests, results, strict=True)
                   if not isinstance(result, DecisionError)]
+        if logged:
+            self._keep_versions(rules.catalog)
         self.store.append(logged)
         return results
+
+    def _keep_versions(self, catalog: Catalog) -> None:
+        """Have the log keep every ruleset version of ``catalog`` before it holds a decision
+        made with one (once per catalog; at the first decision, not at boot, so that the
+        service starts, not ready, while the database is away)."""
+        if self._kept is not catalog:
+            self.store.keep_versions(v.kept() for v in catalog.all_versions())
+            self._kept = catalog
+
+    def verify(self, anchor: tuple[int, str] | None = None):
+        """Store.verify, with the kept versions' rule texts checked against the loaded ones."""
+        catalog = self.rules.catalog
+        return self.store.verify(anchor, expected_texts=lambda sha256: getattr(
+            catalog.by_sha256(sha256), "texts", None))
+
+    # -- showing
+    def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
+        """A version's rule texts: from the loaded rulesets, else from the log, which keeps
+        every version a logged decision used."""
+        texts = catalog_texts(self.rules.catalog)(ref)
+        if texts is None:
+            sha256 = ref["sha256"]
+            if sha256 not in self._stored_texts:
+                stored = self.store.version_texts([sha256]).get(sha256)
+                if stored is None:
+                    return None
+                self._stored_texts[sha256] = stored
+            texts = self._stored_texts[sha256]
+        return texts
+
+    def shown(self, decision: Mapping[str, Any]) -> dict:
+        """The decision with its rule texts filled in, both languages (decisions.with_texts)."""
+        return with_texts(decision, self.texts_of)
 
     # -- auditing
     def record(self, decision_id: str) -> Record:
@@ -120,8 +158,11 @@ class DecisionService:
                                          "version the decision used") from None
         except DecisionError as exc:
             return {**outcome, "result": "failed", "problem": exc.problem()}
-        logged = {k: v for k, v in logged.items() if k not in IGNORED_IN_REPLAY}
-        replayed = {k: v for k, v in replayed.items() if k not in IGNORED_IN_REPLAY}
+        # Rule texts aside: the versions are the same (pinned by sha256), and a decision logged
+        # before decisions left them to the version still holds them.
+        logged = {k: v for k, v in without_texts(logged).items() if k not in IGNORED_IN_REPLAY}
+        replayed = {k: v for k, v in without_texts(replayed).items()
+                    if k not in IGNORED_IN_REPLAY}
         # Nearly every replay is identical: equal canonical JSON says so (JSON keeps 1, 1.0 and
         # true apart) at a fraction of the cost of the field-by-field walk, kept to name the
         # differences when there are some.

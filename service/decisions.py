@@ -1,16 +1,21 @@
 """Build the explained decision: run each ruleset of the chain, tally scores with their caps,
 settle every requirement as met or not (with why not), and settle the outcome.
 
-The decision is plain JSON data. Texts a person reads are kept in both official languages
-(``{"en": ..., "fr": ...}``) so that one logged decision reads in either; ``i18n.localize`` picks
-one language for a response.
+The decision is plain JSON data, and it is what the decision log keeps. It holds everything the
+candidate's facts made of the rules (what each fired rule matched and did, each requirement met
+or not and why not, in both official languages) but names each rule by its ruleset and key
+instead of repeating what the ruleset version says of it: its title, reference and condition as
+written. Those texts were two thirds of a decision (a tech-draw decision: 49 KB of JSON, 19 KB
+without them); the version, which the decision names with its sha256, holds them, and the
+decision log keeps every version its decisions used. ``with_texts`` fills them in for showing,
+``localized`` then picks one language.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import conditions as cond
@@ -82,6 +87,64 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     }
 
 
+# The texts of a rule the decision names: from a ruleset reference ({"id", "version", "sha256"})
+# to that version's texts by rule key (RulesetVersion.texts), or None when it is not known.
+TextsOf = Callable[[Mapping[str, str]], "Mapping[str, Mapping[str, Any]] | None"]
+RULE_TEXTS = {"fired": ("title", "reference"), "requirements": ("title", "reference",
+                                                                  "condition")}
+
+
+def catalog_texts(catalog: Catalog) -> TextsOf:
+    """Texts from the loaded rulesets: the version of that id and number, if its sha256 is the
+    one the decision names (a version edited in place says something else)."""
+    def texts_of(ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
+        version = catalog.by_sha256(ref["sha256"])
+        if version is None or (version.id, version.version) != (ref["id"], ref["version"]):
+            return None
+        return version.texts
+    return texts_of
+
+
+def with_texts(decision: Mapping[str, Any], texts_of: TextsOf) -> dict:
+    """The decision with each rule's title, reference (and for a requirement, its condition)
+    filled in from the ruleset version it names, in both languages.
+
+    An entry that already has a title (logged before decisions left texts out) stays as it is.
+    A rule whose version cannot be found gets its key as title and no reference: the rest of
+    the explanation still stands."""
+    versions = {r["id"]: r for r in decision["rulesets"]}
+    found: dict[str, Mapping[str, Mapping[str, Any]]] = {}
+
+    def texts(ruleset_id: str) -> Mapping[str, Mapping[str, Any]]:
+        if ruleset_id not in found:
+            ref = versions.get(ruleset_id)
+            found[ruleset_id] = (texts_of(ref) if ref else None) or {}
+        return found[ruleset_id]
+
+    out = dict(decision)
+    for part, keys in RULE_TEXTS.items():
+        entries = []
+        for entry in decision[part]:
+            if "title" not in entry:
+                key = entry.get("row") or entry["rule"]
+                text = texts(entry["ruleset"]).get(key) or {
+                    "title": {"en": key, "fr": key}, "reference": None, "condition": None}
+                entry = {**entry, **{k: text[k] for k in keys}}
+            entries.append(entry)
+        out[part] = entries
+    return out
+
+
+def without_texts(decision: Mapping[str, Any]) -> dict:
+    """The decision as logged today: rule texts left to the ruleset version (see with_texts);
+    replay compares decisions in this form, whichever form the logged one has."""
+    out = dict(decision)
+    for part, keys in RULE_TEXTS.items():
+        out[part] = [{k: v for k, v in entry.items() if k not in keys}
+                     for entry in decision[part]]
+    return out
+
+
 def localized(decision: Mapping[str, Any], lang: str) -> dict:
     """The decision with every text a person reads in ``lang`` only.
 
@@ -131,16 +194,15 @@ def _fired_entry(version: RulesetVersion, rule: Rule, value: Any, facts: Mapping
         effect = {"derive": rule.fact, "value": value}
     else:
         effect = {"requirement": "met"}
-    entry = {"rule": rule.id, "ruleset": version.id, "title": rule.title,
-             "matched": _matched(rule, facts), "effect": effect, "reference": rule.reference}
+    entry = {"rule": rule.id, "ruleset": version.id, "matched": _matched(rule, facts),
+             "effect": effect}
     if rule.table:
         entry["row"] = rule.table
     return entry
 
 
 def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping) -> dict:
-    entry = {"rule": rule.id, "ruleset": version.id, "title": rule.title, "met": met,
-             "reference": rule.reference, "condition": rule.source}
+    entry = {"rule": rule.id, "ruleset": version.id, "met": met}
     if met:
         return entry
     reason = cond.why_not(rule.condition, facts)
@@ -220,4 +282,5 @@ def _because(reason: Mapping[str, Any], lang: str) -> str:
     return gettext(lang, message, fact=fact, value=value, op=op, expected=expected)
 
 
-__all__ = ["decide", "localized", "tally", "because_text", "both"]
+__all__ = ["decide", "with_texts", "without_texts", "catalog_texts", "localized", "tally",
+           "because_text", "both"]

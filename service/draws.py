@@ -298,6 +298,9 @@ def run_draw(catalog: Catalog, deciders: Sequence[Any], ruleset_id: str, pool: P
                     "recorded": False}
         from . import draw_store
 
+        # The invited candidates' decisions go to the decision log, which must keep the ruleset
+        # versions they name (their rule texts are there, see decisions.with_texts).
+        store.keep_versions(v.kept() for _alias, v in catalog.chain(spec.version, spec.date))
         stored, created = draw_store.record_draw(store, summary, logged, invitations, rows)
     finally:
         run.others.close()

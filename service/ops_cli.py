@@ -34,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--anchor", metavar="SEQ:HASH",
                         help="a record's hash noted earlier: also catches records removed from "
                              "the end, or a rewritten chain")
-    _common(verify, defaults, rulesets=False)
+    _common(verify, defaults)  # --rulesets: the kept versions' rule texts are checked too
     verify.set_defaults(func=cmd_verify_log)
 
     export = sub.add_parser("export-log", help="write every logged decision as JSON Lines")
@@ -139,6 +139,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_verify_log(args: argparse.Namespace) -> int:
     from .errors import DecisionError
+    from .rulesets import load_catalog
     from .store import Store
 
     anchor = None
@@ -149,18 +150,25 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
             return 2
         anchor = (int(seq), digest)
     try:
-        result = Store(args.database_url).verify(anchor)
+        catalog = load_catalog(args.rulesets)
+        result = Store(args.database_url).verify(anchor, expected_texts=lambda sha256: getattr(
+            catalog.by_sha256(sha256), "texts", None))
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 2
     if result.finding:
         f = result.finding
-        print(f"BROKEN at record {f.seq} ({f.decision_id or 'no id'}): {f.kind}: {f.detail}")
-        print(f"{result.checked} records before it hold.")
+        if f.seq is None:  # a kept ruleset version, not a record
+            print(f"BROKEN: a kept ruleset version: {f.kind}: {f.detail}")
+            print(f"the chain of {result.checked} records holds.")
+        else:
+            print(f"BROKEN at record {f.seq} ({f.decision_id or 'no id'}): {f.kind}: {f.detail}")
+            print(f"{result.checked} records before it hold.")
         return 1
     head = f"head: record {result.head_seq} {result.head_hash}" if result.head_seq else \
         "the log is empty"
-    print(f"ok: {result.checked} records, chain intact; {head}")
+    print(f"ok: {result.checked} records, chain intact; {result.versions} ruleset versions "
+          f"kept intact; {head}")
     if result.head_seq:
         print(f"note the head elsewhere; later, `decisions verify-log --anchor "
               f"{result.head_seq}:{result.head_hash}` proves nothing before it changed")

@@ -47,6 +47,7 @@ from . import charts
 from . import pages_data as data
 from . import pages_setup as web
 from .decision_service import DecisionService, version_status
+from .decisions import localized
 from .errors import DecisionError, UnknownRulesetError
 from .i18n import LANGUAGES, localize
 from .impact import Impact
@@ -291,7 +292,7 @@ def decisions():
 @blueprint.post("/decisions/verify")
 @requires("audit")
 def verify():
-    result = service().store.verify()
+    result = service().verify()
     finding = result.finding
     session["verification"] = {
         "intact": result.intact, "checked": result.checked, "head_seq": result.head_seq,
@@ -326,7 +327,7 @@ def export():
 def decision(decision_id: str):
     record = service().record(decision_id)
     catalog = service().rules.catalog
-    view = data.decision_view(record, catalog, lang())
+    view = data.decision_view(record, catalog, lang(), service().texts_of)
     charts_ = {}
     for score in view["scores"]:
         charts_[score["name"]] = charts.bars(
@@ -513,7 +514,8 @@ def _impact_view(impact: Impact, catalog, ruleset_id: str) -> dict:
                 else gettext("%(score)s goes down", score=score.upper())
         shown = []
         for item in items:
-            before, after = localize(item["from"], language_), localize(item["to"], language_)
+            before, after = (localized(service().shown(item[side]), language_)
+                             for side in ("from", "to"))
             lost, gained = data.rule_changes(before, after)
             shown.append({"case": item["case"], "before": before, "after": after,
                           "lost": lost, "gained": gained,

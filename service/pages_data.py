@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from .cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
-from .decisions import localized
+from .decisions import TextsOf, localized, with_texts
 from .errors import DecisionError, RulesetError, UnknownRulesetError
 from .impact import Case, Impact, compare
 from .rulesets import Catalog, RulesetVersion, load_yaml
@@ -101,9 +101,10 @@ def chain_place(store: Store, record: Record) -> ChainPlace:
                       link_ok, previous, after[0] if after else None)
 
 
-def decision_view(record: Record, catalog: Catalog, lang: str) -> dict[str, Any]:
-    """A logged decision arranged for its page, in one language."""
-    d = localized(orjson.loads(record.decision), lang)
+def decision_view(record: Record, catalog: Catalog, lang: str,
+                  texts_of: TextsOf) -> dict[str, Any]:
+    """A logged decision arranged for its page, in one language, its rule texts filled in."""
+    d = localized(with_texts(orjson.loads(record.decision), texts_of), lang)
     refs = d["rulesets"]
     top = d["ruleset"]
     groups = []

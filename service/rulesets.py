@@ -476,6 +476,12 @@ class Rule:
     line: int | None = None
     reads: tuple = ()  # fact paths shown as "matched" in the explanation
 
+    @property
+    def key(self) -> str:
+        """Unique within its version: the rule id, or for a row of a decision table, the row
+        (``table#3``, or ``table#3@key`` when the table has several keys)."""
+        return self.table or self.id
+
 
 @dataclass
 class RulesetVersion:
@@ -499,6 +505,7 @@ class RulesetVersion:
     draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
+    canonical: str = field(repr=False, default="")  # its sha256 is ``sha256``
 
     def in_force_on(self, day: dt.date) -> bool:
         return self.effective_from <= day and (self.effective_to is None
@@ -506,6 +513,19 @@ class RulesetVersion:
 
     def ref(self) -> dict:
         return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+    @functools.cached_property
+    def texts(self) -> dict[str, dict]:
+        """What an explanation shows of each rule that the decision itself does not hold, by
+        rule key (``Rule.key``): its title, reference and condition as written. A logged
+        decision names rules by key; these texts are filled in when it is shown."""
+        return {rule.key: {"title": rule.title, "reference": rule.reference,
+                           "condition": rule.source} for rule in self.rules}
+
+    def kept(self) -> dict[str, Any]:
+        """This version as the decision log keeps it (``Store.keep_versions``)."""
+        return {"sha256": self.sha256, "ruleset_id": self.id, "version": self.version,
+                "content": self.canonical, "texts": self.texts}
 
     @functools.cached_property
     def requirements(self) -> list[tuple[int, Rule]]:
@@ -569,6 +589,14 @@ class Catalog:
         self.by_id: dict[str, list[RulesetVersion]] = {}
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
             self.by_id.setdefault(v.id, []).append(v)
+        self._by_sha256 = {v.sha256: v for vs in self.by_id.values() for v in vs}
+
+    def all_versions(self) -> list[RulesetVersion]:
+        return [v for vs in self.by_id.values() for v in vs]
+
+    def by_sha256(self, sha256: str) -> RulesetVersion | None:
+        """The loaded version with exactly this content, if any."""
+        return self._by_sha256.get(sha256)
 
     def ids(self) -> list[str]:
         return sorted(self.by_id)
@@ -692,7 +720,7 @@ def load_catalog(root: str | Path) -> Catalog:
         except ValidationError as exc:
             problems.extend(_schema_problems(exc, RulesetSchema(), display, lines))
             continue
-        parsed.append((loaded, lines, display, _canonical_hash(data, contracts, loaded)))
+        parsed.append((loaded, lines, display, _canonical(data, contracts, loaded)))
 
     # Versions of one id must not overlap in their `from` dates, and versions are unique.
     seen: dict[tuple[str, str], str] = {}
@@ -712,9 +740,9 @@ def load_catalog(root: str | Path) -> Catalog:
         starts.setdefault(key, display)
 
     shells = []
-    for loaded, lines, display, digest in parsed:
+    for loaded, lines, display, canonical in parsed:
         try:
-            shells.append(_shell(loaded, lines, display, digest, contracts))
+            shells.append(_shell(loaded, lines, display, canonical, contracts))
         except RulesetError as exc:
             problems.extend(exc.problems)
     by_id: dict[str, list[RulesetVersion]] = {}
@@ -741,19 +769,20 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _canonical_hash(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: dict) -> str:
-    """sha256 of the canonical JSON of the file's content (and of the contract it names), so that
-    comments and formatting do not change the hash but any change of meaning does."""
+def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: dict) -> str:
+    """The canonical JSON of the file's content (and of the contract it names): comments and
+    formatting do not change it, any change of meaning does. Its sha256 identifies the version;
+    the decision log keeps it (``RulesetVersion.canonical``)."""
     content = {"ruleset": data}
     if loaded.get("contract") in contracts:
         content["contract"] = contracts[loaded["contract"]][0]
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
 
 
-def _shell(loaded: dict, lines: dict, display: str, digest: str,
+def _shell(loaded: dict, lines: dict, display: str, canonical: str,
            contracts: Mapping[str, tuple[dict, str]]) -> RulesetVersion:
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     facts: dict = {}
     if "contract" in loaded:
         name = loaded["contract"]
@@ -791,7 +820,7 @@ def _shell(loaded: dict, lines: dict, display: str, digest: str,
         outcome=loaded.get("outcome") or (DEFAULT_OUTCOME if any(
             "require" in r for r in loaded["rules"]) else ASSESSED_OUTCOME),
         cases=loaded.get("cases"), draw=loaded.get("draw"),
-        raw=loaded, lines=lines)
+        raw=loaded, lines=lines, canonical=canonical)
 
 
 def _check_includes(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> None:

@@ -81,24 +81,28 @@ class RulesetUsedSchema(Strict):
     met = fields.Boolean()
 
 
+RULE_TEXT = ("in an answer; a logged decision leaves it to the ruleset version it names "
+             "(GET /v1/ruleset-versions/{sha256})")
+
+
 class FiredSchema(Strict):
     rule = fields.String(required=True)
     ruleset = fields.String(required=True)
-    title = fields.String(required=True)
+    title = fields.String(metadata={"description": f"the rule's title, {RULE_TEXT}"})
     row = fields.String(metadata={"description": "table row, for a rule from a decision table"})
     matched = fields.Dict(keys=fields.String(), values=any_value())
     effect = fields.Dict(keys=fields.String(), values=any_value(), metadata={
         "description": "{award, points}, {derive, value} or {requirement: met}"})
-    reference = fields.String()
+    reference = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
 
 
 class RequirementSchema(Strict):
     rule = fields.String(required=True)
     ruleset = fields.String(required=True)
-    title = fields.String(required=True)
+    title = fields.String(metadata={"description": f"the rule's title, {RULE_TEXT}"})
     met = fields.Boolean(required=True)
-    reference = fields.String()
-    condition = fields.String()
+    reference = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
+    condition = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
     because = fields.String(metadata={"description": "why not, in the language asked for"})
     why_not = fields.Dict(keys=fields.String(), values=any_value(),
                           metadata={"description": "why not, as data"})
@@ -165,6 +169,16 @@ class RulesetHashSchema(Strict):
     id = fields.String(required=True)
     version = fields.String(required=True)
     sha256 = fields.String(required=True)
+
+
+class KeptVersionSchema(Strict):
+    sha256 = fields.String(required=True)
+    ruleset_id = fields.String(required=True)
+    version = fields.String(required=True)
+    stored_at = fields.String(required=True, metadata={"format": "date-time"})
+    content = fields.Dict(required=True, metadata={
+        "description": "the ruleset file as data, with the contract it names: the sha256 of "
+                       "its canonical JSON (sorted keys, no spaces, UTF-8) is `sha256`"})
 
 
 class DecisionSummarySchema(Strict):

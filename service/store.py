@@ -2,10 +2,11 @@
 by URL), with its schema managed by the Alembic migrations in ``service/migrations``.
 
 Each record holds what an auditor needs months later: the facts as the caller sent them, the
-as-of date, the ruleset ids, versions and hashes, the whole explanation (both languages), the
-outcome, the time, the request id and the caller's token name. Its ``record_hash`` covers all of
-that and the previous record's hash, so changing, removing or reordering any record breaks the
-chain at that point (``verify``).
+as-of date, the ruleset ids, versions and hashes, the explanation (what each rule matched and
+did, each requirement and why not, in both languages; rules named by key), the outcome, the
+time, the request id and the caller's token name. Its ``record_hash`` covers all of that and the
+previous record's hash, so changing, removing or reordering any record breaks the chain at that
+point (``verify``).
 
 Appends are serialised across threads and processes so that the chain stays linear: SQLite takes
 its write lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock. The
@@ -28,7 +29,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -491,9 +492,14 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(decision_log)).scalar()
 
     # -- verifying
-    def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
+    def verify(self, anchor: tuple[int, str] | None = None,
+               expected_texts: Callable[[str], Mapping[str, Any] | None] | None = None
+               ) -> Verification:
         """Walk the chain from the first record; report the first one that does not hold. When
-        the chain holds, check every kept ruleset version against its sha256 too.
+        the chain holds, check every kept ruleset version against its sha256 too, and its rule
+        texts (what explanations show) against ``expected_texts(sha256)``, the texts the loaded
+        rulesets give that version, where they have it: the sha256 covers the content, not the
+        texts derived from it.
 
         A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
         noted from an earlier run and kept elsewhere, catches that too."""
@@ -523,16 +529,17 @@ class Store:
                 "removed", anchor[0], "",
                 f"the log ends at record {head.seq if head else 0}, before the anchor "
                 f"{anchor[0]}: records at its end were removed"))
-        versions, finding = self._verify_versions()
+        versions, finding = self._verify_versions(expected_texts)
         return self._found(checked, head, finding, versions)
 
-    def _verify_versions(self) -> tuple[int, Finding | None]:
+    def _verify_versions(self, expected_texts: Callable[[str], Mapping[str, Any] | None] | None
+                         ) -> tuple[int, Finding | None]:
         """(versions that hold, the first kept version whose content does not match its sha256),
         read in short transactions of VERSION_BATCH in key order."""
         c = ruleset_versions.c
         checked, after = 0, None
         while True:
-            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content) \
+            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content, c.texts) \
                 .order_by(c.sha256).limit(VERSION_BATCH)
             if after is not None:
                 query = query.where(c.sha256 > after)
@@ -544,6 +551,12 @@ class Store:
                         "version_altered", None, None,
                         f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
                         "its kept content no longer matches its sha256")
+                expected = expected_texts(row.sha256) if expected_texts else None
+                if expected is not None and orjson.loads(row.texts) != expected:
+                    return checked, Finding(
+                        "version_altered", None, None,
+                        f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
+                        "its kept rule texts differ from those its content gives")
                 checked += 1
             if len(rows) < VERSION_BATCH:
                 return checked, None

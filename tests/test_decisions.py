@@ -6,7 +6,15 @@ import datetime as dt
 
 import pytest
 
-from service.decisions import because_text, decide, localized, tally
+from service.decisions import (
+    because_text,
+    catalog_texts,
+    decide,
+    localized,
+    tally,
+    with_texts,
+    without_texts,
+)
 from service.errors import FactsError
 from service.i18n import localize, negotiate
 
@@ -40,7 +48,11 @@ def test_eligible_tech_draw_candidate_gets_a_complete_explanation(catalog, engin
     fired = {f["rule"]: f for f in d["fired"]}
     assert fired["tech-occupation"]["matched"] == {"occupation.tech_2016": "2173"}
     assert fired["tech-occupation"]["effect"] == {"requirement": "met"}
-    assert fired["tech-occupation"]["reference"].startswith("https://")
+    # The decision names each rule; its texts are the version's, filled in to be shown.
+    assert "reference" not in fired["tech-occupation"] and "title" not in fired["tech-occupation"]
+    shown = {f["rule"]: f for f in with_texts(d, catalog_texts(catalog))["fired"]}
+    assert shown["tech-occupation"]["reference"].startswith("https://")
+    assert shown["tech-occupation"]["title"]["fr"]
     assert fired["first-lowest-level"]["effect"] == {"derive": "first_clb.min", "value": 9}
     assert fired["first-lowest-level"]["matched"] == {
         "first_clb.reading": 9, "first_clb.writing": 9, "first_clb.listening": 9,
@@ -71,7 +83,7 @@ def test_ineligible_candidate_is_told_why_not_in_both_languages(catalog, engine)
         "needs >= min_clb (7)")
     assert unmet[("oinp.hcp", "reside-in-ontario")]["because"]["fr"] == \
         "intends_to_reside_in = BC, doit être ON"
-    french = localize(d, "fr")
+    french = localized(with_texts(d, catalog_texts(catalog)), "fr")
     assert french["outcome_title"] == "Ne satisfait pas aux critères du tirage technologique"
     assert all(isinstance(r["title"], str) for r in french["requirements"])
 
@@ -108,7 +120,8 @@ def test_language_negotiation(header, lang):
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_localized_picks_every_text_and_touches_no_fact(catalog, engine, lang):
     for facts in (PROFILE, {**PROFILE, "primary_noc": "0011", "age": 50}):
-        d = decide(catalog, engine, "express-entry.assessment", facts, DAY)
+        d = with_texts(decide(catalog, engine, "express-entry.assessment", facts, DAY),
+                       catalog_texts(catalog))
         # The generic walk and the decision-aware one agree on a real decision...
         assert localized(d, lang) == localize(d, lang)
     # ...but only the latter leaves alone a fact that merely looks like a text.
@@ -116,3 +129,33 @@ def test_localized_picks_every_text_and_touches_no_fact(catalog, engine, lang):
     d["fired"][0]["matched"] = {"note": lookalike}
     assert localized(d, lang)["fired"][0]["matched"] == {"note": lookalike}
     assert localized(d, lang)["fired"][0]["title"] == d["fired"][0]["title"][lang]
+
+
+def test_rule_texts_come_from_the_version_the_decision_names(catalog, engine):
+    d = decide(catalog, engine, "express-entry.crs", PROFILE, DAY)
+    shown = with_texts(d, catalog_texts(catalog))
+    for entry, full in zip(d["fired"] + d["requirements"],
+                           shown["fired"] + shown["requirements"], strict=True):
+        version = next(v for v in catalog.by_id[entry["ruleset"]]
+                       if v.sha256 == {r["id"]: r for r in d["rulesets"]}[entry["ruleset"]][
+                           "sha256"])
+        rule = next(r for r in version.rules if r.key == (entry.get("row") or entry["rule"]))
+        assert (full["title"], full["reference"]) == (rule.title, rule.reference)
+        assert full.get("condition", rule.source) == rule.source
+        assert {k: v for k, v in full.items() if k not in ("title", "reference",
+                                                             "condition")} == entry
+    # Dropping the texts again gives the decision back; a decision logged with its texts (as
+    # before) is left as it is, and compares equal once both are without them.
+    assert without_texts(shown) == d
+    assert with_texts(shown, lambda ref: None) == shown
+    # A version nobody has any more: the rule's key stands in for its title, nothing breaks.
+    lost = with_texts(d, lambda ref: None)
+    assert lost["fired"][0]["title"] == {"en": d["fired"][0].get("row") or d["fired"][0]["rule"],
+                                         "fr": d["fired"][0].get("row") or d["fired"][0]["rule"]}
+    assert lost["fired"][0]["reference"] is None
+
+
+def test_a_version_edited_in_place_does_not_lend_its_texts(catalog, engine):
+    d = decide(catalog, engine, "express-entry.noc", PROFILE, DAY)
+    edited = {**d, "rulesets": [{**r, "sha256": "0" * 64} for r in d["rulesets"]]}
+    assert with_texts(edited, catalog_texts(catalog))["fired"][0]["reference"] is None

@@ -237,3 +237,20 @@ def test_a_0002_database_is_upgraded(database_url):
             c.exec_driver_sql("DELETE FROM ruleset_versions")
     finally:
         store.close()
+
+
+def test_altered_rule_texts_are_found_against_the_loaded_rulesets(store):
+    """The sha256 covers a version's content, not the rule texts derived from it that the
+    explanations show: verify compares those with the texts the loaded rulesets give."""
+    rows = [version_row(n) for n in range(1, 3)]
+    store.keep_versions(rows)
+    loaded = {row["sha256"]: row["texts"] for row in rows}
+    assert store.verify(expected_texts=loaded.get).intact
+    tamper(store, "UPDATE ruleset_versions SET texts = REPLACE(texts, 'Age', 'Forged') "
+                  f"WHERE sha256 = '{rows[1]['sha256']}'")
+    assert store.verify().intact  # without the rulesets, nothing to compare the texts with
+    found = store.verify(expected_texts=loaded.get).finding
+    assert found.kind == "version_altered" and rows[1]["sha256"] in found.detail
+    assert "rule texts" in found.detail
+    # A version the rulesets do not have any more is checked by its content only.
+    assert store.verify(expected_texts={rows[0]["sha256"]: rows[0]["texts"]}.get).intact

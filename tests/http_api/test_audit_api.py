@@ -4,6 +4,8 @@ replay a decision with the ruleset versions it used."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import orjson
 import pytest
@@ -196,3 +198,33 @@ def test_a_reload_whose_cases_fail_changes_nothing(min_age):
         "ruleset": "test.min-age", "facts": {"candidate_id": "B4", "age": 19},
         "as_of": "2020-01-01"}, headers=bearer("decider")).get_json()
     assert decided["outcome"] == "eligible"
+
+
+def test_a_record_shows_the_rules_of_its_own_version_after_an_edit(min_age):
+    client = min_age.test_client()
+    decided = client.post("/v1/decisions", json={
+        "ruleset": "test.min-age", "facts": {"candidate_id": "B3", "age": 19},
+        "as_of": "2020-01-01"}, headers=bearer("decider")).get_json()
+    write_min_age(min_age.rulesets_root, "2019-01-01", "2019-01-01", minimum=21)
+    assert client.post("/v1/admin/reload", headers=bearer("admin")).status_code == 200
+
+    # The server now has another version under that name: the record's rule texts come from
+    # the version it was decided with, which the log keeps.
+    record = client.get(f"/v1/decisions/{decided['decision_id']}",
+                        headers={**bearer("auditor"), "Accept-Language": "fr"}).get_json()
+    [requirement] = record["decision"]["requirements"]
+    assert (requirement["title"], requirement["condition"]) == ("Est majeur", "age >= 18")
+    assert requirement["reference"] == "https://example.org/min-age#adult"
+
+    sha256 = record["rulesets"][0]["sha256"]
+    kept = client.get(f"/v1/ruleset-versions/{sha256}", headers=bearer("auditor"))
+    assert kept.status_code == 200
+    body = kept.get_json()
+    assert (body["ruleset_id"], body["version"]) == ("test.min-age", "2019-01-01")
+    canonical = json.dumps(body["content"], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode("utf-8")).hexdigest() == sha256
+    assert client.get(f"/v1/ruleset-versions/{'0' * 64}",
+                      headers=bearer("auditor")).status_code == 404
+    assert client.get(f"/v1/ruleset-versions/{sha256}",
+                      headers=bearer("decider")).status_code == 403

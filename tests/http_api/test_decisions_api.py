@@ -8,7 +8,7 @@ import datetime as dt
 import orjson
 import pytest
 
-from service.i18n import localize
+from service.decisions import localized
 from service.store import StoreUnavailableError
 from tests.conftest import PROFILE
 from tests.http_api.conftest import bearer
@@ -36,8 +36,14 @@ def test_a_decision_is_created_logged_and_answered_whole(client, app, catalog, e
     record = app.extensions["decisions"].store.get(body["decision_id"])
     assert record is not None, "answered but not in the log"
     logged = orjson.loads(record.decision)
-    # The response is the logged decision, in English, with nothing dropped by the schema.
-    assert body == localize(logged, "en")
+    service = app.extensions["decisions"]
+    # The response is the logged decision with its rule texts filled in, in English.
+    assert body == localized(service.shown(logged), "en")
+    # The log holds the decision without the rule texts, and keeps each version it names.
+    assert all("title" not in f and "reference" not in f for f in logged["fired"])
+    kept = service.store.version_texts(r["sha256"] for r in logged["rulesets"])
+    assert set(kept) == {r["sha256"] for r in logged["rulesets"]}
+    assert len(record.decision) < 25_000
     assert orjson.loads(record.facts) == PROFILE and record.caller == "decider"
     assert record.request_id == response.headers["X-Request-ID"]
     from service.decisions import decide
@@ -156,7 +162,8 @@ def test_a_batch_answers_each_item_in_order(client, app):
         decision = body["results"][index]["decision"]
         record = store.get(decision["decision_id"])
         assert record.request_id == f"batch-1/{index}"
-        assert decision == localize(orjson.loads(record.decision), "en")
+        assert decision == localized(
+            app.extensions["decisions"].shown(orjson.loads(record.decision)), "en")
 
 
 def test_a_batch_holds_one_to_a_thousand_items(client):

@@ -193,7 +193,8 @@ def test_the_decision_page_explains_a_decision(auditor, seeded, app):
     store = app.extensions["decisions"].store
     record = store.get(seeded["not_met"])
     decision = orjson.loads(record.decision)
-    for fired in decision["fired"][:5]:
+    # (the log names each rule; its title is the version's)
+    for fired in app.extensions["decisions"].shown(decision)["fired"][:5]:
         assert fired["title"]["en"].replace("'", "&#39;") in html
     assert 'href="https://www.canada.ca/' in html
     assert "+110 points to Age" in html
@@ -242,19 +243,27 @@ def test_the_print_stylesheet_hides_navigation_and_shows_link_targets(client):
 
 
 # ------------------------------------------------------------------------------ decision log
-@pytest.fixture(scope="module")
-def log_client(tmp_path_factory):
-    """An app with seven decisions of two candidates (one not in Ontario)."""
+def _log_app(folder, decisions: int):
+    """An app with decisions of two candidates (one not in Ontario), signed in as auditor."""
     from service import create_app
-    from tests.http_api.conftest import _close, _config
+    from tests.http_api.conftest import _config
 
-    app = create_app(_config(tmp_path_factory.mktemp("log")))
+    app = create_app(_config(folder))
     client = app.test_client()
-    for i in range(7):
+    for i in range(decisions):
         facts = {**PROFILE, "candidate_id": f"C-{i % 2}",
                  "intends_to_reside_in": "ON" if i % 2 == 0 else "BC"}
         decide(client, facts)
     sign_in(client, "auditor")
+    return app, client
+
+
+@pytest.fixture(scope="module")
+def log_client(tmp_path_factory):
+    """An app with seven decisions of two candidates (one not in Ontario)."""
+    from tests.http_api.conftest import _close
+
+    app, client = _log_app(tmp_path_factory.mktemp("log"), 7)
     yield client
     _close(app)
 
@@ -321,6 +330,23 @@ def test_the_verify_button_reports_an_intact_and_then_a_broken_chain(log_client)
     record = store.page(store_filters(), after=3, limit=1)[0][0]
     page = text(log_client.get(f"/decisions/{record.decision_id}"))
     assert "Its content no longer matches its hash: it was altered." in page
+
+
+def test_the_verify_button_reports_altered_rule_texts_of_a_kept_version(tmp_path):
+    from tests.http_api.conftest import _close
+
+    app, log_client = _log_app(tmp_path, 7)
+    token = csrf_token(log_client, "/decisions")
+    store = app.extensions["decisions"].store
+    with store.engine.begin() as conn:  # the texts explanations show, changed behind its back
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS ruleset_versions_no_update")
+        conn.exec_driver_sql("UPDATE ruleset_versions SET texts = REPLACE(texts, 'Age', 'Forged')"
+                             " WHERE ruleset_id = 'express-entry.crs'")
+    log_client.post("/decisions/verify", data={"csrf_token": token})
+    html = text(log_client.get("/decisions"))
+    assert "A kept ruleset version was altered." in html and "express-entry.crs" in html
+    assert "The chain of 7 records holds." in html
+    _close(app)
 
 
 def store_filters():

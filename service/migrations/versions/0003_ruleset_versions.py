@@ -47,10 +47,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS ruleset_versions_append_only ON ruleset_versions")
-        op.execute("DROP FUNCTION IF EXISTS ruleset_versions_append_only()")
-    else:
-        for action in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS ruleset_versions_no_{action}")
-    op.drop_table("ruleset_versions")
+    raise RuntimeError("the kept ruleset versions are evidence (the logged decisions name their "
+                       "rules by key and the texts are here): no migration drops them")
