@@ -79,3 +79,28 @@ def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, m
     monkeypatch.delenv(CRASH_ENV)
     passed, _text, tried = trial(root)
     assert ("oinp.hcp.tech-draw", "2019-07-11") in [(i, v) for i, v, _ in tried]
+
+
+def test_a_batch_pauses_the_garbage_collector_and_gives_it_back(catalog, engine):
+    import gc
+
+    decider = InlineDecider(catalog, engine)
+    seen = []
+
+    def reduce(decision):
+        seen.append(gc.isenabled())
+        if decision["decision_id"] and len(seen) == 2:
+            raise RuntimeError("a bug in a reduce function")
+        return decision["outcome"]
+
+    request = ("oinp.hcp.tech-draw", PROFILE, DAY, None)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        decider.decide_many([request, request], reduce)
+    assert seen == [False, False] and gc.isenabled()  # back on, even after an error
+    gc.disable()
+    try:
+        assert decider.decide_many([request], reduce) == ["meets_criteria"]
+        assert not gc.isenabled()  # left off by whoever turned it off
+    finally:
+        gc.enable()
