@@ -143,7 +143,8 @@ def load_baseline(path: Path = BASELINE) -> dict | None:
 def save_baseline(results: dict, commit: str, path: Path = BASELINE) -> dict:
     baseline = {"date": results["machine"]["date"], "commit": commit,
                 "source": "written by python -m bench --save-baseline",
-                "figures": key_figures(results)}
+                "figures": key_figures(results),
+                "changes": []}  # what the next round changes, to be listed by hand
     path.write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
     return baseline
 
@@ -176,4 +177,7 @@ def markdown(results: dict, baseline: dict | None) -> str:
             "plain function, x Zen) compare across runs; absolute figures carry the noise of a "
             "shared machine (read a change under about 10% as none).", "",
             "| figure | before | after | change |", "| --- | --- | --- | --- |"]
-    return "\n".join(head + rows)
+    changes = baseline.get("changes") or []
+    tail = ["", "What changed since, each change made after profiling the path it speeds up:",
+            "", *[f"- {change}" for change in changes]] if changes else []
+    return "\n".join(head + rows + tail)

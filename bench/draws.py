@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.memory import peak_mib
+
 ROOT = Path(__file__).resolve().parent.parent
 RULESET = "oinp.hcp.draw.tech-2019-07-12"
 SIZES = (10_000, 50_000, 250_000)
@@ -85,12 +87,13 @@ def child(pool: str, database: str, workers: int) -> None:
                       progress=lambda n: marks.append((n, time.perf_counter())))
     done = time.perf_counter()
     cpu = _cpu(pids) - cpu_ready
+    # Peaks read from each process itself (VmHWM): ru_maxrss would count the memory of the
+    # process this one was started from (bench/memory.py).
+    engines = max((peak_mib(pid) for pid in pids), default=float("nan"))
     for decider in deciders:
         decider.close()
     store.close()
-    own_usage = resource.getrusage(resource.RUSAGE_SELF)
-    children_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own, children = own_usage.ru_maxrss, children_usage.ru_maxrss
+    own = peak_mib()
     tenth = max(1, len(marks) // 10)
     first, last = marks[:tenth + 1], marks[-tenth - 1:]
 
@@ -102,7 +105,7 @@ def child(pool: str, database: str, workers: int) -> None:
         "cpu_seconds": cpu, "rate_first_tenth": rate(first) if len(first) > 1 else None,
         "rate_last_tenth": rate(last) if len(last) > 1 else None,
         "load_average": os.getloadavg()[0],
-        "coordinator_peak_mib": own / 1024, "engine_process_peak_mib": children / 1024,
+        "coordinator_peak_mib": own, "engine_process_peak_mib": engines,
         "database_bytes": Path(database.removeprefix("sqlite:///")).stat().st_size,
         "counts": {k: v for k, v in result["counts"].items() if isinstance(v, int)},
         "cutoff": result["cutoff"]}))

@@ -15,7 +15,7 @@ on 127.0.0.1:5432, dropped afterwards (skipped, with the reason, when no server 
 
 Verify and replay each run in a fresh child process, which reports its wall time, its resident
 memory before the walk (the interpreter, SQLAlchemy and, for replay, the loaded rulesets and the
-engine) and its peak (``ru_maxrss``). verify-log walks the whole log. Replay is what
+engine) and its peak (``VmHWM``, bench/memory.py). verify-log walks the whole log. Replay is what
 `POST /v1/decisions/{id}/replay` does (DecisionService.replay: read the record by id, decide its
 facts again with the versions it names, in process, compare): it is run over an evenly spread
 sample of the records, and the time for all of them is extrapolated from it (each replay reads
@@ -30,13 +30,14 @@ import datetime as dt
 import json
 import os
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from bench.memory import peak_mib, rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST = json.loads((ROOT / "docs" / "examples" / "decision-request.json").read_text())
@@ -49,16 +50,6 @@ FILL_SECONDS = 240  # the fill stops here whatever the count (the section says s
 REPLAY_SECONDS = 90  # and so does the replay sample
 PROFILED_REPLAYS = 300
 
-
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -------------------------------------------------------------------------- child processes
@@ -111,11 +102,11 @@ def verify(url: str) -> dict:
     from service.store import Store, record_hash
 
     store = Store(url)
-    baseline = _rss_mib()
+    baseline = rss_mib()
     started = time.perf_counter()
     result = store.verify()
     elapsed = time.perf_counter() - started
-    peak = _peak_mib()
+    peak = peak_mib()
     # What the walk costs apart from reading: hashing a sample of records again.
     sample, _ = store.page(_filters(), None, 500)
     began = time.perf_counter()
@@ -150,7 +141,7 @@ def replay(url: str, sample: int, seconds: float) -> dict:
         ids = [r.decision_id for r in conn.execute(
             sa.select(c.decision_id).where(c.seq % step == 0).order_by(c.seq).limit(sample))]
     service.replay(ids[0])  # first-call costs (caches) are not the steady state
-    baseline = _rss_mib()
+    baseline = rss_mib()
     results: dict[str, int] = {}
     timings = []
     started = time.perf_counter()
@@ -163,7 +154,7 @@ def replay(url: str, sample: int, seconds: float) -> dict:
         timings.append(time.perf_counter() - began)
         results[outcome] = results.get(outcome, 0) + 1
     elapsed = time.perf_counter() - started
-    peak = _peak_mib()
+    peak = peak_mib()
     timings.sort()
     profiled = _profile(service, ids[:PROFILED_REPLAYS])
     store.close()

@@ -155,17 +155,18 @@ def localized(decision: Mapping[str, Any], lang: str) -> dict:
     for key in ("title", "outcome_title"):
         if key in out:
             out[key] = _text(out[key], lang)
-    out["fired"] = [{**entry, "title": _text(entry["title"], lang)} for entry in out["fired"]]
-    out["requirements"] = [_localized_requirement(entry, lang) for entry in out["requirements"]]
+    out["fired"] = [_localized_entry(entry, lang) for entry in out["fired"]]
+    out["requirements"] = [_localized_entry(entry, lang) for entry in out["requirements"]]
     out["score_details"] = {name: [{**b, "title": _text(b["title"], lang)} for b in buckets]
                             for name, buckets in out["score_details"].items()}
     return out
 
 
-def _localized_requirement(entry: Mapping[str, Any], lang: str) -> dict:
-    entry = {**entry, "title": _text(entry["title"], lang)}
-    if "because" in entry:
-        entry["because"] = _text(entry["because"], lang)
+def _localized_entry(entry: Mapping[str, Any], lang: str) -> dict:
+    entry = dict(entry)
+    for key in ("title", "because"):  # no title: a decision as logged (see with_texts)
+        if key in entry:
+            entry[key] = _text(entry[key], lang)
     return entry
 
 

@@ -417,8 +417,8 @@ def draw_view(decision: Mapping[str, Any], score: str) -> dict:
     """What a draw needs of one decision, made where the decision is made (in the engine
     process): the versions, the score, met or not and, when not, the blame; the whole decision
     only when met (compressed JSON), since only an eligible candidate can be invited and have
-    it logged. Most of a pool is not eligible: their ~50 KB explanations no longer cross the
-    pipe to be unpickled and dropped (docs/benchmarks.md, draws)."""
+    it logged. Most of a pool is not eligible: their explanations (about 19 KB of JSON each) no
+    longer cross the pipe to be unpickled and dropped (docs/benchmarks.md, draws)."""
     met = decision["rulesets"][-1]["met"]
     return {
         "rulesets": [{k: r[k] for k in ("id", "version", "sha256")}
