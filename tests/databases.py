@@ -109,3 +109,15 @@ def synthetic_entry(n: int, **kwargs):
 
     return NewDecision(synthetic_decision(n, **kwargs), {"candidate_id": f"C-{n:06d}", "age": 30},
                        request_id=f"req-{n}", caller="tests")
+
+
+def tamper(store, *statements: str, table: str = "decision_log") -> None:
+    """Run SQL as an attacker would: first switch off ``table``'s append-only triggers."""
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+        else:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+        for statement in statements:
+            conn.exec_driver_sql(statement)

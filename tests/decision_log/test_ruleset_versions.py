@@ -22,6 +22,7 @@ from service.store import (
     canonical_json,
 )
 from tests.databases import synthetic_entry
+from tests.databases import tamper as tamper_with
 
 PROCESSES = 4
 THREADS = 6
@@ -45,16 +46,7 @@ def kept(store: Store) -> list[str]:
 
 
 def tamper(store: Store, *statements: str) -> None:
-    """Run SQL as an attacker would: first switch off the append-only triggers."""
-    with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE ruleset_versions DISABLE TRIGGER "
-                                 "ruleset_versions_append_only")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS ruleset_versions_no_update")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS ruleset_versions_no_delete")
-        for statement in statements:
-            conn.exec_driver_sql(statement)
+    tamper_with(store, *statements, table="ruleset_versions")
 
 
 # ----------------------------------------------------------------------------------- keeping
@@ -144,13 +136,7 @@ def test_a_broken_chain_is_reported_before_an_altered_version(store):
     store.keep_versions([version_row(1)])
     tamper(store, "UPDATE ruleset_versions SET content = 'forged'")
     assert store.verify().finding.kind == "version_altered"
-    with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE decision_log DISABLE TRIGGER "
-                                 "decision_log_append_only")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS decision_log_no_update")
-        conn.exec_driver_sql("UPDATE decision_log SET outcome = 'forged' WHERE seq = 2")
+    tamper_with(store, "UPDATE decision_log SET outcome = 'forged' WHERE seq = 2")
     found = store.verify().finding
     assert (found.kind, found.seq) == ("altered", 2)
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from service.store import Store, record_hash
-from tests.databases import synthetic_entry
+from tests.databases import synthetic_entry, tamper
 
 
 @pytest.fixture
@@ -17,19 +17,6 @@ def log(store):
     store.append([synthetic_entry(i) for i in range(1, 7)])  # records 1..6
     assert store.verify().intact
     return store
-
-
-def tamper(store: Store, *statements: str) -> None:
-    """Run SQL as an attacker would: first switch off the append-only triggers."""
-    with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE decision_log DISABLE TRIGGER "
-                                 "decision_log_append_only")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS decision_log_no_update")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS decision_log_no_delete")
-        for statement in statements:
-            conn.exec_driver_sql(statement)
 
 
 def finding(store: Store, anchor=None):

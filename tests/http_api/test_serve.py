@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -204,7 +205,7 @@ def readme_commands() -> list[str]:
     section = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
     blocks = section.split("```")[1::2]
     return [line for block in blocks for line in block.strip().splitlines()
-            if line.startswith(("curl ", "ID="))]
+            if line.startswith("curl ") or re.match(r"[A-Z]+=\$\(curl ", line)]
 
 
 @pytest.mark.slow
@@ -219,7 +220,8 @@ def test_the_readme_curl_calls_work_as_written(tmp_path):
         lines = [c.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}") for c in commands]
         lines = [c.replace("curl -s ", "curl -sf ") + " > /dev/null" if c.startswith("curl")
                  else c for c in lines]  # -f: an HTTP error fails the script
-        script = "set -e\n" + "\n".join(lines) + '\ntest -n "$ID"\ntest -s decisions.jsonl\n'
+        script = "set -e\n" + "\n".join(lines) + ('\ntest -n "$ID"\ntest ${#SHA} = 64'
+                                                   '\ntest -s decisions.jsonl\n')
         done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
                               text=True, timeout=120, env={**os.environ, "DECISIONS_TOKEN": TOKEN})
         assert done.returncode == 0, (done.stderr, script)
