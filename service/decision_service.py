@@ -21,7 +21,7 @@ from .decisions import catalog_texts, with_texts, without_texts
 from .engine import Engine
 from .errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from .ruleset_snapshots import RulesetSnapshots
-from .rulesets import Catalog, RulesetVersion, load_catalog
+from .rulesets import Catalog, RulesetVersion, content_texts, load_catalog
 from .store import NewDecision, Record, Store
 from .supervisor import InlineDecider, ProcessDecider, check_rulesets
 
@@ -80,7 +80,7 @@ class DecisionService:
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
         self._kept: Catalog | None = None  # the catalog whose versions the log has
-        self._stored_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; stored never change
+        self._kept_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; kept never change
 
     # -- deciding
     def decide(self, requests: Sequence[DecisionRequest],
@@ -108,25 +108,19 @@ class DecisionService:
             self.store.keep_versions(v.kept() for v in catalog.all_versions())
             self._kept = catalog
 
-    def verify(self, anchor: tuple[int, str] | None = None):
-        """Store.verify, with the kept versions' rule texts checked against the loaded ones."""
-        catalog = self.rules.catalog
-        return self.store.verify(anchor, expected_texts=lambda sha256: getattr(
-            catalog.by_sha256(sha256), "texts", None))
-
     # -- showing
     def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
-        """A version's rule texts: from the loaded rulesets, else from the log, which keeps
-        every version a logged decision used."""
+        """A version's rule texts: from the loaded rulesets, else from the content the log
+        keeps of every version a logged decision used (verify-log checks it)."""
         texts = catalog_texts(self.rules.catalog)(ref)
         if texts is None:
             sha256 = ref["sha256"]
-            if sha256 not in self._stored_texts:
-                stored = self.store.version_texts([sha256]).get(sha256)
-                if stored is None:
+            if sha256 not in self._kept_texts:
+                content = self.store.version_contents([sha256]).get(sha256)
+                if content is None:
                     return None
-                self._stored_texts[sha256] = stored
-            texts = self._stored_texts[sha256]
+                self._kept_texts[sha256] = content_texts(content)
+            texts = self._kept_texts[sha256]
         return texts
 
     def shown(self, decision: Mapping[str, Any]) -> dict:

@@ -292,7 +292,7 @@ def decisions():
 @blueprint.post("/decisions/verify")
 @requires("audit")
 def verify():
-    result = service().verify()
+    result = service().store.verify()
     finding = result.finding
     session["verification"] = {
         "intact": result.intact, "checked": result.checked, "head_seq": result.head_seq,

@@ -518,14 +518,14 @@ class RulesetVersion:
     def texts(self) -> dict[str, dict]:
         """What an explanation shows of each rule that the decision itself does not hold, by
         rule key (``Rule.key``): its title, reference and condition as written. A logged
-        decision names rules by key; these texts are filled in when it is shown."""
-        return {rule.key: {"title": rule.title, "reference": rule.reference,
-                           "condition": rule.source} for rule in self.rules}
+        decision names rules by key; these texts are filled in when it is shown. Taken from
+        the canonical content, exactly as for a version the decision log keeps."""
+        return content_texts(self.canonical)
 
     def kept(self) -> dict[str, Any]:
         """This version as the decision log keeps it (``Store.keep_versions``)."""
         return {"sha256": self.sha256, "ruleset_id": self.id, "version": self.version,
-                "content": self.canonical, "texts": self.texts}
+                "content": self.canonical}
 
     @functools.cached_property
     def requirements(self) -> list[tuple[int, Rule]]:
@@ -944,7 +944,7 @@ def _compile_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]])
         if not check_target(kind, raw[kind], base + (kind,)):
             continue
         when = parse(raw["when"], base + ("when",)) if "when" in raw else cond.TRUE
-        keys = [raw["key"]] if isinstance(raw["key"], str) else raw["key"]
+        keys = _table_keys(raw)
         for k, key in enumerate(keys):
             key_path = base + ("key",) if isinstance(raw["key"], str) else base + ("key", k)
             if key not in names.facts:
@@ -955,16 +955,13 @@ def _compile_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]])
                     v.lines, base + ("rows", r)), _dotted(base + ("rows", r)), problems)
                 if row_tree is None or when is None:
                     continue
-                source = _row_source(key, row)
-                if "when" in raw:
-                    source = f"{raw['when']} and {source}"
                 v.rules.append(Rule(
                     id=raw["id"], kind=kind, title=raw["title"],
                     reference=row.get("reference", raw["reference"]),
-                    condition=cond.nnf(cond.All((when, row_tree))), source=source,
+                    condition=cond.nnf(cond.All((when, row_tree))),
+                    source=_table_row_source(raw, key, row),
                     points=row.get("points"), bucket=raw.get("award"), fact=raw.get("derive"),
-                    value=row.get("value"), table=f"{raw['id']}#{r + 1}" +
-                    (f"@{key}" if len(keys) > 1 else ""),
+                    value=row.get("value"), table=_table_row_key(raw, r, key, keys),
                     line=_line_of(v.lines, base + ("rows", r)),
                     reads=tuple(dict.fromkeys(cond.paths(when) + [key]))))
         _check_overlaps(raw, keys, v, base, problem)
@@ -992,6 +989,45 @@ def _row_condition(key: str, row: dict, names: cond.Names, file: str, line: int 
             problems.append(Problem(file, line, where, message))
             return None
     return atoms[0] if len(atoms) == 1 else cond.All(atoms)
+
+
+def content_texts(canonical: str) -> dict[str, dict]:
+    """The rule texts (``rule_texts``) of a version from its canonical JSON, the content the
+    decision log keeps and hashes: so the texts shown with a logged decision are derived from
+    verified content, never stored beside it."""
+    return rule_texts(RulesetSchema().load(json.loads(canonical)["ruleset"]))
+
+
+def rule_texts(ruleset: Mapping[str, Any]) -> dict[str, dict]:
+    """Title, reference and condition as written of each rule of a ruleset file (as
+    RulesetSchema loads it), by rule key: the rule id, or for a table row its key (the same
+    helpers build ``Rule.table`` and ``Rule.source`` in _compile_rules)."""
+    texts = {}
+    for raw in ruleset["rules"]:
+        condition = raw["require"] if "require" in raw else raw.get("when", "true")
+        texts[raw["id"]] = {"title": raw["title"], "reference": raw["reference"],
+                            "condition": condition}
+    for raw in ruleset["tables"]:
+        keys = _table_keys(raw)
+        for key in keys:
+            for r, row in enumerate(raw["rows"]):
+                texts[_table_row_key(raw, r, key, keys)] = {
+                    "title": raw["title"], "reference": row.get("reference", raw["reference"]),
+                    "condition": _table_row_source(raw, key, row)}
+    return texts
+
+
+def _table_keys(raw: Mapping[str, Any]) -> list[str]:
+    return [raw["key"]] if isinstance(raw["key"], str) else raw["key"]
+
+
+def _table_row_key(raw: Mapping[str, Any], r: int, key: str, keys: list[str]) -> str:
+    return f"{raw['id']}#{r + 1}" + (f"@{key}" if len(keys) > 1 else "")
+
+
+def _table_row_source(raw: Mapping[str, Any], key: str, row: dict) -> str:
+    source = _row_source(key, row)
+    return f"{raw['when']} and {source}" if "when" in raw else source
 
 
 def _row_source(key: str, row: dict) -> str:

@@ -13,9 +13,10 @@ its write lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped a
 sequence number is assigned under that lock, so it has no gaps: a gap means a removed record.
 
 The log also keeps, in ``ruleset_versions``, every ruleset version its records used, exactly: the
-canonical JSON whose sha256 the records name, and the texts their explanations show (titles,
-references, conditions), so a record can be explained after the ruleset files changed. That
-table is append-only like the log, and ``verify`` checks each kept content against its sha256.
+canonical JSON whose sha256 the records name. A record names its rules by key; their titles,
+references and conditions are read from that content when the record is shown, so a record can
+be explained after the ruleset files changed. That table is append-only like the log, and
+``verify`` checks each kept content against its sha256.
 
 There is no update or delete in this module, and the migrations add triggers that make the
 database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions.
@@ -29,7 +30,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,6 @@ ruleset_versions = sa.Table(
     sa.Column("ruleset_id", sa.String(200), nullable=False),
     sa.Column("version", sa.String(64), nullable=False),
     sa.Column("content", sa.Text(), nullable=False),  # the version's canonical JSON
-    # JSON, by rule key: {"title": {"en", "fr"}, "reference", "condition"}, derived from content
-    sa.Column("texts", sa.Text(), nullable=False),
     sa.Column("stored_at", sa.String(32), nullable=False),  # same form as decided_at
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -387,8 +386,8 @@ class Store:
         """Keep the ruleset versions not kept yet, in one transaction; returns how many were new.
 
         Each row has sha256, ruleset_id, version, content (the canonical JSON, whose UTF-8 sha256
-        must be ``sha256``) and texts (a dict, kept as canonical JSON). Safe when several
-        processes keep the same versions at once: a version already there is left as it is."""
+        must be ``sha256``). Safe when several processes keep the same versions at once: a
+        version already there is left as it is."""
         stored_at = timestamp(dt.datetime.now(dt.UTC))
         values: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -399,7 +398,7 @@ class Store:
             values.setdefault(row["sha256"], {
                 "sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
                 "version": row["version"], "content": row["content"],
-                "texts": canonical_json(row["texts"]), "stored_at": stored_at})
+                "stored_at": stored_at})
         if not values:
             return 0
         dialect = postgresql if self.dialect == "postgresql" else sqlite
@@ -465,18 +464,19 @@ class Store:
             if after is None:
                 return
 
-    def version_texts(self, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The texts (by rule key) of each kept ruleset version asked for; those not kept are
+    def version_contents(self, sha256s: Iterable[str]) -> dict[str, str]:
+        """The canonical content of each kept ruleset version asked for; those not kept are
         absent from the result."""
         keys = sorted(set(sha256s))
         c = ruleset_versions.c
-        texts: dict[str, dict[str, Any]] = {}
+        contents: dict[str, str] = {}
         with self._errors(), self.engine.connect() as conn:
             for start in range(0, len(keys), IN_CHUNK):
                 chunk = keys[start:start + IN_CHUNK]
-                for row in conn.execute(sa.select(c.sha256, c.texts).where(c.sha256.in_(chunk))):
-                    texts[row.sha256] = orjson.loads(row.texts)
-        return texts
+                for row in conn.execute(sa.select(c.sha256, c.content)
+                                        .where(c.sha256.in_(chunk))):
+                    contents[row.sha256] = row.content
+        return contents
 
     def version_content(self, sha256: str) -> dict[str, str] | None:
         """A kept ruleset version as it was used (sha256, ruleset_id, version, content,
@@ -492,14 +492,9 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(decision_log)).scalar()
 
     # -- verifying
-    def verify(self, anchor: tuple[int, str] | None = None,
-               expected_texts: Callable[[str], Mapping[str, Any] | None] | None = None
-               ) -> Verification:
+    def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
         """Walk the chain from the first record; report the first one that does not hold. When
-        the chain holds, check every kept ruleset version against its sha256 too, and its rule
-        texts (what explanations show) against ``expected_texts(sha256)``, the texts the loaded
-        rulesets give that version, where they have it: the sha256 covers the content, not the
-        texts derived from it.
+        the chain holds, check every kept ruleset version against its sha256 too.
 
         A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
         noted from an earlier run and kept elsewhere, catches that too."""
@@ -529,17 +524,16 @@ class Store:
                 "removed", anchor[0], "",
                 f"the log ends at record {head.seq if head else 0}, before the anchor "
                 f"{anchor[0]}: records at its end were removed"))
-        versions, finding = self._verify_versions(expected_texts)
+        versions, finding = self._verify_versions()
         return self._found(checked, head, finding, versions)
 
-    def _verify_versions(self, expected_texts: Callable[[str], Mapping[str, Any] | None] | None
-                         ) -> tuple[int, Finding | None]:
+    def _verify_versions(self) -> tuple[int, Finding | None]:
         """(versions that hold, the first kept version whose content does not match its sha256),
         read in short transactions of VERSION_BATCH in key order."""
         c = ruleset_versions.c
         checked, after = 0, None
         while True:
-            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content, c.texts) \
+            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content) \
                 .order_by(c.sha256).limit(VERSION_BATCH)
             if after is not None:
                 query = query.where(c.sha256 > after)
@@ -551,12 +545,6 @@ class Store:
                         "version_altered", None, None,
                         f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
                         "its kept content no longer matches its sha256")
-                expected = expected_texts(row.sha256) if expected_texts else None
-                if expected is not None and orjson.loads(row.texts) != expected:
-                    return checked, Finding(
-                        "version_altered", None, None,
-                        f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
-                        "its kept rule texts differ from those its content gives")
                 checked += 1
             if len(rows) < VERSION_BATCH:
                 return checked, None

@@ -136,3 +136,14 @@ def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):
     assert clean["relative_in_canada"] is False and clean["canadian_work_years"] == 0
     assert clean["profile_submitted_at"] == "2019-06-30T14:05:00Z"
     assert clean["second_language"] is None
+
+
+def test_rule_texts_from_the_kept_content_are_those_of_the_loaded_rules(catalog):
+    """A logged decision shows rule texts read from the content the log keeps (hashed and
+    verified), not from the loaded Rule objects: both must say the same, table rows included."""
+    for version in catalog.all_versions():
+        assert version.texts == {
+            rule.key: {"title": rule.title, "reference": rule.reference,
+                       "condition": rule.source} for rule in version.rules}, version.id
+    tables = [v for v in catalog.all_versions() if any(r.table for r in v.rules)]
+    assert tables and any("@" in r.table for v in tables for r in v.rules if r.table)

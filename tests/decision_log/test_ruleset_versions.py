@@ -29,14 +29,12 @@ THREADS = 6
 
 
 def version_row(n: int, ruleset: str = "oinp.hcp.tech-draw") -> dict:
-    """A kept-version row as the service would hand it over: canonical content, its sha256, the
-    texts of its rules."""
+    """A kept-version row as the service would hand it over: canonical content and its
+    sha256."""
     content = canonical_json({"id": ruleset, "version": f"2019-07-{n:02d}",
                               "rules": {"age": {"when": f"age >= {18 + n}"}}})
     return {"sha256": hashlib.sha256(content.encode("utf-8")).hexdigest(),
-            "ruleset_id": ruleset, "version": f"2019-07-{n:02d}", "content": content,
-            "texts": {"age": {"title": {"en": "Age", "fr": "Âge"}, "reference": f"s. {n}",
-                              "condition": f"age >= {18 + n}"}}}
+            "ruleset_id": ruleset, "version": f"2019-07-{n:02d}", "content": content}
 
 
 def kept(store: Store) -> list[str]:
@@ -67,9 +65,6 @@ def test_a_version_is_kept_exactly(store):
     assert version == {k: row[k] for k in ("sha256", "ruleset_id", "version", "content")}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stored_at)
     assert store.version_content("0" * 64) is None
-    with store.engine.connect() as conn:
-        texts = conn.execute(sa.text("SELECT texts FROM ruleset_versions")).scalar()
-    assert texts == canonical_json(row["texts"])  # canonical: sorted keys, no spaces
 
 
 def test_a_version_whose_content_does_not_match_its_sha256_is_refused(store):
@@ -80,19 +75,19 @@ def test_a_version_whose_content_does_not_match_its_sha256_is_refused(store):
     assert kept(store) == []  # nothing of that call is kept
 
 
-def test_version_texts_are_those_of_kept_versions_only(store):
+def test_version_contents_are_those_of_kept_versions_only(store):
     rows = [version_row(n) for n in range(1, 4)]
     store.keep_versions(rows[:2])
     asked = [r["sha256"] for r in rows] + ["f" * 64]
-    assert store.version_texts(asked) == {r["sha256"]: r["texts"] for r in rows[:2]}
-    assert store.version_texts([]) == {}
+    assert store.version_contents(asked) == {r["sha256"]: r["content"] for r in rows[:2]}
+    assert store.version_contents([]) == {}
 
 
-def test_version_texts_reads_more_than_one_in_list(store):
+def test_version_contents_reads_more_than_one_in_list(store):
     rows = [version_row(n) for n in range(1, 8)]
     store.keep_versions(rows)
     asked = [r["sha256"] for r in rows] + [f"{i:064x}" for i in range(1200)]
-    assert store.version_texts(asked) == {r["sha256"]: r["texts"] for r in rows}
+    assert store.version_contents(asked) == {r["sha256"]: r["content"] for r in rows}
 
 
 # ------------------------------------------------------------------------------- append-only
@@ -223,20 +218,3 @@ def test_a_0002_database_is_upgraded(database_url):
             c.exec_driver_sql("DELETE FROM ruleset_versions")
     finally:
         store.close()
-
-
-def test_altered_rule_texts_are_found_against_the_loaded_rulesets(store):
-    """The sha256 covers a version's content, not the rule texts derived from it that the
-    explanations show: verify compares those with the texts the loaded rulesets give."""
-    rows = [version_row(n) for n in range(1, 3)]
-    store.keep_versions(rows)
-    loaded = {row["sha256"]: row["texts"] for row in rows}
-    assert store.verify(expected_texts=loaded.get).intact
-    tamper(store, "UPDATE ruleset_versions SET texts = REPLACE(texts, 'Age', 'Forged') "
-                  f"WHERE sha256 = '{rows[1]['sha256']}'")
-    assert store.verify().intact  # without the rulesets, nothing to compare the texts with
-    found = store.verify(expected_texts=loaded.get).finding
-    assert found.kind == "version_altered" and rows[1]["sha256"] in found.detail
-    assert "rule texts" in found.detail
-    # A version the rulesets do not have any more is checked by its content only.
-    assert store.verify(expected_texts={rows[0]["sha256"]: rows[0]["texts"]}.get).intact

@@ -41,7 +41,7 @@ def test_a_decision_is_created_logged_and_answered_whole(client, app, catalog, e
     assert body == localized(service.shown(logged), "en")
     # The log holds the decision without the rule texts, and keeps each version it names.
     assert all("title" not in f and "reference" not in f for f in logged["fired"])
-    kept = service.store.version_texts(r["sha256"] for r in logged["rulesets"])
+    kept = service.store.version_contents(r["sha256"] for r in logged["rulesets"])
     assert set(kept) == {r["sha256"] for r in logged["rulesets"]}
     assert len(record.decision) < 25_000
     assert orjson.loads(record.facts) == PROFILE and record.caller == "decider"

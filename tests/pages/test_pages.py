@@ -16,6 +16,7 @@ import pytest
 from service import pages
 from service.store import record_hash
 from tests.conftest import PROFILE
+from tests.databases import tamper
 from tests.http_api.conftest import MIN_AGE, TOKENS
 from tests.pages.conftest import CSRF, csrf_token, decide, sign_in
 
@@ -332,16 +333,15 @@ def test_the_verify_button_reports_an_intact_and_then_a_broken_chain(log_client)
     assert "Its content no longer matches its hash: it was altered." in page
 
 
-def test_the_verify_button_reports_altered_rule_texts_of_a_kept_version(tmp_path):
+def test_the_verify_button_reports_an_altered_kept_ruleset_version(tmp_path):
     from tests.http_api.conftest import _close
 
     app, log_client = _log_app(tmp_path, 7)
     token = csrf_token(log_client, "/decisions")
     store = app.extensions["decisions"].store
-    with store.engine.begin() as conn:  # the texts explanations show, changed behind its back
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS ruleset_versions_no_update")
-        conn.exec_driver_sql("UPDATE ruleset_versions SET texts = REPLACE(texts, 'Age', 'Forged')"
-                             " WHERE ruleset_id = 'express-entry.crs'")
+    # What the log's decisions show of the CRS rules, changed behind its back.
+    tamper(store, "UPDATE ruleset_versions SET content = REPLACE(content, 'Age', 'Forged') "
+                  "WHERE ruleset_id = 'express-entry.crs'", table="ruleset_versions")
     log_client.post("/decisions/verify", data={"csrf_token": token})
     html = text(log_client.get("/decisions"))
     assert "A kept ruleset version was altered." in html and "express-entry.crs" in html

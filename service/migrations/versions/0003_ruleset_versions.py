@@ -1,5 +1,6 @@
 """Ruleset versions: every ruleset version a logged decision used, kept exactly (its canonical
-JSON, whose sha256 is the key) with the texts its explanations show, append-only like the log.
+JSON, whose sha256 is the key; the texts a logged decision shows of its rules are read from it),
+append-only like the log.
 
 Revision ID: 0003
 Revises: 0002
@@ -24,7 +25,6 @@ def upgrade() -> None:
         sa.Column("ruleset_id", sa.String(200), nullable=False),
         sa.Column("version", sa.String(64), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("texts", sa.Text(), nullable=False),
         sa.Column("stored_at", sa.String(32), nullable=False),
     )
 
@@ -48,4 +48,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     raise RuntimeError("the kept ruleset versions are evidence (the logged decisions name their "
-                       "rules by key and the texts are here): no migration drops them")
+                       "rules by key; what the rules say is here): no migration drops them")
