@@ -43,6 +43,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from bench import print_section
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST = json.loads((ROOT / "docs" / "examples" / "decision-request.json").read_text())
 TOKEN = "bench-api-token-0123456789"
@@ -687,11 +689,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    results = run(args.quick)
-    print(results["markdown"])
-    if args.json:
-        Path(args.json).write_text(json.dumps({k: v for k, v in results.items()
-                                               if k != "markdown"}, indent=1))
+    print_section(run(args.quick), args.json)
     return 0
 
 

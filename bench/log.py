@@ -37,6 +37,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench import print_section
 from bench.memory import peak_mib, rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,11 +333,7 @@ def main() -> int:
     parser.add_argument("--records", type=int)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    results = run(args.quick, args.records)
-    print(results["markdown"])
-    if args.json:
-        Path(args.json).write_text(json.dumps({k: v for k, v in results.items()
-                                               if k != "markdown"}, indent=1))
+    print_section(run(args.quick, args.records), args.json)
     return 0
 
 
