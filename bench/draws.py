@@ -66,7 +66,7 @@ def child(pool: str, database: str, workers: int) -> None:
         deciders = [ProcessDecider(catalog, str(ROOT / "rulesets")) for _ in range(workers)]
     else:
         engine = Engine()
-        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        engine.prepare_all(catalog.all_versions())
         deciders = [InlineDecider(catalog, engine)]
     ready = time.perf_counter()
     pids = [d._process.pid for d in deciders if getattr(d, "_process", None) is not None]

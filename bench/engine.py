@@ -86,7 +86,7 @@ def plain_facts(facts: dict) -> dict:
 def load() -> tuple[Any, Engine]:
     catalog = load_catalog(RULESETS)
     engine = Engine()
-    engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+    engine.prepare_all(catalog.all_versions())
     return catalog, engine
 
 

@@ -22,7 +22,7 @@ def _load(directory: str):
 
     catalog = load_catalog(directory)
     engine = Engine()
-    engine.prepare_all(v for versions in catalog.by_id.values() for v in versions)
+    engine.prepare_all(catalog.all_versions())
     return catalog, engine
 
 

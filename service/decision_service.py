@@ -66,7 +66,7 @@ class Rules:
         if isolated:
             return cls(catalog, ProcessDecider(catalog, directory))
         engine = Engine()
-        engine.prepare_all(v for versions in catalog.by_id.values() for v in versions)
+        engine.prepare_all(catalog.all_versions())
         return cls(catalog, InlineDecider(catalog, engine))
 
 

@@ -128,7 +128,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
             workers = 0 if size < AUTO_PROCESSES_FROM_BYTES else min(2, os.cpu_count() or 1)
         if workers <= 0:
             engine = Engine()
-            engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+            engine.prepare_all(catalog.all_versions())
             deciders = [InlineDecider(catalog, engine)]
         else:
             deciders = [ProcessDecider(catalog, args.rulesets) for _ in range(workers)]
@@ -260,7 +260,7 @@ def _verify(sample: list[tuple[int, dict]], report, rulesets: str, distribution:
 
     catalog = load_catalog(rulesets)
     engine = Engine()
-    engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+    engine.prepare_all(catalog.all_versions())
     scores = [decide(catalog, engine, "express-entry.crs", p, report.as_of)["scores"]["crs"]
               ["total"] for _, p in sample]
     disagree = [(p["candidate_id"], report.scores[i], score)

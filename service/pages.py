@@ -253,7 +253,7 @@ def _log_filters(args) -> tuple[Filters, dict[str, str], dict[str, str]]:
 
 
 def _outcome_codes() -> list[str]:
-    codes = {o["code"] for vs in service().rules.catalog.by_id.values() for v in vs
+    codes = {o["code"] for v in service().rules.catalog.all_versions()
              for o in v.outcome.values()}
     return sorted(codes)
 

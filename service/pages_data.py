@@ -178,7 +178,7 @@ def _cases_main(conn, directory: str, expected: list) -> None:
         if fingerprint(catalog) != expected:
             raise DecisionError("the ruleset folder changed since it was loaded")
         engine = Engine()
-        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        engine.prepare_all(catalog.all_versions())
         conn.send(("done", run_cases(catalog, engine, case_files(catalog.root))))
     except DecisionError as exc:
         conn.send(("failed", exc.detail))

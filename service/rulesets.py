@@ -589,7 +589,7 @@ class Catalog:
         self.by_id: dict[str, list[RulesetVersion]] = {}
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
             self.by_id.setdefault(v.id, []).append(v)
-        self._by_sha256 = {v.sha256: v for vs in self.by_id.values() for v in vs}
+        self._by_sha256 = {v.sha256: v for v in self.all_versions()}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]

@@ -78,7 +78,7 @@ def _collector_paused() -> Iterator[None]:
 
 def fingerprint(catalog) -> list[tuple[str, str, str]]:
     """What identifies a loaded catalog: every (id, version, sha256)."""
-    return sorted((v.id, v.version, v.sha256) for vs in catalog.by_id.values() for v in vs)
+    return sorted((v.id, v.version, v.sha256) for v in catalog.all_versions())
 
 
 def _engine_main(conn, rulesets_dir: str, expected: list) -> None:
@@ -91,7 +91,7 @@ def _engine_main(conn, rulesets_dir: str, expected: list) -> None:
         if fingerprint(catalog) != expected:
             raise EngineUnavailableError("the ruleset folder changed since it was checked")
         engine = Engine()
-        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        engine.prepare_all(catalog.all_versions())
     except DecisionError as exc:
         conn.send(("failed", exc.problem()))
         return
@@ -200,7 +200,7 @@ def _trial_main(conn, rulesets_dir: str) -> None:
     try:
         catalog = load_catalog(rulesets_dir)
         engine = Engine()
-        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        engine.prepare_all(catalog.all_versions())
     except DecisionError as exc:
         conn.send(("failed", exc))
         return
@@ -267,7 +267,7 @@ def check_rulesets(rulesets_dir: str, isolated: bool = True) -> None:
 
         catalog = load_catalog(rulesets_dir)
         engine = Engine()
-        engine.prepare_all(v for vs in catalog.by_id.values() for v in vs)
+        engine.prepare_all(catalog.all_versions())
         result = run_cases(catalog, engine, case_files(catalog.root))
         passed, report = result.passed, format_report(result)
     if not passed:
