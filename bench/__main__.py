@@ -455,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="all figures as JSON (var/ is not committed)")
     parser.add_argument("--render-only", action="store_true",
                         help="measure nothing: write the report again from the figures of the "
-                             "last run (--json), after a change to its texts")
+                             "last run (--json), after a change to the texts of the engine "
+                             "section, the summary or the comparison; the API, draws and log "
+                             "sections keep the text they were measured with")
     parser.add_argument("--save-baseline", action="store_true",
                         help="afterwards, write this run's key figures to bench/baseline.json "
                              "(the 'before' of the next round of changes)")

@@ -440,8 +440,8 @@ def markdown(results: dict) -> str:
     out = [f"`decisions serve --workers {WORKERS}` (gunicorn sync workers, each deciding in "
            f"its own supervised engine process) on a free 127.0.0.1 port, {cpus} CPUs shared "
            "with the load generator. The request is `docs/examples/decision-request.json` "
-           "(`oinp.hcp.tech-draw`, a complete explained decision of about 19 KB logged per "
-           "decision), each with its own candidate id; a batch holds 100 of them. Closed-loop "
+           "(`oinp.hcp.tech-draw`, a complete explained decision logged per decision), each "
+           "with its own candidate id; a batch holds 100 of them. Closed-loop "
            "client processes (`python -m bench.api --client`), one request at a time each on a "
            "new connection. Every decision counted was answered 201 (batch: 200, every item "
            "201), so written and committed to the log before its answer.", ""]

@@ -157,6 +157,7 @@ def coverage(profiles: list[tuple[dict, dt.date]]) -> dict[str, dict]:
     out: dict[str, dict] = {}
 
     def count(field: str, value) -> None:
+        value = str(value)  # as shown, and the same after a JSON round trip (True, not true)
         out.setdefault(field, {})
         out[field][value] = out[field].get(value, 0) + 1
 

@@ -229,17 +229,24 @@ def test_the_readme_curl_calls_work_as_written(tmp_path):
         server.stop()
 
 
-@pytest.mark.slow
-def test_workers_load_only_checked_rulesets_and_a_reload_replaces_them_all(tmp_path):
+def min_age_server(tmp_path: Path, workers: int, candidate: str):
+    """A server over a min-age folder (adults from 18) that the test edits, and a function
+    that asks it n times about a 19-year-old and gives the set of outcomes."""
     rulesets = tmp_path / "rulesets"
     write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=18)
-    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=3,
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=workers,
                     rulesets=rulesets)
-    body = json.dumps({"ruleset": "test.min-age", "facts": {"candidate_id": "R1", "age": 19}})
+    body = json.dumps({"ruleset": "test.min-age", "facts": {"candidate_id": candidate, "age": 19}})
 
     def outcomes(n: int) -> set[str]:
         return {json.loads(server.request("POST", "/v1/decisions", body.encode())[1])["outcome"]
                 for _ in range(n)}
+    return rulesets, server, outcomes
+
+
+@pytest.mark.slow
+def test_workers_load_only_checked_rulesets_and_a_reload_replaces_them_all(tmp_path):
+    rulesets, server, outcomes = min_age_server(tmp_path, workers=3, candidate="R1")
 
     def wait_for_boots(count: int) -> None:
         deadline = time.monotonic() + 60
@@ -278,15 +285,7 @@ def test_workers_load_only_checked_rulesets_and_a_reload_replaces_them_all(tmp_p
 
 @pytest.mark.slow
 def test_sighup_loads_the_folder_afresh_only_when_it_passes(tmp_path):
-    rulesets = tmp_path / "rulesets"
-    write_min_age(rulesets, "2019-01-01", "2019-01-01", minimum=18)
-    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=2,
-                    rulesets=rulesets)
-    body = json.dumps({"ruleset": "test.min-age", "facts": {"candidate_id": "H1", "age": 19}})
-
-    def outcomes(n: int) -> set[str]:
-        return {json.loads(server.request("POST", "/v1/decisions", body.encode())[1])["outcome"]
-                for _ in range(n)}
+    rulesets, server, outcomes = min_age_server(tmp_path, workers=2, candidate="H1")
 
     def hangup_and_wait(booted: int) -> None:
         os.kill(server.process.pid, signal.SIGHUP)
