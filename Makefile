@@ -10,7 +10,7 @@ PORT ?= 8000
 PO := $(wildcard service/translations/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: setup run test check lint bench bench-setup clean messages
+.PHONY: setup run test test-fast check lint screenshots bench bench-setup clean messages
 
 setup: $(STAMP) $(MO)
 
@@ -44,8 +44,21 @@ test: setup
 	$(BIN)/decisions test rulesets
 	$(BIN)/python -m pytest -q
 
+# The inner loop: everything but the slow tests (stress, fuzz, browser, a real gunicorn).
+test-fast: setup
+	$(BIN)/python -m pytest -q -x -m "not slow" --ignore=tests/browser \
+		--deselect tests/http_api/test_serve.py
+
+# ruff, and the dependency rules between the stages of service/ (import-linter contracts in
+# pyproject.toml; tests/test_layout.py runs them too).
 lint: setup
 	$(BIN)/ruff check service tests bench
+	$(BIN)/lint-imports
+
+# Refresh the README's screenshots from the browser tests (a plain test run writes them to a
+# temporary folder and never changes committed files).
+screenshots: setup
+	DECISIONS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 # The benchmarks also need the optional group `bench` (zen-engine, the peer engine); `make test`
 # never installs it.

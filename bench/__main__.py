@@ -72,7 +72,7 @@ def run_fuzz(examples: int) -> dict:
 
 # ------------------------------------------------------------------------------------ the report
 WHAT = {
-    "plain": "bench/plain_crs.py: plain hand-written CRS function (the floor)",
+    "plain": "service/draws/plain_crs.py: plain hand-written CRS function (the floor)",
     "crs": "decide(\"express-entry.crs\"): explained CRS decision (language + CRS rulesets)",
     "assessment": "decide(\"express-entry.assessment\"): complete explained assessment "
                   "(11 rulesets)",
@@ -154,7 +154,7 @@ def render_engine(e: dict) -> str:
     # batches
     out += ["### Decisions per second through the deciders", "",
             "Complete explained `express-entry.assessment` decisions, through "
-            "`service.supervisor.InlineDecider.decide_many` (in this process) and "
+            "`service.decisions.InlineDecider.decide_many` (in this process) and "
             "`ProcessDecider.decide_many` (the supervised engine process the web service uses:"
             " requests and decisions pickled over a pipe). The third row is a diagnostic: "
             "the inline decider with Python's cyclic garbage collector paused during each "
@@ -320,11 +320,12 @@ def findings(e: dict) -> str:
             f"of every fired rule (`_fired_entry`: {cum('service/decisions.py:_fired_entry')};"
             " issue 10 suggests building them only when the explanation is rendered), the "
             f"chain of versions re-resolved per decision (`Catalog.chain`: "
-            f"{cum('service/rulesets.py:chain')}), the facts validated by marshmallow "
-            f"(`Catalog.validate`: {cum('service/rulesets.py:validate')}), and inside the "
+            f"{cum('service/rulesets/model.py:chain')}), the facts validated by marshmallow "
+            f"(`Catalog.validate`: {cum('service/rulesets/model.py:validate')}), and inside the "
             f"engine the facts projected per ruleset (`_project`: "
-            f"{cum('service/engine.py:_project')}) and nested dicts copied on every derived "
-            f"value (`set_path`: {cum('service/engine.py:set_path')}). These are in service/,"
+            f"{cum('service/engine/session.py:_project')}) and nested dicts copied on every "
+            f"derived "
+            f"value (`set_path`: {cum('service/conditions.py:set_path')}). These are in service/,"
             " outside this benchmark's remit: each is a candidate, to be measured with this "
             "suite before and after.")
     b = e["batches"]

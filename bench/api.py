@@ -330,16 +330,17 @@ def bench_database(label: str, url: str, quick: bool, progress) -> dict:
 
 # ------------------------------------------------------------------------------- the profile
 WATCHED = {  # cProfile key suffix: what it stands for
-    "service/api.py:create_decision": "the whole view (after Flask routing and the guard)",
-    "service/api.py:_load": "request body: parse and validate (marshmallow)",
-    "service/api.py:_authorize": "bearer token check",
+    "service/web/views.py:create_decision": "the whole view (after Flask routing and the guard)",
+    "service/web/plumbing.py:validated": "request body: parse and validate (marshmallow)",
+    "service/web/plumbing.py:_authorize": "bearer token check",
     "service/decision_service.py:decide": "decide and log (DecisionService.decide)",
-    "service/supervisor.py:decide_many": "deciding (the decider, engine in or out of process)",
-    "service/store.py:append": "writing the log record, committed",
-    "service/store.py:_row": "  of which serialising the record (canonical JSON)",
-    "service/store.py:record_hash": "  of which hashing it",
+    "service/decisions/deciders.py:decide_many":
+        "deciding (the decider, engine in or out of process)",
+    "service/store/log.py:append": "writing the log record, committed",
+    "service/store/log.py:_row": "  of which serialising the record (canonical JSON)",
+    "service/store/log.py:record_hash": "  of which hashing it",
     "service/decisions.py:localized": "localizing the decision for the answer",
-    "service/api.py:respond": "writing the answer (orjson)",
+    "service/web/plumbing.py:respond": "writing the answer (orjson)",
 }
 
 
@@ -630,13 +631,14 @@ def _reading(results: dict) -> list[str]:
     lines.append(
         f"- **What dominates a request now** (cProfile, engine in process, "
         f"{p['median_ms']:.1f} ms unprofiled): deciding "
-        f"({share('service/supervisor.py:decide_many')}), writing the log record "
-        f"({share('service/store.py:append')}"
+        f"({share('service/decisions/deciders.py:decide_many')}), writing the log record "
+        f"({share('service/store/log.py:append')}"
         + (f", of which the commit, an fsync, {commit['tottime_us'] / total:.0%}"
            if commit else "")
-        + f"), reading and validating the body ({share('service/api.py:_load')}), localizing "
+        + f"), reading and validating the body ("
+        f"{share('service/web/plumbing.py:validated')}), localizing "
         f"the decision ({share('service/decisions.py:localized')}), writing the answer "
-        f"({share('service/api.py:respond')}). As served, the engine runs in its own "
+        f"({share('service/web/plumbing.py:respond')}). As served, the engine runs in its own "
         f"process: {results['profile']['isolated']['median_ms']:.1f} ms per request against "
         f"{p['median_ms']:.1f} ms in process.")
     lines.append(

@@ -38,7 +38,7 @@ QUICK_SIZES = (2_000, 10_000)
 def make_pool(size: int, path: Path) -> dict:
     import orjson
 
-    from service.pool import generate
+    from service.draws.pool import generate
 
     started = time.perf_counter()
     profiles, report = generate(size, 1, dt.date(2019, 7, 12), "2019-04-12")
@@ -51,12 +51,12 @@ def make_pool(size: int, path: Path) -> dict:
 
 def child(pool: str, database: str, workers: int) -> None:
     """Hold the draw in this process and print what it cost, as JSON."""
-    from service import draw_store
+    from service.decisions import InlineDecider, ProcessDecider
     from service.draws import Pool, run_draw
     from service.engine import Engine
     from service.rulesets import load_catalog
     from service.store import Store
-    from service.supervisor import InlineDecider, ProcessDecider
+    from service.store import draws as draw_store
 
     started = time.perf_counter()
     catalog = load_catalog(ROOT / "rulesets")

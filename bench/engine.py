@@ -5,7 +5,7 @@ a peer (the same grid as a Zen decision graph), all measured in the same run.
 
 What is measured, on N generated profiles (bench/profiles.py), one call at a time:
 
-* ``plain``: bench/plain_crs.crs(facts, as_of), the floor;
+* ``plain``: service.draws.plain_crs.crs(facts, as_of), the floor;
 * ``crs``: service.decisions.decide(..., "express-entry.crs", ...): the complete explained CRS
   decision (language levels, then the grid; every fired rule, its matched facts and effect);
 * ``assessment``: decide(..., "express-entry.assessment", ...): the complete explained assessment
@@ -46,14 +46,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.plain_crs import crs as plain_crs
 from bench.profiles import coverage, generate
-from service import engine as engine_module
-from service.decisions import decide
+from service.decisions import InlineDecider, ProcessDecider, decide
+from service.draws.plain_crs import crs as plain_crs
 from service.engine import Engine
+from service.engine import session as engine_module
 from service.errors import DecisionError
 from service.rulesets import load_catalog
-from service.supervisor import InlineDecider, ProcessDecider
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"
@@ -444,9 +443,9 @@ def profile_hot_path(catalog, engine, profiles, ruleset_id=ASSESSMENT, top: int 
 # Functions whose cumulative time the report quotes (file:function).
 WATCHED = ("service/decisions.py:_fired_entry", "service/decisions.py:_requirement",
            "service/decisions.py:because_text", "service/decisions.py:tally",
-           "service/rulesets.py:chain", "service/rulesets.py:validate",
-           "service/engine.py:_project", "service/engine.py:set_path",
-           "service/engine.py:_assert_derived")
+           "service/rulesets/model.py:chain", "service/rulesets/model.py:validate",
+           "service/engine/session.py:_project", "service/conditions.py:set_path",
+           "service/engine/session.py:_assert_derived")
 
 
 # ------------------------------------------------------------------------------------------ all

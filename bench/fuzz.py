@@ -140,8 +140,8 @@ def expected_firings(version: RulesetVersion, one: dict) -> set[int]:
 
 # ------------------------------------------------------------------------------- engine worker
 def _worker_main(conn, session_reuse: int | None) -> None:
-    from service import engine
     from service.engine import CompiledRuleset
+    from service.engine import session as engine
     from service.errors import DecisionError
 
     if session_reuse is not None:

@@ -56,7 +56,7 @@ PROFILED_REPLAYS = 300
 # -------------------------------------------------------------------------- child processes
 def fill(url: str, records: int, seconds: float) -> dict:
     """Append ``records`` re-used decisions (bounded by ``seconds``)."""
-    from service.decision_service import Rules
+    from service.live import Rules
     from service.store import NewDecision, Store
 
     rules = Rules.load(str(ROOT / "rulesets"), isolated=False)
@@ -129,7 +129,7 @@ def _filters():
 def replay(url: str, sample: int, seconds: float) -> dict:
     import sqlalchemy as sa
 
-    from service.decision_service import DecisionService, Rules
+    from service.live import DecisionService, Rules
     from service.store import Store, decision_log
 
     store = Store(url)
@@ -169,7 +169,7 @@ def replay(url: str, sample: int, seconds: float) -> dict:
 
 REPLAY_WATCHED = {
     "service/decision_service.py:record": "read the record by id (Store.get)",
-    "service/supervisor.py:decide": "decide the logged facts again (pinned versions)",
+    "service/decisions/deciders.py:decide": "decide the logged facts again (pinned versions)",
     "service/decision_service.py:diff": "compare logged and replayed decisions",
     "<orjson.loads>": "parse JSON (record columns, the replayed decision's round trip)",
     "<orjson.dumps>": "serialise the replayed decision (round trip before comparing)",

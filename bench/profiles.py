@@ -7,7 +7,8 @@ Each profile follows the candidate profile contract (shared/reference/candidate-
 rulesets/contracts/candidate-profile.yaml) and comes with the decision date it is assessed on:
 2019-07-11 (the project's baseline: French points 15/30, job-offer points 50/200) or 2026-11-25
 (French 25/50, no job-offer points), half each. Languages are given as levels (test ``clb`` for
-English, ``nclc`` for French), so the plain calculator bench/plain_crs.py applies to every profile.
+English, ``nclc`` for French), so the plain calculator service/draws/plain_crs.py applies to
+every profile.
 
 What is covered, with weights chosen to look like an Express Entry pool rather than a uniform grid:
 every marital status (spouse accompanying or not, citizen or not, spouse object present or not),

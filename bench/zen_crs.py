@@ -7,7 +7,7 @@
 
 The graph is built here from the published grid (shared/reference/express-entry.md, "CRS (in force
 2019-07-11)" and "Dated changes"), written below as plain row lists, not from the project's
-rulesets, so it is an independent third implementation next to bench/plain_crs.py and
+rulesets, so it is an independent third implementation next to service/draws/plain_crs.py and
 rulesets/express-entry/crs-*.yaml. Its shape is what a policy team would draw in the Zen editor:
 
     request -> "derived facts" (expression node) -> one decision table per grid factor

@@ -1,7 +1,15 @@
 """Explained rules-engine decisions for Express Entry and OINP selection.
 
-The core (rulesets, conditions, engine, decisions) imports no Flask; the web layer is built by
-``create_app`` on top of it.
+One package per stage, in the order of the flow (README.md, "Layout"):
+
+    rulesets -> conditions -> engine -> decisions -> store      the core: files to logged decisions
+    checks, draws                                              built on the core
+    live                                                       the running service: decide and log
+    web, pages, cli                                            the doors: HTTP API, pages, command
+    config, errors, i18n, auth, jsonlog, child                 the kernel, imported by every stage
+
+The core imports no Flask. ``create_app`` (here) and ``serve`` (gunicorn) assemble the doors;
+the dependency rules are import-linter contracts (pyproject.toml) that the tests run.
 """
 
 
@@ -11,14 +19,14 @@ def create_app(config=None):
     Everything is loaded and checked here, at start: a broken ruleset, an invalid tokens file or
     (when it migrates) an unreachable database stops the start with its reason, never a later
     request."""
-    from .api import build_app
     from .auth import TokenStore
     from .config import Config
-    from .decision_service import DecisionService, Rules
     from .jsonlog import configure_logging
-    from .pages_setup import install as install_pages
-    from .ruleset_snapshots import RulesetSnapshots
+    from .live import DecisionService, Rules
+    from .pages import install as install_pages
+    from .rulesets.snapshots import RulesetSnapshots
     from .store import Store
+    from .web import build_app
 
     config = config or Config.from_env()
     configure_logging(config.log_level)
@@ -33,5 +41,5 @@ def create_app(config=None):
     service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine,
                               snapshots)
     app = build_app(config, service, tokens)
-    install_pages(app, config)  # the pages for auditors and policy staff (service/pages.py)
+    install_pages(app, config)  # the pages for auditors and policy staff (service/pages)
     return app

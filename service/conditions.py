@@ -1,10 +1,11 @@
-"""The condition language: parse, check, normalise, evaluate, explain, and compile to durable-rules.
+"""The condition language: parse, check, normalise, evaluate and explain (``engine.compile`` turns
+it into durable-rules patterns).
 
 A condition is a short expression such as ``crs >= 400 and primary_noc in tech_nocs``. It is parsed
 with Python's ``ast`` module and only a whitelist of node kinds is accepted; nothing is ever
-``eval``'d. The same normalised tree is used twice: compiled to durable-rules JSON patterns (the
-engine decides) and evaluated here to render why a requirement was not met. A property test keeps
-the two in agreement.
+``eval``'d. The same normalised tree is used twice: compiled to durable-rules JSON patterns by
+the engine (which decides) and evaluated here to render why a requirement was not met. A property
+test keeps the two in agreement.
 
 Semantics, shared by both: a fact that is absent or null makes every comparison on it false, except
 ``x == null`` (true) and ``x != null`` (false). ``not`` is pushed down to the comparisons before
@@ -14,27 +15,18 @@ anything is evaluated, so ``not age >= 20`` means ``age < 20`` and is false when
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConditionError
+from .errors import ConditionError, EvaluationError, did_you_mean
 
-# Capacity limits of durable-rules 2.0.28 that we keep well inside (see docs/engine.md).
-MAX_EXPRESSIONS_PER_PATTERN = 30  # 31 or more -> error 113 at registration
-MAX_BRANCHES = 64  # one durable rule per branch of the disjunctive normal form
-
-COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "in": "not in",
            "not in": "in"}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
 _AST_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
             ast.In: "in", ast.NotIn: "not in", ast.Is: "==", ast.IsNot: "!="}
-_DURABLE_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-_REGEX_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 MISSING = object()
 
 
@@ -113,9 +105,7 @@ class Names:
         self.constants = dict(constants)
 
     def suggest(self, name: str) -> str:
-        pool = list(self.facts) + list(self.constants)
-        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-        return f"; did you mean '{close[0]}'?" if close else ""
+        return did_you_mean(name, list(self.facts) + list(self.constants))
 
 
 def article(word: str) -> str:
@@ -304,34 +294,6 @@ def nnf(node: Any, negate: bool = False) -> Any:
     raise TypeError(f"not a condition node: {node!r}")
 
 
-def dnf(node: Any) -> list[tuple[Atom, ...]]:
-    """The branches of the disjunctive normal form of an NNF tree: each branch is a conjunction.
-
-    Lists of numbers in ``in`` become one branch per value; lists of plain strings stay one atom
-    (compiled to a regular expression). Raises ConditionError past MAX_BRANCHES."""
-    if isinstance(node, Atom):
-        if node.op == "in" and not _regex_in(node):
-            return [(Atom(node.path, "==", v, node.const),) for v in node.value]
-        return [(node,)]
-    if isinstance(node, Any_):
-        branches = [b for item in node.items for b in dnf(item)]
-    else:
-        branches = [()]
-        for item in node.items:
-            branches = [b + c for b in branches for c in dnf(item)]
-            if len(branches) > MAX_BRANCHES:
-                break
-    if len(branches) > MAX_BRANCHES:
-        raise ConditionError(f"condition is too complex: more than {MAX_BRANCHES} alternatives "
-                             "once written out; split it into several rules or use a constant list")
-    return branches
-
-
-def _regex_in(atom: Atom) -> bool:
-    return bool(atom.value) and all(isinstance(v, str) and _REGEX_SAFE.match(v)
-                                    for v in atom.value)
-
-
 def paths(node: Any) -> list[str]:
     """Every fact path a tree reads, in order of first appearance."""
     seen: dict[str, None] = {}
@@ -372,6 +334,23 @@ def get_path(facts: Mapping[str, Any], path: str) -> Any:
             if value is MISSING:
                 return MISSING
     return MISSING if value is None else value
+
+
+def set_path(facts: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in nested dicts (``first_clb.reading`` -> facts[first_clb][reading])."""
+    node = facts
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {} if child is None else None
+            if child is None:
+                raise EvaluationError(f"cannot set '{path}': '{part}' already holds a value")
+            node[part] = child
+        else:
+            child = node[part] = dict(child)  # copy: never change the caller's nested dicts
+        node = child
+    node[parts[-1]] = value
 
 
 def holds(atom: Atom, facts: Mapping[str, Any]) -> bool:
@@ -478,49 +457,3 @@ def render(node: Any) -> str:
     joiner = " and " if isinstance(node, All) else " or "
     return joiner.join(f"({render(i)})" if isinstance(i, All | Any_) and len(i.items) > 1
                        else render(i) for i in node.items)
-
-
-# --------------------------------------------------------------------------- compile to durable
-INPUT_TYPE = "$in"  # the ``t`` of the fact that carries the caller's input
-
-
-def durable_value(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _atom_expressions(atom: Atom, field: str) -> list[dict]:
-    if atom.value is None:
-        return [{"$nex" if atom.op == "==" else "$ex": {field: 1}}]
-    if atom.op == "==":
-        return [{field: atom.value}]
-    if atom.op == "in":  # only regex-safe strings reach here (see dnf)
-        return [{"$mt": {field: "|".join(atom.value)}}]
-    if atom.op == "not in":
-        return [{"$neq": {field: v}} for v in atom.value] or [{"$ex": {field: 1}}]
-    return [{_DURABLE_OPS[atom.op]: {field: atom.value}}]
-
-
-def compile_branch(branch: Iterable[Atom], is_derived: Callable[[str], bool],
-                   requires: Iterable[str] = ()) -> list[dict]:
-    """durable-rules patterns (the ``all`` list) for one conjunction.
-
-    Atoms on the caller's input go into one pattern on the input fact; atoms on a derived fact go
-    into a pattern on that fact (``{"t": name, "v": value}``), joined with the rest. ``requires``
-    names derived facts that must exist before the rule fires (a derive expression reads them)."""
-    groups: dict[str, list[dict]] = {}
-    for atom in branch:
-        derived = is_derived(atom.path)
-        key = atom.path if derived else INPUT_TYPE
-        groups.setdefault(key, []).extend(_atom_expressions(atom, "v" if derived else atom.path))
-    for name in requires:
-        groups.setdefault(name, [])
-    if not groups:
-        groups[INPUT_TYPE] = []
-    patterns = []
-    for i, (fact_type, exprs) in enumerate(groups.items()):
-        if len(exprs) + 1 > MAX_EXPRESSIONS_PER_PATTERN:
-            raise ConditionError(f"too many comparisons on one fact ({len(exprs)}); durable-rules "
-                                 f"accepts at most {MAX_EXPRESSIONS_PER_PATTERN - 1}")
-        body = {"t": fact_type} if not exprs else {"$and": [{"t": fact_type}, *exprs]}
-        patterns.append({f"m{i}": body})
-    return patterns

@@ -25,11 +25,12 @@ class Config:
     # Apply pending migrations when the app starts. `decisions serve` migrates once before it
     # forks, so the workers find the schema current; tests and embedded uses rely on this.
     migrate_on_start: bool = True
-    # Decide in a supervised engine process (service.supervisor), so that an engine crash costs
-    # one request (503) and not the worker. Off only where speed of start matters more (tests).
+    # Decide in a supervised engine process (``service.decisions.deciders``), so that an engine
+    # crash costs one request (503) and not the worker. Off only where speed of start matters
+    # more (tests).
     isolate_engine: bool = True
     # Set by `decisions serve`: workers load the current checked snapshot of rulesets_dir from
-    # here instead of the folder itself (service.ruleset_snapshots).
+    # here instead of the folder itself (``service.rulesets.snapshots``).
     rulesets_snapshots: str | None = None
     log_level: str = "INFO"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,3 +122,10 @@ def flatten_messages(messages: Any, prefix: str = "", root: str = "body") -> dic
     else:
         out[prefix or root] = [str(messages)]
     return out
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest known name, or nothing: the one hint every message
+    about an unknown name ends with."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -17,7 +17,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from .config import Config
-from .decision_service import MASTER_PID_ENV
+from .live import MASTER_PID_ENV
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -32,9 +32,9 @@ def _on_reload(arbiter: Any) -> None:
     """SIGHUP to the master: check the ruleset folder afresh and publish it for the workers
     gunicorn is about to start, only if it passes; otherwise they start on the rules in use.
     A reload asked through the API has published the folder already: nothing to do then."""
+    from .checks import check_rulesets
     from .errors import RulesetError
-    from .ruleset_snapshots import RulesetSnapshots, folder_digest
-    from .supervisor import check_rulesets
+    from .rulesets.snapshots import RulesetSnapshots, folder_digest
 
     source = os.environ["DECISIONS_RULESETS"]
     snapshots = RulesetSnapshots(os.environ["DECISIONS_RULESETS_SNAPSHOTS"])

@@ -1,4 +1,6 @@
-"""Shared fixtures: the bundled rulesets, loaded once, and a helper to build small rulesets."""
+"""Shared fixtures, one set for every test folder: the bundled rulesets loaded once, a helper to
+build small rulesets, apps over a fresh decision log (tests/apps.py) and the log's databases
+(tests/databases.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from service import create_app
 from service.engine import Engine
 from service.rulesets import load_catalog
-
-ROOT = Path(__file__).resolve().parent.parent
-RULESETS = ROOT / "rulesets"
+from tests.apps import ROOT, RULESETS, app_config, close_app  # noqa: F401  (ROOT for the tests)
+from tests.databases import database_url, store  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +71,32 @@ PROFILE = {
     "intends_to_reside_in": "ON",
     "spouse": None,
 }
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build a fresh app; keyword arguments override its Config (SQLite in tmp_path)."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(app_config(tmp_path, **overrides))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        close_app(app)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One app per test module (building one takes most of a second): tests that need an empty
+    log or special settings use make_app."""
+    app = create_app(app_config(tmp_path_factory.mktemp("app")))
+    yield app
+    close_app(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from bench.engine import CRS_KEYS, plain_facts
-from bench.plain_crs import crs as plain_crs
 from bench.profiles import AS_OF_DATES, coverage, generate
 from service.decisions import decide
+from service.draws.plain_crs import crs as plain_crs
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from service.decisions import InlineDecider
 from service.draws import (
     DrawConflictError,
     DrawError,
@@ -23,7 +24,6 @@ from service.draws import (
 from service.engine import Engine
 from service.errors import EngineUnavailableError
 from service.rulesets import load_catalog
-from service.supervisor import InlineDecider
 from tests.conftest import PROFILE, RULESETS
 
 SMALL_DRAW = """\
@@ -226,7 +226,7 @@ def test_an_engine_crash_costs_only_the_candidate_that_caused_it(small):
 
 # ---------------------------------------------------------------------------------- recording
 def test_a_draw_is_recorded_and_holding_it_again_returns_the_first_result(small, store):
-    from service import draw_store
+    from service.store import draws as draw_store
 
     first, _ = hold(small, store=store, draw_id="small-1", caller="tests")
     assert first["recorded"] and not first["replayed"]
@@ -288,7 +288,7 @@ def test_the_bundled_tech_draws_keep_their_published_parameters(catalog):
 
 
 def test_the_first_tech_draw_over_a_synthetic_pool(catalog, engine):
-    from service.pool import generate
+    from service.draws.pool import generate
 
     profiles, _ = generate(400, 3, as_of=dt.date(2019, 7, 12))
     rows: list[dict] = []
@@ -311,7 +311,7 @@ def test_the_first_tech_draw_over_a_synthetic_pool(catalog, engine):
 
 
 def test_holding_a_draw_through_engine_processes_gives_the_same_ranking(small, tmp_path):
-    from service.supervisor import ProcessDecider
+    from service.decisions import ProcessDecider
 
     catalog, _ = small
     inline, _ = hold(small)

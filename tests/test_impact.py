@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from service.impact import Case, compare, format_impact, read_cases
-from service.supervisor import InlineDecider
+from service.checks.impact import Case, compare, format_impact, read_cases
+from service.decisions import InlineDecider
 
 from .conftest import PROFILE
 from .test_cli import run

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from service.decisions import decide
-from service.pool import DISTRIBUTIONS, PoolError, generate, histogram, quotas
+from service.draws.pool import DISTRIBUTIONS, PoolError, generate, histogram, quotas
 
 
 def pool(size: int, seed: int, **kwargs) -> tuple[list[dict], object]:

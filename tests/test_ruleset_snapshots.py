@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.ruleset_snapshots import KEEP, RulesetSnapshots
+from service.rulesets.snapshots import KEEP, RulesetSnapshots
 
 
 def test_a_staged_copy_is_current_only_once_published(tmp_path):

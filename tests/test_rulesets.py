@@ -1,4 +1,5 @@
-"""Loading rulesets: every broken file is refused with its exact file, line, key and message."""
+"""Loading rulesets: every broken file is refused with its exact file, line, key and message
+(the engine's capacity limits when it is compiled, as `decisions check` does)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from service.engine import load_compiled
 from service.errors import FactsError, RulesetError, UnknownRulesetError
 from service.rulesets import load_catalog, validate_facts
 
@@ -26,7 +28,7 @@ def test_broken_ruleset_is_refused_with_file_line_key_and_message(path, tmp_path
     shutil.copytree(RULESETS / "contracts", root / "contracts")
     shutil.copy(path, root / path.name)
     with pytest.raises(RulesetError) as err:
-        load_catalog(root)
+        load_compiled(root)  # what `decisions check` does: load, then compile for the engine
     found = [(p.file, p.line, p.key, p.message) for p in err.value.problems]
     assert any(f == f"rulesets/{path.name}" and ln == int(line) and k == key.strip()
                and message in m for f, ln, k, m in found), found

@@ -7,8 +7,9 @@ import pickle
 
 import pytest
 
+from service.decisions import InlineDecider, ProcessDecider
+from service.engine import CRASH_ENV
 from service.errors import EngineUnavailableError, FactsError, Problem, RulesetError
-from service.supervisor import CRASH_ENV, InlineDecider, ProcessDecider
 
 from .conftest import PROFILE, RULESETS
 
@@ -35,7 +36,7 @@ def test_engine_crash_costs_one_request_and_the_engine_comes_back(crashing_decid
     inline = InlineDecider(catalog, engine)
     before = crashing_decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)
     assert before["outcome"] == inline.decide("oinp.hcp.tech-draw", PROFILE, DAY)["outcome"]
-    pid = crashing_decider._process.pid
+    pid = crashing_decider.engine_pid
 
     with pytest.raises(EngineUnavailableError) as err:
         crashing_decider.decide("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-CRASH"},
@@ -45,7 +46,7 @@ def test_engine_crash_costs_one_request_and_the_engine_comes_back(crashing_decid
 
     after = crashing_decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)
     assert after["outcome"] == before["outcome"]
-    assert crashing_decider._process.pid != pid and crashing_decider.restarts == 1
+    assert crashing_decider.engine_pid != pid and crashing_decider.restarts == 1
 
 
 def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
@@ -61,7 +62,7 @@ def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
 def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, monkeypatch):
     import shutil
 
-    from service.supervisor import trial
+    from service.checks import cases_in_child
 
     root = tmp_path / "rulesets"
     shutil.copytree(RULESETS, root)
@@ -72,13 +73,14 @@ def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, m
                               'facts: {primary_noc: "2174", candidate_id: C-CRASH}', 1))
     monkeypatch.setenv(CRASH_ENV, "C-CRASH")
     with pytest.raises(RulesetError) as err:
-        trial(root)
+        cases_in_child(root)
     message = str(err.value)
     assert "the engine crashed (exit code -11) while running case" in message
     assert "hcp-tech-draw.cases.yaml" in message and "A crashing candidate" in message
     monkeypatch.delenv(CRASH_ENV)
-    passed, _text, tried = trial(root)
-    assert ("oinp.hcp.tech-draw", "2019-07-11") in [(i, v) for i, v, _ in tried]
+    report = cases_in_child(root)
+    assert report.passed
+    assert any("hcp-tech-draw.cases.yaml" in result.file for result in report.results)
 
 
 def test_a_batch_pauses_the_garbage_collector_and_gives_it_back(catalog, engine):

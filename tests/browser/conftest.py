@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -22,12 +23,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import PROFILE, ROOT, RULESETS
+from tests.conftest import PROFILE, RULESETS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# A test run never rewrites committed files: screenshots go to a temporary folder, unless
+# DECISIONS_SCREENSHOTS names where to write them (`make screenshots` refreshes docs/screenshots).
+SCREENSHOTS = Path(os.environ.get("DECISIONS_SCREENSHOTS") or
+                   tempfile.mkdtemp(prefix="decisions-screenshots-"))
 DECISIONS = Path(sys.executable).with_name("decisions")
 
 
@@ -129,7 +133,7 @@ def server(tmp_path_factory, browser):
         }
         for i in range(3):
             server.decide({**PROFILE, "candidate_id": f"C-00030{i}", "age": 30 + i})
-        from service.pool import generate
+        from service.draws.pool import generate
 
         profiles, _ = generate(200, 3, as_of=dt.date(2019, 7, 12))
         pool = b"".join(orjson.dumps(p) + b"\n" for p in profiles)
@@ -153,7 +157,7 @@ def page(browser, server):
 
 
 def shot(page, name: str, element: str | None = None) -> Path:
-    """A screenshot for docs/screenshots (the README shows them)."""
+    """A screenshot in SCREENSHOTS (docs/screenshots, which the README shows, when asked for)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if element:

@@ -1,6 +1,7 @@
 """The pages in Chromium, as a person uses them: sign in with the token `decisions serve`
 printed, read a decision and its why-not, switch to French, filter the log and verify it, open
-the impact of a ruleset change and a draw. Screenshots go to docs/screenshots/."""
+the impact of a ruleset change and a draw. Screenshots go to a temporary folder, or to
+docs/screenshots/ with `make screenshots`."""
 
 from __future__ import annotations
 

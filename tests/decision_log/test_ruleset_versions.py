@@ -15,12 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from service.store import (
-    MIGRATE_LOCK,
-    RulesetVersionMismatchError,
-    Store,
-    canonical_json,
-)
+from service.store import RulesetVersionMismatchError, Store, canonical_json
+from service.store.log import MIGRATE_LOCK
 from tests.databases import synthetic_entry
 from tests.databases import tamper as tamper_with
 

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from service.store import record_hash
+from tests.apps import bearer, write_min_age
 from tests.conftest import PROFILE
-from tests.http_api.conftest import bearer, write_min_age
 
 REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE, "as_of": "2019-07-15"}
 

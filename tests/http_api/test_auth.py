@@ -16,7 +16,7 @@ from service.auth import (
     parse_tokens,
     token_line,
 )
-from tests.http_api.conftest import TOKENS, bearer
+from tests.apps import TOKENS, bearer
 
 REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": {}}
 

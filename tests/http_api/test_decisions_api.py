@@ -10,8 +10,8 @@ import pytest
 
 from service.decisions import localized
 from service.store import StoreUnavailableError
+from tests.apps import bearer
 from tests.conftest import PROFILE
-from tests.http_api.conftest import bearer
 
 DAY = "2019-07-15"
 REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE, "as_of": DAY}
@@ -186,7 +186,7 @@ def test_a_full_batch_of_a_thousand_is_decided_and_logged(client, app):
 
 
 def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypatch):
-    from service.supervisor import CRASH_ENV
+    from service.engine import CRASH_ENV
 
     monkeypatch.setenv(CRASH_ENV, "C-CRASH")  # the engine process segfaults on this candidate
     app = make_app(isolate_engine=True)
@@ -203,7 +203,7 @@ def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypat
 def test_answers_hold_to_the_documented_schemas(client, lang):
     """Decisions are written as built, not dumped field by field: the documented schemas (the
     OpenAPI document) must still describe every answer exactly, no field missing or extra."""
-    from service import schemas as s
+    from service.web import schemas as s
 
     headers = {**bearer("decider"), "Accept-Language": lang}
     not_met = {**REQUEST, "facts": {**PROFILE, "primary_noc": "0011"}}

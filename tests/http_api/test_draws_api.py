@@ -8,8 +8,8 @@ import hashlib
 import orjson
 import pytest
 
-from service import draw_store
-from tests.http_api.conftest import bearer
+from service.store import draws as draw_store
+from tests.apps import bearer
 from tests.test_draws import POOL, small_draw_rulesets
 
 JSONL = "application/jsonl"

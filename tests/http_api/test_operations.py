@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.jsonlog import JsonFormatter
+from tests.apps import bearer
 from tests.conftest import PROFILE
-from tests.http_api.conftest import bearer
 
 REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE, "as_of": "2019-07-15"}
 

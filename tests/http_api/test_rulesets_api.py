@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.http_api.conftest import bearer, write_min_age
+from tests.apps import bearer, write_min_age
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.store import Store
+from tests.apps import TOKENS, write_min_age, write_tokens
 from tests.conftest import PROFILE, RULESETS
-from tests.http_api.conftest import TOKENS, write_min_age, write_tokens
 
 REQUEST = json.dumps({"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE,
                       "as_of": "2019-07-15"}).encode()

@@ -1,5 +1,6 @@
 """Pages over a fresh app: sign in through the form (with its CSRF token), seed decisions through
-the API, read pages as a browser would (cookies), without a browser (tests/browser has one)."""
+the API, read pages as a browser would (cookies), without a browser (tests/browser has one). The
+app and client fixtures are the shared ones (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,8 @@ import re
 
 import pytest
 
-from service import create_app
+from tests.apps import TOKENS, bearer
 from tests.conftest import PROFILE
-from tests.http_api.conftest import (
-    _close,
-    _config,
-    bearer,
-    make_app,  # noqa: F401  (a fixture of these tests too)
-)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -27,8 +22,6 @@ def csrf_token(client, path: str = "/") -> str:
 
 
 def sign_in(client, name: str = "auditor") -> None:
-    from tests.http_api.conftest import TOKENS
-
     response = client.post("/sign-in", data={"token": TOKENS[name][1],
                                               "csrf_token": csrf_token(client, "/sign-in")})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
@@ -46,24 +39,12 @@ NOT_IN_ONTARIO = {**PROFILE, "candidate_id": "C-000124", "intends_to_reside_in":
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    app = create_app(_config(tmp_path_factory.mktemp("pages")))
-    yield app
-    _close(app)
-
-
-@pytest.fixture(scope="module")
 def seeded(app):
     """Three logged decisions: met, not met (lives in BC), and a CRS assessment."""
     client = app.test_client()
     return {"met": decide(client, PROFILE), "not_met": decide(client, NOT_IN_ONTARIO),
             "crs": decide(client, {**PROFILE, "candidate_id": "C-000200"},
                           ruleset="express-entry.crs")}
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from service import charts
-from service.pages_data import pool_bins
+from service.pages import charts
+from service.pages.data import pool_bins
 
 SVG = "{http://www.w3.org/2000/svg}"
 

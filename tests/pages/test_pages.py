@@ -13,11 +13,11 @@ from html.parser import HTMLParser
 import orjson
 import pytest
 
-from service import pages
+from service.pages import views as pages
 from service.store import record_hash
+from tests.apps import MIN_AGE, TOKENS, bundled_cases
 from tests.conftest import PROFILE
 from tests.databases import tamper
-from tests.http_api.conftest import MIN_AGE, TOKENS
 from tests.pages.conftest import CSRF, csrf_token, decide, sign_in
 
 
@@ -138,13 +138,13 @@ def test_revoking_the_token_ends_its_sessions(make_app, tmp_path):
 def test_a_session_ends_after_its_hours(client, monkeypatch, seeded):
     sign_in(client)
     assert client.get("/decisions").status_code == 200
-    monkeypatch.setattr("service.pages_setup.time.time",
+    monkeypatch.setattr("service.pages.session.time.time",
                         lambda: dt.datetime.now().timestamp() + 9 * 3600)
     assert client.get("/decisions").status_code == 302
 
 
 def test_workers_share_the_session_key_file(tmp_path):
-    from service.pages_setup import read_or_create_key
+    from service.pages.session import read_or_create_key
 
     path = tmp_path / "var" / "session-key"
     first = read_or_create_key(path)
@@ -155,7 +155,7 @@ def test_workers_share_the_session_key_file(tmp_path):
 
 def test_a_session_key_that_cannot_be_made_stops_the_start(tmp_path):
     from service.errors import DecisionError
-    from service.pages_setup import read_or_create_key
+    from service.pages.session import read_or_create_key
 
     not_a_folder = tmp_path / "tokens"
     not_a_folder.write_text("")
@@ -166,7 +166,7 @@ def test_a_session_key_that_cannot_be_made_stops_the_start(tmp_path):
 
 def test_a_short_secret_key_is_refused():
     from service.config import Config
-    from service.pages_setup import secret_key
+    from service.pages.session import secret_key
 
     with pytest.raises(ValueError, match="at least 32"):
         secret_key(Config(), {"DECISIONS_SECRET_KEY": "short"})
@@ -247,9 +247,9 @@ def test_the_print_stylesheet_hides_navigation_and_shows_link_targets(client):
 def _log_app(folder, decisions: int):
     """An app with decisions of two candidates (one not in Ontario), signed in as auditor."""
     from service import create_app
-    from tests.http_api.conftest import _config
+    from tests.apps import app_config
 
-    app = create_app(_config(folder))
+    app = create_app(app_config(folder))
     client = app.test_client()
     for i in range(decisions):
         facts = {**PROFILE, "candidate_id": f"C-{i % 2}",
@@ -262,11 +262,11 @@ def _log_app(folder, decisions: int):
 @pytest.fixture(scope="module")
 def log_client(tmp_path_factory):
     """An app with seven decisions of two candidates (one not in Ontario)."""
-    from tests.http_api.conftest import _close
+    from tests.apps import close_app
 
     app, client = _log_app(tmp_path_factory.mktemp("log"), 7)
     yield client
-    _close(app)
+    close_app(app)
 
 
 def seqs(html: str) -> list[int]:
@@ -334,7 +334,7 @@ def test_the_verify_button_reports_an_intact_and_then_a_broken_chain(log_client)
 
 
 def test_the_verify_button_reports_an_altered_kept_ruleset_version(tmp_path):
-    from tests.http_api.conftest import _close
+    from tests.apps import close_app
 
     app, log_client = _log_app(tmp_path, 7)
     token = csrf_token(log_client, "/decisions")
@@ -346,7 +346,7 @@ def test_the_verify_button_reports_an_altered_kept_ruleset_version(tmp_path):
     html = text(log_client.get("/decisions"))
     assert "A kept ruleset version was altered." in html and "express-entry.crs" in html
     assert "The chain of 7 records holds." in html
-    _close(app)
+    close_app(app)
 
 
 def store_filters():
@@ -390,7 +390,8 @@ def test_rulesets_mark_versions_in_force_and_scheduled(make_app, tmp_path):
 
 def test_a_ruleset_page_shows_its_cases_and_rule_coverage(auditor, monkeypatch):
     page = text(auditor.get("/rulesets/oinp.hcp.tech-draw"))
-    assert "27 of 27 cases pass." in page
+    cases = bundled_cases("oinp.hcp.tech-draw")
+    assert f"{cases} of {cases} cases pass." in page
     assert "A candidate who intends to live in British Columbia does not meet the Ontario " \
            "residence criterion" in page
     coverage = page.split("Rule coverage")[1]
@@ -401,7 +402,9 @@ def test_a_ruleset_page_shows_its_cases_and_rule_coverage(auditor, monkeypatch):
     catalog = auditor.application.extensions["decisions"].rules.catalog
     assert catalog in pages.CASE_RUNS._runs
     monkeypatch.setattr(pages.data, "run_cases", lambda *a, **k: pytest.fail("ran again"))
-    assert "335 of 335 cases pass." in text(auditor.get("/rulesets/express-entry.language"))
+    cases = bundled_cases("express-entry.language")
+    page = text(auditor.get("/rulesets/express-entry.language"))
+    assert f"{cases} of {cases} cases pass." in page
 
 
 def test_a_failing_case_shows_expected_and_actual(make_app, tmp_path):
@@ -425,7 +428,7 @@ def test_the_impact_page_compares_two_versions_on_the_rulesets_cases(auditor):
     response = auditor.get("/rulesets/express-entry.crs/diff?from=2020-10-27&to=2025-03-25")
     assert response.status_code == 200
     html = text(response)
-    assert "178 cases decided with both versions" in html
+    assert f"{bundled_cases('express-entry.crs')} cases decided with both versions" in html
     assert "the outcome changes for 0" in html
     assert re.search(r'<svg [^>]*class="chart chart-histogram"', html)
     assert "no change" in html and "<code>crs.total</code>" in html

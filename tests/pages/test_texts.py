@@ -20,11 +20,11 @@ TRANSLATIONS = ROOT / "service" / "translations"
 
 
 def page_messages() -> set:
-    method_map = [("service/pages.py", "python"), ("service/pages_*.py", "python"),
-                  ("service/templates/pages/**.html", "jinja2")]
+    method_map = [("service/pages/*.py", "python"),
+                  ("service/pages/templates/pages/**.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map={"service/templates/pages/**.html": {}}):
+            str(ROOT), method_map, options_map={"service/pages/templates/pages/**.html": {}}):
         found.add(message)
     return found
 

@@ -1,0 +1,294 @@
+"""Test cases that live beside the rulesets: run them, compare field by field, measure coverage.
+
+A case file (``*.cases.yaml``) names a ruleset, optional ``base`` facts shared by its cases, and a
+list of cases, each named as a sentence, with the facts that differ from the base and what is
+expected: outcome, scores, requirements met or not, rules fired or not, derived facts. Every rule
+(every row of a table) of a tested ruleset version must fire in at least one case: a rule that
+no case fires is a coverage failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ..decisions import decide
+from ..engine import Engine
+from ..errors import DecisionError, Problem, RulesetError
+from ..rulesets import CASES_SUFFIX, Catalog, load_yaml, schema_problems
+
+
+class ExpectSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    outcome = fields.String()
+    scores = fields.Dict(keys=fields.String(), values=fields.Dict(
+        keys=fields.String(), values=fields.Integer()))
+    requirements = fields.Dict(keys=fields.String(),
+                               values=fields.String(validate=validate.OneOf(["met", "not_met"])))
+    fired = fields.List(fields.String())
+    not_fired = fields.List(fields.String())
+    derived = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    error = fields.String()
+
+
+class Days(fields.Field):
+    """One date, or a list of dates: the case is decided, and checked, on each of them."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValidationError("give at least one date")
+        try:  # the YAML loader gives dates as ISO text
+            return [dt.date.fromisoformat(v) for v in values]
+        except (TypeError, ValueError):
+            raise ValidationError("a date (YYYY-MM-DD) or a list of dates") from None
+
+
+class CaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=10))
+    as_of = Days(required=True)
+    facts = fields.Dict(load_default=dict)
+    expect = fields.Nested(ExpectSchema, required=True)
+    note = fields.String()
+
+
+class CaseFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ruleset = fields.String(required=True)
+    base = fields.Dict(load_default=dict)
+    cases = fields.List(fields.Nested(CaseSchema), required=True,
+                        validate=validate.Length(min=1))
+
+
+@dataclass
+class Mismatch:
+    field: str
+    expected: Any
+    actual: Any
+
+
+@dataclass
+class CaseResult:
+    file: str
+    line: int | None
+    name: str
+    mismatches: list[Mismatch]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches and self.error is None
+
+
+@dataclass
+class Report:
+    results: list[CaseResult] = field(default_factory=list)
+    uncovered: dict[str, list[str]] = field(default_factory=dict)  # "id version" -> rule ids
+    never_failed: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and not self.uncovered and all(r.passed for r in self.results)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict:
+    """Case facts over base facts; a nested object is merged key by key, null replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def case_name(case: Mapping[str, Any], day: dt.date) -> str:
+    """A case's name in reports: decided on several days, each day is a case of its own."""
+    return case["name"] if len(case["as_of"]) == 1 else f"{case['name']} (as of {day})"
+
+
+def case_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(path.rglob(f"*{CASES_SUFFIX}"))
+
+
+def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
+              check_coverage: bool = True, progress=None) -> Report:
+    """Run every case of the given files. ``progress(file, name)`` is told of each case before it
+    runs (the trial in a child process uses it to name the case that crashed the engine)."""
+    report = Report()
+    fired_rules: dict[tuple[str, str], set[str]] = {}
+    failed_reqs: dict[tuple[str, str], set[str]] = {}
+    tested: set[str] = set()
+    for path in paths:
+        display = str(path.relative_to(catalog.root.parent)) if path.is_relative_to(
+            catalog.root.parent) else str(path)
+        try:
+            data, lines = load_yaml(path, display)
+            loaded = CaseFileSchema().load(data if isinstance(data, dict) else {})
+        except RulesetError as exc:
+            report.problems.extend(exc.problems)
+            continue
+        except ValidationError as exc:
+            report.problems.extend(schema_problems(exc, CaseFileSchema(), display, lines))
+            continue
+        if loaded["ruleset"] not in catalog.by_id:
+            report.problems.append(Problem(display, lines.get(("ruleset",)), "ruleset",
+                                           f"no ruleset '{loaded['ruleset']}'"))
+            continue
+        tested.add(loaded["ruleset"])
+        for i, case in enumerate(loaded["cases"]):
+            facts = deep_merge(loaded["base"], case["facts"])
+            for day in case["as_of"]:
+                name = case_name(case, day)
+                result = CaseResult(display, lines.get(("cases", i)), name, [])
+                report.results.append(result)
+                if progress is not None:
+                    progress(f"{display}:{result.line}", name)
+                decision = _run_case(catalog, engine, loaded["ruleset"], facts, day,
+                                     case["expect"], result)
+                if decision is not None:
+                    _tally(decision, fired_rules, failed_reqs)
+    if check_coverage:
+        _coverage(catalog, tested, fired_rules, failed_reqs, report)
+    return report
+
+
+def _run_case(catalog: Catalog, engine: Engine, ruleset_id: str, facts: dict, day: dt.date,
+              expect: Mapping[str, Any], result: CaseResult) -> dict | None:
+    """Decide one case on one day and record its mismatches; the decision, if there is one."""
+    try:
+        decision = decide(catalog, engine, ruleset_id, facts, day)
+    except DecisionError as exc:
+        if not (expect.get("error") and expect["error"] in exc.detail):
+            result.error = exc.detail
+        return None
+    if "error" in expect:
+        result.mismatches.append(Mismatch("error", expect["error"], None))
+    known = {name for ref in decision["rulesets"]
+             for r in catalog.version(ref["id"], ref["version"]).rules
+             for name in (r.id, r.table) if name}
+    result.mismatches.extend(compare(expect, decision, known))
+    return decision
+
+
+def _tally(decision: Mapping[str, Any], fired: dict, failed: dict) -> None:
+    """Count, per ruleset version, the rules a decision fired and the requirements it failed."""
+    for ref in decision["rulesets"]:
+        fired.setdefault((ref["id"], ref["version"]), set())
+        failed.setdefault((ref["id"], ref["version"]), set())
+    for entry in decision["fired"]:
+        version = _version_of(decision, entry["ruleset"])
+        fired[(entry["ruleset"], version)].add(entry.get("row", entry["rule"]))
+    for req in decision["requirements"]:
+        if not req["met"]:
+            failed[(req["ruleset"], _version_of(decision, req["ruleset"]))].add(req["rule"])
+
+
+def _version_of(decision: Mapping[str, Any], ruleset_id: str) -> str:
+    return next(r["version"] for r in decision["rulesets"] if r["id"] == ruleset_id)
+
+
+def _coverage(catalog: Catalog, tested: set[str], fired: Mapping, failed: Mapping,
+              report: Report) -> None:
+    """Every rule (every table row) of each version of a tested ruleset, or of a ruleset that a
+    tested one includes, must fire in some case; a requirement should also fail in some case."""
+    ids = set(tested)
+    for ruleset_id in tested:
+        for version in catalog.versions(ruleset_id):
+            ids.update(catalog.chain_ids(version))
+    for ruleset_id in sorted(ids):
+        for version in catalog.versions(ruleset_id):
+            key = (version.id, version.version)
+            seen = fired.get(key, set())
+            missing = [r.table or r.id for r in version.rules if (r.table or r.id) not in seen]
+            if missing and key not in fired:
+                report.uncovered[f"{version.id} {version.version}"] = [
+                    f"any rule: no case decides with this version (add cases with an as_of "
+                    f"from {version.effective_from} on)"]
+            elif missing:
+                report.uncovered[f"{version.id} {version.version}"] = list(dict.fromkeys(missing))
+            never = [r.id for r in version.rules if r.kind == "require"
+                     and r.id not in failed.get(key, set())]
+            if never:
+                report.never_failed[f"{version.id} {version.version}"] = never
+
+
+def compare(expect: Mapping[str, Any], decision: Mapping[str, Any],
+            known: set[str] | None = None) -> list[Mismatch]:
+    """Expected against actual, field by field (only the fields the case states). A rule id that
+    no ruleset of the decision has is a mismatch too: a stale case must not pass silently."""
+    out: list[Mismatch] = []
+    if known is not None:
+        for where in ("fired", "not_fired", "requirements"):
+            for rule in expect.get(where, []):
+                if rule not in known:
+                    out.append(Mismatch(f"{where}.{rule}", "a rule of the rulesets used",
+                                        "no such rule"))
+    if "outcome" in expect and expect["outcome"] != decision["outcome"]:
+        out.append(Mismatch("outcome", expect["outcome"], decision["outcome"]))
+    for score, parts in expect.get("scores", {}).items():
+        actual = decision["scores"].get(score, {})
+        for part, value in parts.items():
+            if actual.get(part) != value:
+                out.append(Mismatch(f"scores.{score}.{part}", value, actual.get(part)))
+    reqs = {r["rule"]: r for r in decision["requirements"]}
+    for rule, state in expect.get("requirements", {}).items():
+        req = reqs.get(rule)
+        actual = None if req is None else ("met" if req["met"] else "not_met")
+        if actual != state:
+            out.append(Mismatch(f"requirements.{rule}", state, actual if req else "no such "
+                                "requirement"))
+    fired = {e["rule"] for e in decision["fired"]} | {e.get("row") for e in decision["fired"]}
+    for rule in expect.get("fired", []):
+        if rule not in fired:
+            out.append(Mismatch(f"fired.{rule}", "fired", "did not fire"))
+    for rule in expect.get("not_fired", []):
+        if rule in fired:
+            out.append(Mismatch(f"not_fired.{rule}", "did not fire", "fired"))
+    for name, value in expect.get("derived", {}).items():
+        if decision["derived"].get(name, "(not derived)") != value:
+            out.append(Mismatch(f"derived.{name}", value,
+                                decision["derived"].get(name, "(not derived)")))
+    return out
+
+
+def format_report(report: Report) -> str:
+    lines = []
+    for p in report.problems:
+        lines.append(f"ERROR {p}")
+    for r in report.results:
+        if r.passed:
+            continue
+        where = f"{r.file}:{r.line}" if r.line else r.file
+        lines.append(f"FAIL {where}: {r.name}")
+        if r.error:
+            lines.append(f"    error: {r.error}")
+        for m in r.mismatches:
+            lines.append(f"    {m.field}: expected {m.expected!r}, got {m.actual!r}")
+    for version, rules in report.uncovered.items():
+        shown = ", ".join(rules[:40]) + (f" and {len(rules) - 40} more" if len(rules) > 40 else "")
+        lines.append(f"UNCOVERED {version}: no case fires {shown}")
+    for version, rules in report.never_failed.items():
+        lines.append(f"note {version}: no case fails requirement {', '.join(rules)}")
+    passed = sum(r.passed for r in report.results)
+    failed = len(report.results) - passed
+    lines.append(f"{passed} passed, {failed} failed"
+                 + (f", {len(report.uncovered)} ruleset versions not fully covered"
+                    if report.uncovered else ""))
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The impact of a ruleset change: decide the same cases with two versions and compare.
+
+This is how policy staff see what a new version does before it goes live: how many decisions
+change outcome, how scores move, and examples of each kind of change with both explanations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DecisionError
+
+EXAMPLES_PER_KIND = 3
+
+
+@dataclass
+class Case:
+    facts: dict
+    as_of: dt.date | None = None
+    label: str = ""
+
+
+@dataclass
+class Impact:
+    ruleset: str
+    from_version: str
+    to_version: str
+    cases: int = 0
+    errors: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)  # (from, to) -> count
+    shifts: dict[str, list[int]] = field(default_factory=dict)  # "crs.total" -> every shift
+    examples: dict[str, list[dict]] = field(default_factory=dict)  # kind -> [{from, to}]
+
+    @property
+    def changed_outcomes(self) -> int:
+        return sum(n for (a, b), n in self.outcomes.items() if a != b)
+
+    def score_summary(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name, values in sorted(self.shifts.items()):
+            moved = [v for v in values if v]
+            out[name] = {
+                "cases": len(values), "changed": len(moved),
+                "up": sum(v > 0 for v in values), "down": sum(v < 0 for v in values),
+                "min": min(values, default=0), "median": statistics.median(values) if values
+                else 0, "max": max(values, default=0),
+                "median_of_changed": statistics.median(moved) if moved else 0}
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ruleset": self.ruleset, "from": self.from_version, "to": self.to_version,
+                "cases": self.cases, "errors": dict(self.errors),
+                "changed_outcomes": self.changed_outcomes,
+                "outcomes": [{"from": a, "to": b, "count": n}
+                             for (a, b), n in sorted(self.outcomes.items())],
+                "scores": self.score_summary(), "examples": self.examples}
+
+
+def read_cases(path: str | Path) -> Iterator[Case]:
+    """JSON Lines: each line a facts object, or {"facts": {...}, "as_of": "YYYY-MM-DD"}."""
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from None
+            if isinstance(item, dict) and isinstance(item.get("facts"), dict):
+                as_of = item.get("as_of")
+                yield Case(item["facts"], dt.date.fromisoformat(as_of) if as_of else None,
+                           f"{path}:{number}")
+            elif isinstance(item, dict):
+                yield Case(item, None, f"{path}:{number}")
+            else:
+                raise ValueError(f"{path}:{number}: each line is a JSON object")
+
+
+def compare(decider, catalog, ruleset_id: str, from_version: str, to_version: str,
+            cases: Iterable[Case]) -> Impact:
+    """Decide every case with both versions of ``ruleset_id`` and tally what changed.
+
+    A case without ``as_of`` is decided on the first day of the newer version, so that the
+    rulesets it includes are those in force when the change goes live."""
+    old = catalog.version(ruleset_id, from_version)
+    new = catalog.version(ruleset_id, to_version)
+    default_day = max(old.effective_from, new.effective_from)
+    impact = Impact(ruleset_id, from_version, to_version)
+    for case in cases:
+        impact.cases += 1
+        day = case.as_of or default_day
+        try:
+            before = decider.decide(ruleset_id, case.facts, day, {ruleset_id: from_version})
+            after = decider.decide(ruleset_id, case.facts, day, {ruleset_id: to_version})
+        except DecisionError as exc:
+            impact.errors[f"{exc.title}: {exc.detail.splitlines()[0][:120]}"] += 1
+            continue
+        impact.outcomes[(before["outcome"], after["outcome"])] += 1
+        kinds = []
+        if before["outcome"] != after["outcome"]:
+            kinds.append(f"outcome {before['outcome']} -> {after['outcome']}")
+        for score, parts in after["scores"].items():
+            previous = before["scores"].get(score, {})
+            for part, value in parts.items():
+                shift = value - previous.get(part, 0)
+                impact.shifts.setdefault(f"{score}.{part}", []).append(shift)
+                if part == "total" and shift:
+                    kinds.append(f"{score} {'up' if shift > 0 else 'down'}")
+        for kind in kinds:
+            examples = impact.examples.setdefault(kind, [])
+            if len(examples) < EXAMPLES_PER_KIND:
+                examples.append({"case": case.label, "from": before, "to": after})
+    return impact
+
+
+def format_impact(impact: Impact) -> str:
+    lines = [f"Impact of {impact.ruleset} {impact.from_version} -> {impact.to_version} "
+             f"on {impact.cases} cases", ""]
+    lines.append(f"Outcome changed: {impact.changed_outcomes} of "
+                 f"{sum(impact.outcomes.values())} decided")
+    for (a, b), n in sorted(impact.outcomes.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {a:>24} -> {b:<24} {n}")
+    if impact.errors:
+        lines.append(f"Not decided: {sum(impact.errors.values())}")
+        for message, n in impact.errors.most_common():
+            lines.append(f"  {n} x {message}")
+    summary = impact.score_summary()
+    if summary:
+        lines += ["", "Score shifts (new - old):",
+                  f"  {'score':<28}{'changed':>8}{'up':>6}{'down':>6}{'min':>7}{'median':>8}"
+                  f"{'max':>7}"]
+        for name, s in summary.items():
+            lines.append(f"  {name:<28}{s['changed']:>8}{s['up']:>6}{s['down']:>6}{s['min']:>7}"
+                         f"{s['median_of_changed']:>8}{s['max']:>7}")
+    for kind, examples in impact.examples.items():
+        lines += ["", f"Examples: {kind}"]
+        for ex in examples:
+            before, after = ex["from"], ex["to"]
+            lines.append(f"  {ex['case']}: {before['outcome']} -> {after['outcome']}; "
+                         + "; ".join(f"{s} {before['scores'].get(s, {}).get('total')} -> "
+                                     f"{v['total']}" for s, v in after["scores"].items()))
+            lost = _rule_keys(before) - _rule_keys(after)
+            gained = _rule_keys(after) - _rule_keys(before)
+            if lost:
+                lines.append(f"      no longer fires: {', '.join(sorted(lost))}")
+            if gained:
+                lines.append(f"      now fires: {', '.join(sorted(gained))}")
+    return "\n".join(lines)
+
+
+def _rule_keys(decision: dict) -> set[str]:
+    return {f"{f.get('row', f['rule'])} ({_effect(f['effect'])})" for f in decision["fired"]}
+
+
+def _effect(effect: dict) -> str:
+    if "award" in effect:
+        return f"+{effect['points']} {effect['award']}"
+    if "derive" in effect:
+        return f"{effect['derive']}={effect['value']}"
+    return "met"

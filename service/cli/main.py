@@ -1,0 +1,234 @@
+"""The ``decisions`` command: check, test and explain rulesets (and serve them, see api)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import DecisionError, FactsError, RulesetError
+from .draws import add_commands as add_draw_commands
+from .ops import add_commands as add_ops_commands
+
+DEFAULT_RULESETS = "rulesets"
+
+
+def _load(directory: str):
+    from ..engine import load_compiled
+
+    return load_compiled(directory)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        catalog, _ = _load(args.directory)
+    except RulesetError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    count = sum(len(v) for v in catalog.by_id.values())
+    if not args.no_trial:
+        # durable-rules can crash the process on some rule shapes: run every case once in a
+        # child process, so that a crashing ruleset is found here and not in production.
+        from ..checks import cases_in_child
+
+        try:
+            cases_in_child(args.directory)
+        except RulesetError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    print(f"ok: {len(catalog.by_id)} rulesets, {count} versions in {args.directory}"
+          + ("" if args.no_trial else "; every case ran in the engine without a crash"))
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from ..checks.cases import case_files, format_report, run_cases
+
+    path = Path(args.path)
+    directory = args.rulesets or (str(path) if path.is_dir() else DEFAULT_RULESETS)
+    try:
+        catalog, engine = _load(directory)
+    except RulesetError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    report = run_cases(catalog, engine, case_files(path), check_coverage=path.is_dir()
+                       or args.coverage)
+    print(format_report(report))
+    return 0 if report.passed else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..decisions import catalog_texts, decide, localized, with_texts
+
+    try:
+        facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"cannot read facts from {args.facts}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        catalog, engine = _load(args.rulesets)
+        decision = with_texts(decide(catalog, engine, args.ruleset, facts, args.as_of),
+                              catalog_texts(catalog))
+    except FactsError as exc:
+        for path, messages in exc.extra.get("errors", {}).items():
+            print(f"{path}: {' '.join(messages)}", file=sys.stderr)
+        return 1
+    except DecisionError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(localized(decision, args.lang) if args.lang else decision, indent=2,
+                         ensure_ascii=False))
+    else:
+        print(render_text(localized(decision, args.lang or "en"), args.lang or "en"))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ..checks.impact import compare, format_impact, read_cases
+    from ..decisions import InlineDecider
+
+    try:
+        catalog, engine = _load(args.rulesets)
+        if args.log:
+            cases = _cases_from_log(args)
+        else:
+            cases = read_cases(args.cases)
+        impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
+                         args.from_version, args.to_version, cases)
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except DecisionError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(format_impact(impact))
+    return 0
+
+
+def _cases_from_log(args: argparse.Namespace):
+    """The facts of every logged decision that used this ruleset (alone or in a chain)."""
+    import orjson
+
+    from ..checks.impact import Case
+    from ..config import Config
+    from ..store import Store
+
+    store = Store(args.database_url or Config.from_env().database_url)
+    try:
+        for record in store.scan():
+            if any(r["id"] == args.ruleset for r in orjson.loads(record.rulesets)):
+                yield Case(orjson.loads(record.facts), dt.date.fromisoformat(record.as_of),
+                           f"decision {record.decision_id}")
+    finally:
+        store.close()
+
+
+def render_text(d: dict[str, Any], lang: str) -> str:
+    """A decision as a person reads it on a terminal."""
+    fr = lang == "fr"
+    out = [f"{d['title']}", f"{'Décision' if fr else 'Decision'} {d['decision_id']} "
+           f"({'au' if fr else 'as of'} {d['as_of']})",
+           f"{'Résultat' if fr else 'Outcome'}: {d['outcome_title']} [{d['outcome']}]", ""]
+    for name, score in d["scores"].items():
+        parts = ", ".join(f"{k} {v}" for k, v in score.items() if k != "total")
+        out.append(f"{name.upper()} {score['total']}" + (f" ({parts})" if parts else ""))
+    if d["scores"]:
+        out.append("")
+    out.append("Exigences :" if fr else "Requirements:")
+    for ruleset in d["rulesets"]:
+        reqs = [r for r in d["requirements"] if r["ruleset"] == ruleset["id"]]
+        if not reqs:
+            continue
+        out.append(f"  {ruleset['id']} {ruleset['version']}: {ruleset['outcome']}")
+        for r in reqs:
+            mark = ("satisf." if r["met"] else "NON    ") if fr else \
+                ("met    " if r["met"] else "NOT MET")
+            out.append(f"    [{mark}] {r['title']}")
+            if not r["met"]:
+                out.append(f"              {'parce que' if fr else 'because'}: {r['because']}")
+    out.append("")
+    out.append("Règles appliquées :" if fr else "Rules fired:")
+    for f in d["fired"]:
+        effect = f["effect"]
+        if "award" in effect:
+            what = f"+{effect['points']} {effect['award']}"
+        elif "derive" in effect:
+            what = f"{effect['derive']} = {effect['value']}"
+        else:
+            what = "exigence satisfaite" if fr else "requirement met"
+        matched = ", ".join(f"{k}={v}" for k, v in f["matched"].items())
+        out.append(f"  {f.get('row', f['rule'])}: {what}  [{matched}]")
+    out.append("")
+    out.append(("Règles : " if fr else "Rulesets: ") + ", ".join(
+        f"{r['id']} {r['version']} ({r['sha256'][:12]})" for r in d["rulesets"]))
+    return "\n".join(out)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="decisions", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="load and check every ruleset; exit 1 when any is broken")
+    check.add_argument("directory", nargs="?", default=DEFAULT_RULESETS)
+    check.add_argument("--no-trial", action="store_true",
+                       help="skip running the cases in a child process to catch engine crashes")
+    check.set_defaults(func=cmd_check)
+
+    test = sub.add_parser("test", help="run the test cases beside the rulesets, with coverage")
+    test.add_argument("path", nargs="?", default=DEFAULT_RULESETS,
+                      help="a ruleset folder or one *.cases.yaml file")
+    test.add_argument("--rulesets", help="ruleset folder (default: PATH when it is a folder)")
+    test.add_argument("--coverage", action="store_true",
+                      help="check rule coverage when PATH is a single file too")
+    test.set_defaults(func=cmd_test)
+
+    diff = sub.add_parser("diff", help="the impact of a ruleset change on a set of cases")
+    diff.add_argument("ruleset")
+    diff.add_argument("--from", dest="from_version", required=True, help="the version in use")
+    diff.add_argument("--to", dest="to_version", required=True, help="the version to compare")
+    source = diff.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cases", help="JSON Lines: facts, or {facts, as_of} per line")
+    source.add_argument("--log", action="store_true",
+                        help="use the facts of the decisions in the decision log")
+    diff.add_argument("--database-url", default=None, help="decision log (with --log)")
+    diff.add_argument("--json", action="store_true")
+    diff.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    diff.set_defaults(func=cmd_diff)
+
+    explain = sub.add_parser("explain", help="decide one set of facts and explain it")
+    explain.add_argument("ruleset")
+    explain.add_argument("facts", help="a JSON file with the candidate facts")
+    explain.add_argument("--as-of", type=_date, default=None)
+    explain.add_argument("--json", action="store_true", help="print the decision JSON")
+    explain.add_argument("--lang", choices=["en", "fr"], default=None)
+    explain.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    explain.set_defaults(func=cmd_explain)
+
+    add_ops_commands(sub)  # serve, db upgrade, verify-log, export-log, token create
+    add_draw_commands(sub)  # draw, pool generate, pool import
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

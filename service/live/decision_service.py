@@ -1,0 +1,247 @@
+"""What the HTTP views and the pages call: decide and log, read and replay logged decisions,
+reload the rulesets, readiness.
+
+It joins the core (rulesets, engine, decisions) to the decision log and knows nothing of HTTP, so
+the views stay thin and the CLI could use it too. No Flask here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..checks import check_rulesets
+from ..decisions import InlineDecider, ProcessDecider, catalog_texts, with_texts, without_texts
+from ..engine import load_compiled
+from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
+from ..rulesets import Catalog, RulesetVersion, content_texts, load_catalog
+from ..rulesets.snapshots import RulesetSnapshots
+from ..store import NewDecision, Record, Store
+
+# Set by `decisions serve` in the gunicorn master: a reload there restarts every worker, so no
+# worker keeps answering with the old rulesets.
+MASTER_PID_ENV = "DECISIONS_GUNICORN_MASTER_PID"
+IGNORED_IN_REPLAY = ("decision_id", "decided_at")
+
+
+class DecisionNotFoundError(DecisionError):
+    status = 404
+    title = "Unknown decision"
+
+
+class ReplayUnavailableError(DecisionError):
+    status = 409
+    title = "Cannot replay"
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    ruleset: str
+    facts: Mapping[str, Any]
+    as_of: dt.date | None = None
+    request_id: str | None = None  # logged with the decision: the HTTP request (and item)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The catalog and the decider built from it: swapped together, never one without the
+    other."""
+
+    catalog: Catalog
+    decider: InlineDecider | ProcessDecider
+
+    @classmethod
+    def load(cls, directory: str, isolated: bool = True) -> Rules:
+        """Load and validate every ruleset (RulesetError lists every problem), then start the
+        decider: a supervised engine process when ``isolated`` (an engine crash then costs one
+        request, 503), else the engine in this process (tests, tools)."""
+        if isolated:
+            catalog = load_catalog(directory)
+            return cls(catalog, ProcessDecider(catalog, directory))
+        catalog, engine = load_compiled(directory)
+        return cls(catalog, InlineDecider(catalog, engine))
+
+
+class DecisionService:
+    def __init__(self, rules: Rules, store: Store, rulesets_dir: str, isolated: bool = True,
+                 snapshots: RulesetSnapshots | None = None):
+        self.rules = rules
+        self.store = store
+        self.rulesets_dir = rulesets_dir
+        self.isolated = isolated
+        self.snapshots = snapshots
+        self._reload_lock = threading.Lock()
+        self._kept: Catalog | None = None  # the catalog whose versions the log has
+        self._kept_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; kept never change
+
+    # -- deciding
+    def decide(self, requests: Sequence[DecisionRequest],
+               caller: str | None) -> list[dict | DecisionError]:
+        """Decide each request; log every decision, committed, before returning any of them.
+
+        A request that cannot be decided gets its DecisionError in its place. When the log
+        cannot be written, StoreUnavailableError is raised and no decision is given at all."""
+        rules = self.rules  # one snapshot for the whole batch, even if a reload swaps it
+        results = rules.decider.decide_many(
+            (r.ruleset, r.facts, r.as_of, None) for r in requests)
+        logged = [NewDecision(result, request.facts, request.request_id, caller)
+                  for request, result in zip(requests, results, strict=True)
+                  if not isinstance(result, DecisionError)]
+        if logged:
+            self._keep_versions(rules.catalog)
+        self.store.append(logged)
+        return results
+
+    def _keep_versions(self, catalog: Catalog) -> None:
+        """Have the log keep every ruleset version of ``catalog`` before it holds a decision
+        made with one (once per catalog; at the first decision, not at boot, so that the
+        service starts, not ready, while the database is away)."""
+        if self._kept is not catalog:
+            self.store.keep_versions(v.kept() for v in catalog.all_versions())
+            self._kept = catalog
+
+    # -- showing
+    def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
+        """A version's rule texts: from the loaded rulesets, else from the content the log
+        keeps of every version a logged decision used (verify-log checks it)."""
+        texts = catalog_texts(self.rules.catalog)(ref)
+        if texts is None:
+            sha256 = ref["sha256"]
+            if sha256 not in self._kept_texts:
+                content = self.store.version_contents([sha256]).get(sha256)
+                if content is None:
+                    return None
+                self._kept_texts[sha256] = content_texts(content)
+            texts = self._kept_texts[sha256]
+        return texts
+
+    def shown(self, decision: Mapping[str, Any]) -> dict:
+        """The decision with its rule texts filled in, both languages (decisions.with_texts)."""
+        return with_texts(decision, self.texts_of)
+
+    # -- auditing
+    def record(self, decision_id: str) -> Record:
+        record = self.store.get(decision_id)
+        if record is None:
+            raise DecisionNotFoundError(f"no decision '{decision_id}' in the log")
+        return record
+
+    def replay(self, decision_id: str) -> dict:
+        """Decide the logged facts again with the ruleset versions the decision names."""
+        record = self.record(decision_id)
+        logged = orjson.loads(record.decision)
+        used = orjson.loads(record.rulesets)
+        outcome: dict[str, Any] = {"decision_id": decision_id, "rulesets": used,
+                                   "differences": []}
+        try:
+            pinned = {r["id"]: r["version"] for r in used}
+            replayed = self.rules.decider.decide(record.ruleset_id, orjson.loads(record.facts),
+                                                 dt.date.fromisoformat(record.as_of), pinned)
+        except EngineUnavailableError:
+            raise  # 503: the engine restarts; the auditor can simply ask again
+        except UnknownRulesetError as exc:
+            raise ReplayUnavailableError(f"{exc.detail}: this server no longer has a ruleset "
+                                         "version the decision used") from None
+        except DecisionError as exc:
+            return {**outcome, "result": "failed", "problem": exc.problem()}
+        # Rule texts aside: the versions are the same (pinned by sha256), and a decision logged
+        # before decisions left them to the version still holds them.
+        logged = {k: v for k, v in without_texts(logged).items() if k not in IGNORED_IN_REPLAY}
+        replayed = {k: v for k, v in without_texts(replayed).items()
+                    if k not in IGNORED_IN_REPLAY}
+        # Nearly every replay is identical: equal canonical JSON says so (JSON keeps 1, 1.0 and
+        # true apart) at a fraction of the cost of the field-by-field walk, kept to name the
+        # differences when there are some.
+        logged_json, replayed_json = (orjson.dumps(d, option=orjson.OPT_SORT_KEYS)
+                                      for d in (logged, replayed))
+        differences = [] if logged_json == replayed_json else \
+            diff(logged, orjson.loads(replayed_json))  # JSON with JSON (tuples...)
+        return {**outcome, "result": "different" if differences else "identical",
+                "differences": differences}
+
+    # -- rulesets
+    def reload(self) -> tuple[Rules, bool]:
+        """Load the ruleset folder again and swap it in whole, only if every file loads and
+        every test case passes with every rule covered. Otherwise RulesetError says what is
+        wrong and the rules in use stay as they were; so it is with a ruleset that crashes the
+        engine while its cases run in a child process (when the engine is isolated).
+
+        Under `decisions serve`, what is checked is a snapshot of the folder, published for the
+        workers only once it passed; the gunicorn master is then asked (SIGHUP) to replace
+        every worker gracefully, so that all of them answer with the new rules."""
+        with self._reload_lock:
+            directory = self.snapshots.stage(self.rulesets_dir) if self.snapshots \
+                else self.rulesets_dir
+            try:
+                check_rulesets(directory, self.isolated)
+                rules = Rules.load(directory, self.isolated)
+            except BaseException:
+                if self.snapshots:
+                    self.snapshots.discard(directory)
+                raise
+            if self.snapshots:
+                self.snapshots.publish(directory)
+            old, self.rules = self.rules, rules
+            old.decider.close()  # waits for a decision in flight on it
+        master = os.environ.get(MASTER_PID_ENV)
+        if master and master.isdigit():
+            os.kill(int(master), signal.SIGHUP)
+            return rules, True
+        return rules, False
+
+    # -- operations
+    def readiness(self) -> dict[str, str]:
+        """Every check with "ok" or what is wrong."""
+        checks: dict[str, str] = {}
+        versions = sum(len(v) for v in self.rules.catalog.by_id.values())
+        checks["rulesets"] = "ok" if versions else "no ruleset loaded"
+        try:
+            revision, head = self.store.revision(), self.store.head_revision()
+            checks["database"] = "ok" if revision == head else \
+                f"schema at {revision}, expected {head}: run `decisions db upgrade`"
+        except Exception as exc:  # any failure to reach the database means not ready
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        return checks
+
+
+def version_status(catalog: Catalog, version: RulesetVersion, today: dt.date) -> str:
+    if version.effective_from > today:
+        return "scheduled"
+    try:
+        if catalog.in_force(version.id, today) is version:
+            return "in_force"
+    except UnknownRulesetError:
+        pass
+    if version.effective_to is not None and version.effective_to < today:
+        return "expired"
+    return "superseded"
+
+
+def diff(logged: Any, replayed: Any, path: str = "") -> list[dict]:
+    """Every place where two JSON values differ, by dotted path (list items as [i])."""
+    if isinstance(logged, dict) and isinstance(replayed, dict):
+        out = []
+        for key in list(logged) + [k for k in replayed if k not in logged]:
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in replayed:
+                out.append({"path": sub, "logged": logged[key], "replayed": None})
+            elif key not in logged:
+                out.append({"path": sub, "logged": None, "replayed": replayed[key]})
+            else:
+                out.extend(diff(logged[key], replayed[key], sub))
+        return out
+    if isinstance(logged, list) and isinstance(replayed, list) and len(logged) == len(replayed):
+        out = []
+        for i, (a, b) in enumerate(zip(logged, replayed, strict=True)):
+            out.extend(diff(a, b, f"{path}[{i}]"))
+        return out
+    if logged == replayed and type(logged) is type(replayed):
+        return []
+    return [{"path": path, "logged": logged, "replayed": replayed}]

@@ -1,0 +1,393 @@
+"""What the pages show, computed without Flask: a logged decision arranged for reading, the
+rulesets' own test cases run on the loaded catalog (cached), the impact of a ruleset change
+(cached), and the figures of a draw. The views in ``service.pages`` only pick and render.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import weakref
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from ..checks.cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
+from ..checks.impact import Case, Impact, compare
+from ..checks.trial import cases_in_child
+from ..decisions import InlineDecider, TextsOf, localized, with_texts
+from ..errors import DecisionError, RulesetError, UnknownRulesetError
+from ..rulesets import Catalog, RulesetVersion, load_yaml
+from ..store import GENESIS, Filters, Record, Store, record_hash
+
+LOG_CASES = 2000  # the impact page decides at most this many logged decisions (the latest)
+LOG_SCAN = 20_000  # ... found among this many of the newest records
+CASES_TIMEOUT = 300.0
+
+
+# ------------------------------------------------------------------------------- decision page
+def ruleset_title(catalog: Catalog, ruleset_id: str, version: str | None, lang: str) -> str:
+    try:
+        v = catalog.version(ruleset_id, version) if version else catalog.versions(ruleset_id)[-1]
+    except UnknownRulesetError:
+        return ruleset_id
+    return v.title[lang]
+
+
+def outcome_title(catalog: Catalog, ruleset_id: str, version: str, code: str, lang: str) -> str:
+    """The title of an outcome code as the ruleset version names it (the code if unknown)."""
+    try:
+        v = catalog.version(ruleset_id, version)
+    except UnknownRulesetError:
+        return code
+    for outcome in v.outcome.values():
+        if outcome["code"] == code:
+            return outcome["title"][lang]
+    return code
+
+
+def _score_spec(catalog: Catalog, refs: list[dict], name: str) -> dict:
+    for ref in reversed(refs):
+        try:
+            v = catalog.version(ref["id"], ref["version"])
+        except UnknownRulesetError:
+            continue
+        if name in v.scores:
+            return v.scores[name]
+    return {}
+
+
+def _bucket_rows(name: str, details: list[dict]) -> list[tuple[int, dict]]:
+    """Buckets parent first (the decision lists them children first), with their depth."""
+    children: dict[str, list[dict]] = defaultdict(list)
+    for entry in details:
+        children[entry["bucket"].rsplit(".", 1)[0]].append(entry)
+    out: list[tuple[int, dict]] = []
+
+    def walk(path: str, depth: int) -> None:
+        for entry in children.get(path, []):
+            out.append((depth, entry))
+            walk(entry["bucket"], depth + 1)
+
+    walk(name, 0)
+    return out
+
+
+@dataclass
+class ChainPlace:
+    seq: int
+    count: int
+    hash_ok: bool  # the record's content still matches its hash
+    link_ok: bool | None  # its prev_hash is the hash of the record before (None: none before)
+    previous: Record | None
+    following: Record | None
+
+
+def chain_place(store: Store, record: Record) -> ChainPlace:
+    before, _ = store.page(Filters(), after=record.seq, limit=1, newest_first=True)
+    after, _ = store.page(Filters(), after=record.seq, limit=1)
+    previous = before[0] if before else None
+    if previous is not None:
+        link_ok = previous.record_hash == record.prev_hash and previous.seq == record.seq - 1
+    else:
+        link_ok = record.prev_hash == GENESIS and record.seq == 1
+    return ChainPlace(record.seq, store.count(), record_hash(vars(record)) == record.record_hash,
+                      link_ok, previous, after[0] if after else None)
+
+
+def decision_view(record: Record, catalog: Catalog, lang: str,
+                  texts_of: TextsOf) -> dict[str, Any]:
+    """A logged decision arranged for its page, in one language, its rule texts filled in."""
+    d = localized(with_texts(orjson.loads(record.decision), texts_of), lang)
+    refs = d["rulesets"]
+    top = d["ruleset"]
+    groups = []
+    for ref in refs:
+        requirements = [r for r in d["requirements"] if r["ruleset"] == ref["id"]]
+        groups.append({"ref": ref, "title": ruleset_title(catalog, ref["id"], ref["version"], lang),
+                       "requirements": requirements})
+    titles = {}
+    scores = []
+    for name, summary in d["scores"].items():
+        details = d["score_details"].get(name, [])
+        spec = _score_spec(catalog, refs, name)
+        rows = _bucket_rows(name, details)
+        for _, entry in rows:
+            titles[entry["bucket"]] = entry["title"] or entry["bucket"]
+        scores.append({
+            "name": name, "title": (spec.get("title") or {}).get(lang, name.upper()),
+            "total": summary["total"], "max": spec.get("max"), "rows": rows,
+            "top": [(entry["title"] or entry["bucket"], entry["counted"])
+                    for depth, entry in rows if depth == 0]})
+    top_requirements = [r for r in d["requirements"] if r["ruleset"] == top]
+    return {
+        "d": d, "record": record, "facts": orjson.loads(record.facts), "groups": groups,
+        "scores": scores, "bucket_titles": titles,
+        "top_requirements": top_requirements,
+        "top_not_met": [r for r in top_requirements if not r["met"]],
+        "not_met": [r for r in d["requirements"] if not r["met"]],
+        "top_version": next((r["version"] for r in refs if r["id"] == top), record.ruleset_version),
+    }
+
+
+# ---------------------------------------------------------------------------- rulesets' cases
+@dataclass
+class CaseRun:
+    """The result of running every case file of the loaded rulesets once."""
+
+    report: Report | None
+    ruleset_of: dict[str, str]  # case file (as the report names it) -> the ruleset it tests
+    ran_at: dt.datetime
+    seconds: float
+    error: str | None = None
+
+    def results_for(self, ruleset_id: str) -> list:
+        if self.report is None:
+            return []
+        return [r for r in self.report.results if self.ruleset_of.get(r.file) == ruleset_id]
+
+
+def _case_file_rulesets(catalog: Catalog) -> dict[str, str]:
+    out = {}
+    for path in case_files(catalog.root):
+        display = str(path.relative_to(catalog.root.parent)) if path.is_relative_to(
+            catalog.root.parent) else str(path)
+        try:
+            data, _ = load_yaml(path, display)
+        except RulesetError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("ruleset"), str):
+            out[display] = data["ruleset"]
+    return out
+
+
+class CaseRuns:
+    """Every case file run once per loaded catalog, then served from memory until the rulesets
+    are reloaded (a reload builds a new catalog; the old one and its run are then forgotten).
+
+    With the engine in this process (tools, tests) the cases run on it; with a supervised engine
+    process they run in a child process of their own, on the same checked folder."""
+
+    def __init__(self, timeout: float = CASES_TIMEOUT):
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._runs: weakref.WeakKeyDictionary[Catalog, CaseRun] = weakref.WeakKeyDictionary()
+
+    def get(self, catalog: Catalog, decider: Any) -> CaseRun:
+        with self._lock:  # one run at a time; the others wait for its result
+            run = self._runs.get(catalog)
+            if run is None:
+                run = self._runs[catalog] = self._run(catalog, decider)
+            return run
+
+    def _run(self, catalog: Catalog, decider: Any) -> CaseRun:
+        started = time.perf_counter()
+        ran_at = dt.datetime.now(dt.UTC)
+        ruleset_of = _case_file_rulesets(catalog)
+        try:
+            if isinstance(decider, InlineDecider):
+                report = run_cases(catalog, decider.engine, case_files(catalog.root))
+            else:
+                report = cases_in_child(str(catalog.root), catalog.fingerprint(), self.timeout)
+        except DecisionError as exc:
+            return CaseRun(None, ruleset_of, ran_at, time.perf_counter() - started, exc.detail)
+        return CaseRun(report, ruleset_of, ran_at, time.perf_counter() - started)
+
+
+def coverage_for(run: CaseRun, catalog: Catalog, version: RulesetVersion) -> dict | None:
+    """Coverage of a version, or None when no case file tests it or a ruleset including it."""
+    if run.report is None:
+        return None
+    tested = set(run.ruleset_of.values())
+    reached = False
+    for ruleset_id in tested & set(catalog.by_id):
+        for v in catalog.versions(ruleset_id):
+            if version.id in catalog.chain_ids(v):
+                reached = True
+                break
+        if reached:
+            break
+    if not reached:
+        return None
+    key = f"{version.id} {version.version}"
+    rules = list(dict.fromkeys(r.table or r.id for r in version.rules))
+    uncovered = run.report.uncovered.get(key, [])
+    undecided = any(u.startswith("any rule:") for u in uncovered)  # no case decides with it
+    if undecided:
+        uncovered = rules
+    return {"rules": len(rules), "fired": len(rules) - len(uncovered), "uncovered": uncovered,
+            "undecided": undecided, "never_failed": run.report.never_failed.get(key, [])}
+
+
+# ------------------------------------------------------------------------------------- impact
+def ruleset_cases(catalog: Catalog, ruleset_id: str) -> list[Case]:
+    """The cases of a ruleset's own case files, with no date: each is decided on the first day
+    of the newer version, as `decisions diff` does with cases that carry none."""
+    out = []
+    for path in case_files(catalog.root):
+        display = path.name
+        try:
+            data, _ = load_yaml(path, display)
+        except RulesetError:
+            continue
+        if not isinstance(data, dict) or data.get("ruleset") != ruleset_id:
+            continue
+        try:
+            loaded = CaseFileSchema().load(data)
+        except Exception:  # a broken case file is reported by `decisions test`, not here
+            continue
+        for case in loaded["cases"]:
+            out.append(Case(deep_merge(loaded["base"], case["facts"]), None, case["name"]))
+    return out
+
+
+def log_cases(store: Store, ruleset_id: str, limit: int = LOG_CASES,
+              scan: int = LOG_SCAN) -> tuple[list[Case], int]:
+    """The facts of the latest ``limit`` logged decisions that used a ruleset (alone or in a
+    chain, as `decisions diff --log` reads them), among the newest ``scan`` records, each on its
+    own date; and the seq of the newest record (a cached impact is redone when the log grows)."""
+    found: list[Record] = []
+    after, head, seen = None, 0, 0
+    while len(found) < limit and seen < scan:
+        records, after = store.page(Filters(), after, 500, newest_first=True)
+        if records and not head:
+            head = records[0].seq
+        seen += len(records)
+        found.extend(r for r in records
+                     if any(ref["id"] == ruleset_id for ref in orjson.loads(r.rulesets)))
+        if after is None:
+            break
+    cases = [Case(orjson.loads(r.facts), dt.date.fromisoformat(r.as_of),
+                  f"decision:{r.decision_id}") for r in reversed(found[:limit])]
+    return cases, head
+
+
+@dataclass
+class ImpactCache:
+    """The latest impacts computed on each loaded catalog (forgotten with it on a reload)."""
+
+    size: int = 8
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _items: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+
+    def get(self, catalog: Catalog, key: tuple, make: Callable[[], Impact]) -> Impact:
+        with self._lock:
+            items = self._items.setdefault(catalog, OrderedDict())
+            if key in items:
+                items.move_to_end(key)
+                return items[key]
+        impact = make()
+        with self._lock:
+            items[key] = impact
+            while len(items) > self.size:
+                items.popitem(last=False)
+        return impact
+
+
+def impact(cache: ImpactCache, catalog: Catalog, decider: Any, store: Store, ruleset_id: str,
+           from_version: str, to_version: str, source: str) -> tuple[Impact, int]:
+    """The impact of moving ``ruleset_id`` from one version to another, on its own cases or on
+    the latest logged decisions; and how many cases that was."""
+    if source == "log":
+        cases, head = log_cases(store, ruleset_id)
+    else:
+        cases, head = ruleset_cases(catalog, ruleset_id), 0
+    key = (ruleset_id, from_version, to_version, source, head)
+    result = cache.get(catalog, key, lambda: compare(decider, catalog, ruleset_id, from_version,
+                                            to_version, cases))
+    return result, len(cases)
+
+
+def bucket_titles(decision: dict) -> dict[str, str]:
+    """Score bucket path -> its title, from a (localized) decision."""
+    return {entry["bucket"]: entry["title"] or entry["bucket"]
+            for details in decision.get("score_details", {}).values() for entry in details}
+
+
+def rule_changes(before: dict, after: dict) -> tuple[list[dict], list[dict]]:
+    """The fired rules (with their effects) only the first decision has, and only the second."""
+    def key(entry: dict) -> tuple:
+        return (entry["ruleset"], entry.get("row", entry["rule"]),
+                orjson.dumps(entry["effect"], option=orjson.OPT_SORT_KEYS))
+
+    a = {key(f): f for f in before["fired"]}
+    b = {key(f): f for f in after["fired"]}
+    return [a[k] for k in a if k not in b], [b[k] for k in b if k not in a]
+
+
+def requirement_changes(before: dict, after: dict) -> list[tuple[dict | None, dict | None]]:
+    """Requirements met in one decision and not in the other (or present in one only)."""
+    a = {(r["ruleset"], r["rule"]): r for r in before["requirements"]}
+    b = {(r["ruleset"], r["rule"]): r for r in after["requirements"]}
+    out = []
+    for k in list(a) + [k for k in b if k not in a]:
+        x, y = a.get(k), b.get(k)
+        if x is None or y is None or x["met"] != y["met"]:
+            out.append((x, y))
+    return out
+
+
+# --------------------------------------------------------------------------------------- draws
+def draw_score_counts(store: Store, draw_id: str) -> list[tuple[int, str, int]]:
+    """(score, status, how many) over the draw's candidates that have a score."""
+    from ..store.draws import draw_candidates
+
+    c = draw_candidates.c
+    query = (sa.select(c.score, c.status, sa.func.count())
+             .where(c.draw_id == draw_id, c.score.is_not(None))
+             .group_by(c.score, c.status))
+    with store.engine.connect() as conn:
+        return [(int(score), status, int(n)) for score, status, n in conn.execute(query)]
+
+
+def recent_draws(store: Store, limit: int = 100) -> list[dict]:
+    from ..store.draws import draws
+
+    c = draws.c
+    query = (sa.select(c.draw_id, c.ruleset_id, c.ruleset_version, c.draw_date, c.held_at,
+                       c.pool_size).order_by(c.held_at.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def pool_bins(counts: list[tuple[int, str, int]], cutoff: int | None = None, width: int = 10,
+              tails: float = 0.005) -> list[tuple[int, int, int, int, str]]:
+    """Bins of ``width`` points: (low, high, invited, others, label). The few scores far out on
+    either side (``tails`` of the candidates, never the cutoff) share an open-ended bin, so that
+    one outlier does not squeeze the chart."""
+    if not counts:
+        return []
+    by_score = sorted(counts)
+    total = sum(n for _, _, n in by_score)
+    running, low, high = 0, by_score[0][0], by_score[-1][0]
+    for score, _, n in by_score:
+        running += n
+        if running > total * tails:
+            low = score
+            break
+    running = 0
+    for score, _, n in reversed(by_score):
+        running += n
+        if running > total * tails:
+            high = score
+            break
+    if cutoff is not None:
+        low, high = min(low, cutoff), max(high, cutoff)
+    first, last = low // width * width, high // width * width
+    bins: dict[int, list] = {start: [start, start + width - 1, 0, 0, ""]
+                             for start in range(first, last + 1, width)}
+    below = [by_score[0][0], first - 1, 0, 0, f"< {first}"]
+    above = [last + width, by_score[-1][0], 0, 0, f"≥ {last + width}"]
+    for score, status, n in by_score:
+        target = below if score < first else above if score > last + width - 1 else \
+            bins[score // width * width]
+        target[2 if status == "invited" else 3] += n
+    out = [below] if below[2] or below[3] else []
+    out += list(bins.values())
+    out += [above] if above[2] or above[3] else []
+    return [tuple(b) for b in out]

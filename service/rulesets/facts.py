@@ -1,0 +1,90 @@
+"""Facts contracts: the marshmallow schema of a contract's facts, and the check of a caller's facts
+against it (FactsError maps each field path to its messages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ..errors import FactsError, flatten_messages
+
+
+def facts_schema(specs: Mapping[str, dict]) -> Schema:
+    """A marshmallow schema for a facts contract: unknown fields, wrong types and out-of-range
+    values are rejected with the field path."""
+    return Schema.from_dict({name: _fact_field(spec) for name, spec in specs.items()},
+                            name="Facts")(unknown=RAISE)
+
+
+class _StrictBool(fields.Boolean):
+    truthy = {True}
+    falsy = {False}
+
+
+class _IsoDateTime(fields.AwareDateTime):
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return parsed.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class _IsoDate(fields.Date):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class _Number(fields.Float):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs) if isinstance(value, float) \
+            else value
+
+
+class _Str(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return value
+
+
+def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
+    checks = []
+    kind = spec["type"]
+    if spec.get("enum"):
+        checks.append(validate.OneOf(spec["enum"]))
+    if "min" in spec or "max" in spec:
+        checks.append(validate.Range(min=spec.get("min"), max=spec.get("max")))
+    if "pattern" in spec:
+        checks.append(validate.Regexp(spec["pattern"]))
+    if "min_length" in spec or "max_length" in spec:
+        checks.append(validate.Length(min=spec.get("min_length"), max=spec.get("max_length")))
+    options: dict[str, Any] = {"validate": checks, "allow_none": spec.get("nullable", False)}
+    if "default" in spec:
+        options["load_default"] = spec["default"]
+    elif spec.get("required", True):
+        options["required"] = True
+    elif spec.get("nullable"):
+        options["load_default"] = None
+    if kind == "object":
+        inner = facts_schema(spec["fields"])
+        return fields.Nested(inner, **options)
+    return {"string": _Str, "integer": fields.Integer, "number": _Number,
+            "boolean": _StrictBool, "date": _IsoDate, "datetime": _IsoDateTime}[kind](
+        **({"strict": True} if kind == "integer" else {}), **options)
+
+
+def validate_facts(contract: Mapping[str, dict] | Schema, facts: Any) -> dict:
+    """Check caller facts against a contract (its specs or its schema); FactsError maps each field
+    path to its messages."""
+    if not isinstance(facts, dict):
+        raise FactsError("facts must be an object", errors={"facts": ["must be an object"]})
+    schema = contract if isinstance(contract, Schema) else facts_schema(contract)
+    try:
+        return schema.load(facts)
+    except ValidationError as exc:
+        errors = flatten_messages(exc.messages, root="facts")
+        raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+                         errors=errors) from None

@@ -1,0 +1,159 @@
+"""Load a ruleset folder into a Catalog: every file read, validated, hashed and built, or one
+RulesetError listing every problem found (a broken file never yields a half-loaded catalog)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from marshmallow import ValidationError
+
+from ..errors import Problem, RulesetError, did_you_mean
+from .build import build_rules, check_includes
+from .model import ASSESSED_OUTCOME, DEFAULT_OUTCOME, Catalog, RulesetVersion, default_alias
+from .schemas import ContractSchema, RulesetSchema, schema_problems
+from .yamlfile import load_yaml
+
+CASES_SUFFIX = ".cases.yaml"
+CONTRACTS_DIR = "contracts"
+
+
+def load_catalog(root: str | Path) -> Catalog:
+    """Load and check every ruleset under ``root``. Raises RulesetError with every problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RulesetError([Problem(str(root), None, "", "no such ruleset folder")])
+    problems: list[Problem] = []
+    contracts: dict[str, tuple[dict, str]] = {}
+    for path in sorted((root / CONTRACTS_DIR).glob("*.yaml")):
+        try:
+            data, lines = load_yaml(path, _display(path, root))
+            contract = ContractSchema().load(data if isinstance(data, dict) else {})
+            contracts[contract["id"]] = (contract, _display(path, root))
+        except RulesetError as exc:
+            problems.extend(exc.problems)
+        except ValidationError as exc:
+            problems.extend(schema_problems(exc, ContractSchema(), _display(path, root), lines))
+
+    parsed: list[tuple[dict, dict, str, str]] = []
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name.endswith(CASES_SUFFIX) or path.parent == root / CONTRACTS_DIR:
+            continue
+        display = _display(path, root)
+        try:
+            data, lines = load_yaml(path, display)
+        except RulesetError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(display, 1, "", "a ruleset file is a mapping of keys"))
+            continue
+        try:
+            loaded = RulesetSchema().load(data)
+        except ValidationError as exc:
+            problems.extend(schema_problems(exc, RulesetSchema(), display, lines))
+            continue
+        parsed.append((loaded, lines, display, _canonical(data, contracts, loaded)))
+
+    # Versions of one id must not overlap in their `from` dates, and versions are unique.
+    seen: dict[tuple[str, str], str] = {}
+    for loaded, lines, display, _ in parsed:
+        key = (loaded["id"], loaded["version"])
+        if key in seen:
+            problems.append(Problem(display, lines.get(("version",)), "version",
+                                    f"{key[0]} version {key[1]} is also defined in {seen[key]}"))
+        seen[key] = display
+    starts: dict[tuple[str, dt.date], str] = {}
+    for loaded, lines, display, _ in parsed:
+        key = (loaded["id"], loaded["effective"]["from_"])
+        if key in starts and starts[key] != display:
+            problems.append(Problem(display, lines.get(("effective", "from")), "effective.from",
+                                    f"another version of {key[0]} ({starts[key]}) starts on the "
+                                    f"same day"))
+        starts.setdefault(key, display)
+
+    shells = []
+    for loaded, lines, display, canonical in parsed:
+        try:
+            shells.append(_shell(loaded, lines, display, canonical, contracts))
+        except RulesetError as exc:
+            problems.extend(exc.problems)
+    by_id: dict[str, list[RulesetVersion]] = {}
+    for v in shells:
+        by_id.setdefault(v.id, []).append(v)
+
+    versions = []
+    for v in shells:
+        try:
+            check_includes(v, by_id)
+            build_rules(v, by_id)
+            versions.append(v)
+        except RulesetError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key)))
+    return Catalog(versions, root)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: dict) -> str:
+    """The canonical JSON of the file's content (and of the contract it names): comments and
+    formatting do not change it, any change of meaning does. Its sha256 identifies the version;
+    the decision log keeps it (``RulesetVersion.canonical``)."""
+    content = {"ruleset": data}
+    if loaded.get("contract") in contracts:
+        content["contract"] = contracts[loaded["contract"]][0]
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def _shell(loaded: dict, lines: dict, display: str, canonical: str,
+           contracts: Mapping[str, tuple[dict, str]]) -> RulesetVersion:
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    facts: dict = {}
+    if "contract" in loaded:
+        name = loaded["contract"]
+        if name not in contracts:
+            raise RulesetError([Problem(display, lines.get(("contract",)), "contract",
+                                        f"no contract '{name}' in {CONTRACTS_DIR}/"
+                                        f"{did_you_mean(name, contracts)}")])
+        facts.update(contracts[name][0]["facts"])
+    for name, spec in loaded["facts"].items():
+        if name in facts:
+            raise RulesetError([Problem(display, lines.get(("facts", name)), f"facts.{name}",
+                                        "already declared by the contract")])
+        facts[name] = spec
+    constants = {}
+    for name, raw in loaded["constants"].items():
+        if isinstance(raw, dict) and "value" in raw:
+            extra = set(raw) - {"value", "reference", "title", "note"}
+            if extra:
+                raise RulesetError([Problem(display, lines.get(("constants", name)),
+                                            f"constants.{name}",
+                                            f"unknown key '{sorted(extra)[0]}' (value, reference,"
+                                            " title, note)")])
+            constants[name] = dict(raw)
+        else:
+            constants[name] = {"value": raw}
+    return RulesetVersion(
+        id=loaded["id"], version=loaded["version"],
+        effective_from=loaded["effective"]["from_"], effective_to=loaded["effective"].get("to"),
+        title=loaded["title"], description=loaded.get("description"),
+        reference=loaded["reference"], path=display, sha256=digest, facts=facts,
+        derives=loaded["derives"],
+        includes=[(i["ruleset"], i.get("as_") or default_alias(i["ruleset"]))
+                  for i in loaded["includes"]],
+        constants=constants, scores=loaded["scores"], rules=[],
+        outcome=loaded.get("outcome") or (DEFAULT_OUTCOME if any(
+            "require" in r for r in loaded["rules"]) else ASSESSED_OUTCOME),
+        cases=loaded.get("cases"), draw=loaded.get("draw"),
+        raw=loaded, lines=lines, canonical=canonical)

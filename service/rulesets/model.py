@@ -1,0 +1,247 @@
+"""The loaded rulesets: a rule, a ruleset version, and the catalog of every version with the one in
+force on a date and the chain of included versions one decision evaluates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema
+
+from .. import conditions as cond
+from ..errors import UnknownRulesetError, did_you_mean
+from .facts import facts_schema, validate_facts
+from .texts import content_texts
+
+
+@dataclass
+class Rule:
+    """One compiled unit the engine can fire: a rule, or one row of a table (for one key)."""
+
+    id: str
+    kind: str  # require, award or derive
+    title: dict
+    reference: str
+    condition: Any  # NNF condition tree (when + row match, or require)
+    source: str  # the condition as written, for pages
+    points: int | None = None
+    bucket: str | None = None
+    fact: str | None = None
+    value: Any = None
+    expr: Any = None  # parsed value expression for derive
+    because: dict | None = None
+    table: str | None = None
+    line: int | None = None
+    reads: tuple = ()  # fact paths shown as "matched" in the explanation
+
+    @property
+    def key(self) -> str:
+        """Unique within its version: the rule id, or for a row of a decision table, the row
+        (``table#3``, or ``table#3@key`` when the table has several keys)."""
+        return self.table or self.id
+
+
+@dataclass
+class RulesetVersion:
+    id: str
+    version: str
+    effective_from: dt.date
+    effective_to: dt.date | None
+    title: dict
+    description: dict | None
+    reference: str
+    path: str
+    sha256: str
+    facts: dict  # name -> fact spec (contract and own facts merged)
+    derives: dict
+    includes: list  # [(ruleset id, alias)]
+    constants: dict  # name -> {"value", "reference"?}
+    scores: dict
+    rules: list[Rule]
+    outcome: dict
+    cases: str | None
+    draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
+    raw: dict = field(repr=False, default_factory=dict)
+    lines: dict = field(repr=False, default_factory=dict)
+    canonical: str = field(repr=False, default="")  # its sha256 is ``sha256``
+
+    def in_force_on(self, day: dt.date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None
+                                               or day <= self.effective_to)
+
+    def ref(self) -> dict:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+    @functools.cached_property
+    def texts(self) -> dict[str, dict]:
+        """What an explanation shows of each rule that the decision itself does not hold, by
+        rule key (``Rule.key``): its title, reference and condition as written. A logged
+        decision names rules by key; these texts are filled in when it is shown. Taken from
+        the canonical content, exactly as for a version the decision log keeps."""
+        return content_texts(self.canonical)
+
+    def kept(self) -> dict[str, Any]:
+        """This version as the decision log keeps it (``Store.keep_versions``)."""
+        return {"sha256": self.sha256, "ruleset_id": self.id, "version": self.version,
+                "content": self.canonical}
+
+    @functools.cached_property
+    def requirements(self) -> list[tuple[int, Rule]]:
+        """The requirement rules with their index, in file order."""
+        return [(i, r) for i, r in enumerate(self.rules) if r.kind == "require"]
+
+
+
+ASSESSED_OUTCOME = {  # a ruleset without requirements (a points grid, a conversion table)
+    "met": {"code": "assessed", "title": {"en": "Assessed", "fr": "Évalué"}},
+    "not_met": {"code": "assessed", "title": {"en": "Assessed", "fr": "Évalué"}},
+}
+DEFAULT_OUTCOME = {
+    "met": {"code": "eligible", "title": {"en": "Eligible", "fr": "Admissible"}},
+    "not_met": {"code": "not_eligible", "title": {"en": "Not eligible", "fr": "Non admissible"}},
+}
+
+
+def flatten_facts(specs: Mapping[str, dict], prefix: str = "") -> dict[str, cond.Field]:
+    out: dict[str, cond.Field] = {}
+    for name, spec in specs.items():
+        path = f"{prefix}{name}"
+        out[path] = cond.Field(spec["type"], tuple(spec["enum"]) if spec.get("enum") else None)
+        if spec["type"] == "object":
+            out.update(flatten_facts(spec["fields"], path + "."))
+    return out
+
+
+def bucket_paths(score: str, spec: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every award target of a score: ``crs.core``, ``crs.transferability.education``..."""
+    out = []
+    for name, sub in (spec.get("buckets") or {}).items():
+        path = f"{prefix or score}.{name}"
+        out.append(path)
+        out.extend(bucket_paths(score, sub, path))
+    return out
+
+
+def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
+    """Facts a ruleset makes available to a ruleset that includes it (besides its inputs)."""
+    out = {name: cond.Field(spec["type"], tuple(spec["enum"]) if spec.get("enum") else None)
+           for name, spec in version.derives.items()}
+    for score, spec in version.scores.items():  # the total and each top-level bucket
+        out[f"scores.{score}.total"] = cond.Field("integer")
+        for bucket in spec.get("buckets") or {}:
+            out[f"scores.{score}.{bucket}"] = cond.Field("integer")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- catalog
+class Catalog:
+    """Every loaded version of every ruleset, immutable once built."""
+
+    def __init__(self, versions: Iterable[RulesetVersion], root: Path):
+        self.root = root
+        self._schemas: dict[tuple[str, str], Schema] = {}
+        self._chains: dict[tuple, list] = {}
+        self.by_id: dict[str, list[RulesetVersion]] = {}
+        for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
+            self.by_id.setdefault(v.id, []).append(v)
+        self._by_sha256 = {v.sha256: v for v in self.all_versions()}
+
+    def all_versions(self) -> list[RulesetVersion]:
+        return [v for vs in self.by_id.values() for v in vs]
+
+    def fingerprint(self) -> list[tuple[str, str, str]]:
+        """What identifies this catalog: every (id, version, sha256), sorted."""
+        return sorted((v.id, v.version, v.sha256) for v in self.all_versions())
+
+    def by_sha256(self, sha256: str) -> RulesetVersion | None:
+        """The loaded version with exactly this content, if any."""
+        return self._by_sha256.get(sha256)
+
+    def ids(self) -> list[str]:
+        return sorted(self.by_id)
+
+    def versions(self, ruleset_id: str) -> list[RulesetVersion]:
+        if ruleset_id not in self.by_id:
+            raise UnknownRulesetError(f"no ruleset '{ruleset_id}'"
+                                      f"{did_you_mean(ruleset_id, self.by_id)}")
+        return self.by_id[ruleset_id]
+
+    def version(self, ruleset_id: str, version: str) -> RulesetVersion:
+        for v in self.versions(ruleset_id):
+            if v.version == version:
+                return v
+        raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
+
+    def in_force(self, ruleset_id: str, day: dt.date) -> RulesetVersion:
+        """The version in force on ``day``: the latest ``from`` on or before it, not expired."""
+        candidates = [v for v in self.versions(ruleset_id) if v.in_force_on(day)]
+        if not candidates:
+            raise UnknownRulesetError(f"no version of '{ruleset_id}' is in force on {day}")
+        return max(candidates, key=lambda v: v.effective_from)
+
+    def chain(self, top: RulesetVersion, day: dt.date,
+              pinned: Mapping[str, str] | None = None) -> list[tuple[str, RulesetVersion]]:
+        """The versions one decision evaluates, included ones first: [(alias, version)].
+
+        ``pinned`` maps ruleset ids to versions (replay); others are picked by ``day``."""
+        key = (top.id, top.version, day, tuple(sorted(pinned.items())) if pinned else ())
+        cached = self._chains.get(key)
+        if cached is not None:
+            return cached
+        order: list[tuple[str, RulesetVersion]] = []
+        seen: set[str] = set()
+
+        def visit(v: RulesetVersion, alias: str) -> None:
+            if v.id in seen:
+                return
+            seen.add(v.id)
+            for inc_id, inc_alias in v.includes:
+                if pinned and inc_id in pinned:
+                    visit(self.version(inc_id, pinned[inc_id]), inc_alias)
+                else:
+                    visit(self.in_force(inc_id, day), inc_alias)
+            order.append((alias, v))
+
+        visit(top, default_alias(top.id))
+        if len(self._chains) < 10_000:  # a catalog is immutable: the chain for a day is fixed
+            self._chains[key] = order
+        return order
+
+    def facts_for(self, top: RulesetVersion) -> dict:
+        """The facts contract of a ruleset and everything it includes (any version)."""
+        merged: dict = {}
+        for v in self._closure(top):
+            merged.update(v.facts)
+        return merged
+
+    def validate(self, top: RulesetVersion, facts: Any) -> dict:
+        """Check caller facts against the contract of ``top`` and what it includes."""
+        key = (top.id, top.version)
+        schema = self._schemas.get(key)
+        if schema is None:  # built once per version: building a schema costs ~1 ms
+            schema = self._schemas[key] = facts_schema(self.facts_for(top))
+        return validate_facts(schema, facts)
+
+    def chain_ids(self, top: RulesetVersion) -> set[str]:
+        """Ids of a ruleset and of everything it includes, directly or not."""
+        return {v.id for v in self._closure(top)}
+
+    def _closure(self, top: RulesetVersion) -> list[RulesetVersion]:
+        out, stack, seen = [], [top], set()
+        while stack:
+            v = stack.pop()
+            if (v.id, v.version) in seen:
+                continue
+            seen.add((v.id, v.version))
+            out.append(v)
+            for inc_id, _ in v.includes:
+                stack.extend(self.by_id.get(inc_id, []))
+        return out
+
+
+def default_alias(ruleset_id: str) -> str:
+    return ruleset_id.rsplit(".", 1)[-1].replace("-", "_")

@@ -1,0 +1,350 @@
+"""The ruleset file format as marshmallow schemas, and their messages turned into problems with
+file, line and key path (docs/rulesets.md describes the format)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from ..errors import Problem, did_you_mean
+from .yamlfile import dotted, line_of
+
+LANGUAGES = ("en", "fr")
+ID_PATTERN = r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$"
+NAME_PATTERN = r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*$"
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Text(fields.Field):
+    """A text a person reads: ``{en: ..., fr: ...}``, both required and non-empty."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("must give the text in English and French: {en: ..., fr: ...}")
+        missing = [lang for lang in LANGUAGES if not isinstance(value.get(lang), str)
+                   or not value[lang].strip()]
+        extra = sorted(set(value) - set(LANGUAGES))
+        if missing or extra:
+            parts = [f"missing the {', '.join(missing)} text"] if missing else []
+            parts += [f"unknown language {', '.join(extra)}"] if extra else []
+            raise ValidationError("; ".join(parts) + " (a text needs en and fr)")
+        return {lang: value[lang].strip() for lang in LANGUAGES}
+
+
+class Scalar(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValidationError("must be a single value")
+        return value
+
+
+FACT_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "object")
+
+
+class FactSpecSchema(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES))
+    title = Text()
+    description = fields.String()
+    required = fields.Boolean()
+    nullable = fields.Boolean(load_default=False)
+    default = Scalar(allow_none=True)
+    enum = fields.List(Scalar(), validate=validate.Length(min=1))
+    min = fields.Float()
+    max = fields.Float()
+    pattern = fields.String()
+    min_length = fields.Integer(validate=validate.Range(min=0))
+    max_length = fields.Integer(validate=validate.Range(min=1))
+    fields_ = fields.Dict(data_key="fields",
+                          keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                          values=fields.Nested(lambda: FactSpecSchema()))
+
+    @post_load
+    def _rename(self, data, **kwargs):
+        if "fields_" in data:
+            data["fields"] = data.pop("fields_")
+        return data
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if data["type"] == "object" and not data.get("fields_"):
+            raise ValidationError("an object fact lists its fields", "fields")
+        if data["type"] != "object" and "fields_" in data:
+            raise ValidationError("only an object fact has fields", "fields")
+        if "pattern" in data:
+            try:
+                re.compile(data["pattern"])
+            except re.error as exc:
+                raise ValidationError(f"not a valid regular expression: {exc}", "pattern") from None
+        if "min" in data and "max" in data and data["min"] > data["max"]:
+            raise ValidationError("min is above max", "min")
+
+
+class DerivedSpecSchema(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES[:-1]))
+    title = Text(required=True)
+    enum = fields.List(Scalar(), validate=validate.Length(min=1))
+
+
+class IncludeSchema(Strict):
+    ruleset = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    as_ = fields.String(data_key="as", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+
+
+class BucketSchema(Strict):
+    title = Text(required=True)
+    cap = fields.Integer(validate=validate.Range(min=0))
+    reference = fields.String()
+    buckets = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                          values=fields.Nested(lambda: BucketSchema()))
+
+
+class AwardSchema(Strict):
+    to = fields.String(required=True)
+    points = fields.Integer(required=True)
+
+
+class DeriveSchema(Strict):
+    fact = fields.String(required=True)
+    value = Scalar(allow_none=True)
+    expr = fields.String()
+
+    @validates_schema
+    def _one(self, data, **kwargs):
+        if ("value" in data) == ("expr" in data):
+            raise ValidationError("give either value or expr", "value")
+
+
+class RuleSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    title = Text(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
+    when = fields.String()
+    require = fields.String()
+    because = Text()
+    award = fields.Nested(AwardSchema)
+    derive = fields.Nested(DeriveSchema)
+
+    @validates_schema
+    def _one_effect(self, data, **kwargs):
+        effects = [k for k in ("require", "award", "derive") if k in data]
+        if len(effects) != 1:
+            raise ValidationError("a rule does exactly one of require, award or derive",
+                                  "require")
+        if "require" in data and "when" in data:
+            raise ValidationError("a requirement has no 'when': write it into 'require'", "when")
+        if "because" in data and "require" not in data:
+            raise ValidationError("only a requirement has a 'because'", "because")
+
+
+class RowSchema(Strict):
+    range = fields.List(fields.Float(), validate=validate.Length(equal=2))
+    at_least = fields.Float()
+    at_most = fields.Float()
+    equals = Scalar()
+    in_ = fields.List(Scalar(), data_key="in", validate=validate.Length(min=1))
+    points = fields.Integer()
+    value = Scalar(allow_none=True)
+    reference = fields.String()
+    note = fields.String()
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        matches = [k for k in ("range", "at_least", "at_most", "equals", "in_") if k in data]
+        if len(matches) != 1:
+            raise ValidationError("a row matches by exactly one of range, at_least, at_most, "
+                                  "equals or in", "range")
+        if "range" in data and data["range"][0] > data["range"][1]:
+            raise ValidationError("the low end of the range is above the high end", "range")
+
+
+class TableSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    title = Text(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
+    when = fields.String()
+    key = fields.Raw(required=True)
+    award = fields.String()
+    derive = fields.String()
+    rows = fields.List(fields.Nested(RowSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        key = data["key"]
+        if not (isinstance(key, str) or (isinstance(key, list) and key and all(
+                isinstance(k, str) for k in key))):
+            raise ValidationError("a fact name, or a list of fact names", "key")
+        if ("award" in data) == ("derive" in data):
+            raise ValidationError("a table either awards points or derives a fact", "award")
+        wanted = "points" if "award" in data else "value"
+        for i, row in enumerate(data["rows"]):
+            if wanted not in row:
+                raise ValidationError({i: {wanted: [f"each row of this table gives {wanted}"]}},
+                                      "rows")
+
+
+class OutcomeSchema(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+$"))
+    title = Text(required=True)
+
+
+class OutcomesSchema(Strict):
+    met = fields.Nested(OutcomeSchema, required=True)
+    not_met = fields.Nested(OutcomeSchema, required=True)
+
+
+class DrawSchema(Strict):
+    """The parameters of a draw (issue 7): a ruleset with ``draw`` defines one round of
+    invitations; its rules are the draw's criteria. See docs/draws.md."""
+
+    date = fields.Date(required=True)
+    invitations = fields.Integer(required=True, validate=validate.Range(min=1))
+    validity_days = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    score = fields.String(load_default="crs", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
+
+
+class RulesetSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    version = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    effective = fields.Nested(lambda: EffectiveSchema(), required=True)
+    title = Text(required=True)
+    description = Text()
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    contract = fields.String()
+    facts = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                        values=fields.Nested(FactSpecSchema), load_default=dict)
+    derives = fields.Dict(keys=fields.String(validate=validate.Regexp(NAME_PATTERN)),
+                          values=fields.Nested(DerivedSpecSchema), load_default=dict)
+    includes = fields.List(fields.Nested(IncludeSchema), load_default=list)
+    constants = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                            values=fields.Raw(), load_default=dict)
+    scores = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                         values=fields.Nested(lambda: ScoreSchema()), load_default=dict)
+    rules = fields.List(fields.Nested(RuleSchema), load_default=list)
+    tables = fields.List(fields.Nested(TableSchema), load_default=list)
+    outcome = fields.Nested(OutcomesSchema)
+    draw = fields.Nested(DrawSchema)
+    cases = fields.String()
+
+
+class EffectiveSchema(Strict):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date()
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if "to" in data and data["to"] < data["from_"]:
+            raise ValidationError("'to' is before 'from'", "to")
+
+
+class ScoreSchema(BucketSchema):
+    max = fields.Integer(validate=validate.Range(min=0))
+
+
+class ContractSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    title = Text(required=True)
+    reference = fields.String(required=True)
+    facts = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                        values=fields.Nested(FactSpecSchema), required=True)
+
+
+
+def schema_problems(exc: ValidationError, schema: Schema, display: str,
+                     lines: Mapping[tuple, int]) -> list[Problem]:
+    """Flatten marshmallow's nested messages into problems with line and key path."""
+    out: list[Problem] = []
+
+    def walk(messages: Any, path: tuple, node_schema: Schema | None) -> None:
+        if isinstance(messages, dict):
+            for key, sub in messages.items():
+                if key == "_schema":
+                    walk(sub, path, None)
+                    continue
+                if isinstance(node_schema, _DictOf):
+                    child = node_schema.inner
+                    if isinstance(sub, dict) and set(sub) <= {"key", "value"}:
+                        sub = [m for part in sub.values() for m in
+                               (part if isinstance(part, list) else [part])]
+                elif node_schema is not None and isinstance(key, str):
+                    child = _nested_schema(node_schema.fields.get(_attr(node_schema, key)))
+                else:
+                    child = node_schema
+                walk(sub, path + (key,), child)
+            return
+        for message in messages if isinstance(messages, list) else [messages]:
+            if isinstance(message, dict):
+                walk(message, path, node_schema)
+                continue
+            text = str(message)
+            if text == "Unknown field." and node_schema is None:
+                parent = _schema_at(schema, path[:-1])
+                known = [f.data_key or n for n, f in parent.fields.items()] if parent else []
+                text = f"unknown key '{path[-1]}'{did_you_mean(str(path[-1]), known)}"
+            elif text == "Unknown field.":
+                text = f"unknown key '{path[-1]}'"
+            out.append(Problem(display, line_of(lines, path), dotted(path), _lower(text)))
+
+    walk(exc.messages, (), schema)
+    return out
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _attr(schema: Schema, key: str) -> str:
+    for name, fld in schema.fields.items():
+        if (fld.data_key or name) == key:
+            return name
+    return key
+
+
+def _nested_schema(fld: fields.Field | None) -> Schema | None:
+    if isinstance(fld, fields.Nested):
+        return fld.schema
+    if isinstance(fld, fields.List):
+        return _nested_schema(fld.inner)
+    if isinstance(fld, fields.Dict) and fld.value_field is not None:
+        return _DictOf(_nested_schema(fld.value_field))
+    return None
+
+
+class _DictOf:
+    """Stands for 'a dict whose values follow this schema' while walking error messages."""
+
+    def __init__(self, inner: Schema | None):
+        self.inner = inner
+        self.fields = {}
+
+
+def _schema_at(schema: Any, path: tuple) -> Schema | None:
+    node = schema
+    for key in path:
+        if node is None:
+            return None
+        if isinstance(node, _DictOf):
+            node = node.inner
+            continue
+        if isinstance(key, int):
+            continue
+        node = _nested_schema(node.fields.get(_attr(node, key)))
+    return node.inner if isinstance(node, _DictOf) else node

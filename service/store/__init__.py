@@ -1,0 +1,27 @@
+"""Store: the decision log's database. Every table (``tables``), the append-only hash-chained log
+and the ruleset versions it keeps (``log``), draws and pools (``draws``), and the Alembic
+migrations that build the schema. Imports only the kernel."""
+
+from .log import (
+    GENESIS,
+    SCAN_BATCH,
+    Filters,
+    Finding,
+    NewDecision,
+    Record,
+    RulesetVersionMismatchError,
+    Store,
+    StoreUnavailableError,
+    Verification,
+    canonical_json,
+    content_sha256,
+    decode_cursor,
+    encode_cursor,
+    record_hash,
+)
+from .tables import decision_log, metadata, ruleset_versions
+
+__all__ = ["GENESIS", "SCAN_BATCH", "Filters", "Finding", "NewDecision", "Record",
+           "RulesetVersionMismatchError", "Store", "StoreUnavailableError", "Verification",
+           "canonical_json", "content_sha256", "decision_log", "decode_cursor", "encode_cursor",
+           "metadata", "record_hash", "ruleset_versions"]

@@ -1,0 +1,552 @@
+"""The decision log: append-only, hash-chained, on SQLAlchemy Core (SQLite by default, PostgreSQL
+by URL), with its schema managed by the Alembic migrations in ``service/store/migrations``.
+
+Each record holds what an auditor needs months later: the facts as the caller sent them, the
+as-of date, the ruleset ids, versions and hashes, the explanation (what each rule matched and
+did, each requirement and why not, in both languages; rules named by key), the outcome, the
+time, the request id and the caller's token name. Its ``record_hash`` covers all of that and the
+previous record's hash, so changing, removing or reordering any record breaks the chain at that
+point (``verify``).
+
+Appends are serialised across threads and processes so that the chain stays linear: SQLite takes
+its write lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock. The
+sequence number is assigned under that lock, so it has no gaps: a gap means a removed record.
+
+The log also keeps, in ``ruleset_versions``, every ruleset version its records used, exactly: the
+canonical JSON whose sha256 the records name. A record names its rules by key; their titles,
+references and conditions are read from that content when the record is shown, so a record can
+be explained after the ruleset files changed. That table is append-only like the log, and
+``verify`` checks each kept content against its sha256.
+
+There is no update or delete in this module, and the migrations add triggers that make the
+database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import itertools
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from ..errors import DecisionError
+from .tables import decision_log, ruleset_versions
+
+GENESIS = "0" * 64  # the "previous hash" of the first record
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Keys of PostgreSQL advisory locks ("decision log append", "decision log migrate"): any two
+# fixed 64-bit numbers would do, as long as nothing else in the database uses them.
+APPEND_LOCK = 0x6465_6369_6C6F_6701
+MIGRATE_LOCK = 0x6465_6369_6C6F_6702
+SQLITE_BUSY_SECONDS = 30
+SCAN_BATCH = 500
+IN_CHUNK = 500  # values per SQL IN list
+VERSION_BATCH = 20  # ruleset versions read per transaction by verify (each up to a few 100 KB)
+
+HASHED = ("decision_id", "decided_at", "ruleset_id", "ruleset_version", "outcome",
+          "candidate_id", "as_of", "request_id", "caller", "facts", "rulesets", "decision",
+          "prev_hash")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class StoreUnavailableError(DecisionError):
+    """The log could not be written or read; the decision was not given (retry later)."""
+
+    status = 503
+    title = "Decision log unavailable"
+
+
+class RulesetVersionMismatchError(DecisionError):
+    """A ruleset version handed to the log whose content does not hash to its sha256 (a bug in
+    the caller: the log would keep a version no record can be checked against)."""
+
+    title = "Ruleset version does not match its sha256"
+
+
+# ------------------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class NewDecision:
+    """What a view hands to the log: the decision as ``decide`` made it and who asked."""
+
+    decision: Mapping[str, Any]
+    facts: Any
+    request_id: str | None = None
+    caller: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    seq: int
+    decision_id: str
+    decided_at: str
+    ruleset_id: str
+    ruleset_version: str
+    outcome: str
+    candidate_id: str | None
+    as_of: str
+    request_id: str | None
+    caller: str | None
+    facts: str
+    rulesets: str
+    decision: str
+    prev_hash: str
+    record_hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record with its JSON columns parsed (hashes still verifiable from ``export``)."""
+        return {"seq": self.seq, "decision_id": self.decision_id, "decided_at": self.decided_at,
+                "ruleset": self.ruleset_id, "version": self.ruleset_version,
+                "outcome": self.outcome, "candidate_id": self.candidate_id, "as_of": self.as_of,
+                "request_id": self.request_id, "caller": self.caller,
+                "facts": orjson.loads(self.facts), "rulesets": orjson.loads(self.rulesets),
+                "decision": orjson.loads(self.decision), "prev_hash": self.prev_hash,
+                "record_hash": self.record_hash}
+
+
+def record_hash(row: Mapping[str, Any]) -> str:
+    """sha256 over the canonical JSON of every hashed column, the previous hash included."""
+    return hashlib.sha256(orjson.dumps({k: row[k] for k in HASHED},
+                                       option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def content_sha256(content: str) -> str:
+    """The sha256 a ruleset version is known by: that of its canonical JSON, in UTF-8."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _candidate_id(facts: Any) -> str | None:
+    value = facts.get("candidate_id") if isinstance(facts, Mapping) else None
+    # An index column, not evidence (the facts column keeps the value as sent): skip values
+    # that PostgreSQL text cannot hold (NUL) or that would not be searched for anyway.
+    if isinstance(value, str) and 0 < len(value) <= 200 and not _CONTROL.search(value):
+        return value
+    return None
+
+
+def _row(entry: NewDecision) -> dict[str, Any]:
+    d = entry.decision
+    top = next((r for r in d["rulesets"] if r["id"] == d["ruleset"]), d["rulesets"][-1])
+    return {"decision_id": d["decision_id"], "decided_at": d["decided_at"],
+            "ruleset_id": d["ruleset"], "ruleset_version": top["version"],
+            "outcome": d["outcome"], "candidate_id": _candidate_id(entry.facts),
+            "as_of": d["as_of"], "request_id": entry.request_id, "caller": entry.caller,
+            "facts": canonical_json(entry.facts),
+            "rulesets": canonical_json([{k: r[k] for k in ("id", "version", "sha256")}
+                                        for r in d["rulesets"]]),
+            "decision": canonical_json(d)}
+
+
+# ------------------------------------------------------------------------------------- queries
+@dataclass(frozen=True)
+class Filters:
+    ruleset: str | None = None
+    version: str | None = None
+    outcome: str | None = None
+    candidate_id: str | None = None
+    decided_from: dt.datetime | None = None  # inclusive
+    decided_to: dt.datetime | None = None  # exclusive
+
+    def where(self) -> list[Any]:
+        c = decision_log.c
+        clauses = []
+        for column, value in ((c.ruleset_id, self.ruleset), (c.ruleset_version, self.version),
+                              (c.outcome, self.outcome), (c.candidate_id, self.candidate_id)):
+            if value is not None:
+                clauses.append(column == value)
+        if self.decided_from is not None:
+            clauses.append(c.decided_at >= timestamp(self.decided_from))
+        if self.decided_to is not None:
+            clauses.append(c.decided_at < timestamp(self.decided_to))
+        return clauses
+
+
+def timestamp(moment: dt.datetime) -> str:
+    """A datetime in the stored ``decided_at`` form (naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+# The largest position a cursor may carry, by kind: what the column holding it can hold (a
+# larger number would fail in the database instead of being refused here).
+CURSOR_LIMITS = {"seq": 2 ** 63 - 1, "rank": 2 ** 31 - 1}
+
+
+def encode_cursor(position: int, kind: str = "seq") -> str:
+    """An opaque cursor for paging: the position after which the next page starts (a log
+    sequence number, or a draw's rank)."""
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str = "seq") -> int:
+    """The position a cursor stands for; ValueError when it is not one this service made."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("not a cursor from this service") from None
+    found, _, number = text.partition(":")
+    if found != kind or not number.isdigit() or int(number) > CURSOR_LIMITS[kind]:
+        raise ValueError("not a cursor from this service")
+    return int(number)
+
+
+# ----------------------------------------------------------------------------------- verifying
+@dataclass(frozen=True)
+class Finding:
+    """The first place where the log does not hold.
+
+    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``), or
+    version_altered for a kept ruleset version whose content no longer matches its sha256 (no
+    record: ``seq`` and ``decision_id`` are None, the detail names the ruleset id, version and
+    sha256)."""
+
+    kind: str
+    seq: int | None
+    decision_id: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    checked: int
+    head_seq: int | None
+    head_hash: str | None
+    finding: Finding | None
+    versions: int = 0  # kept ruleset versions checked (only when the chain holds)
+
+    @property
+    def intact(self) -> bool:
+        return self.finding is None
+
+
+# --------------------------------------------------------------------------------------- store
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise DecisionError("the decision log needs a SQLite file (sqlite:///path/to.db); "
+                                "an in-memory database would lose every decision")
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The log holds candidates' personal facts: readable by the service's user only. SQLite
+        # gives its -wal and -shm files the same permissions as the database file.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise DecisionError(f"unsupported database {parsed.get_backend_name()!r}: use a "
+                            "sqlite:/// file or a postgresql:// URL")
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is DEFERRED and
+    # cannot be made IMMEDIATE per transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+    # FULL: a commit is on disk before the response, even if the machine loses power after.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@functools.cache
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+
+    # -- schema
+    def upgrade(self) -> None:
+        """Apply pending migrations; one process at a time, the others wait and find nothing
+        left to do."""
+        from alembic import command
+
+        with self._guarded(self._write_connection, MIGRATE_LOCK) as conn:
+            config = self._alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None before the first migration)."""
+        with self._errors(), self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    @staticmethod
+    def head_revision() -> str:
+        """The revision the code expects: the last migration shipped with it."""
+        return _head_revision()
+
+    def _alembic_config(self):
+        return _alembic_config()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing
+    def append(self, entries: Sequence[NewDecision]) -> list[tuple[int, str]]:
+        """Write decisions as consecutive records, all in one transaction, committed when this
+        returns. Returns (seq, record_hash) of each, in order."""
+        rows = [_row(e) for e in entries]  # serialise outside the lock: keep it short
+        if not rows:
+            return []
+        c = decision_log.c
+        with self._guarded(self._write_connection, APPEND_LOCK) as conn:
+            last = conn.execute(sa.select(c.seq, c.record_hash)
+                                .order_by(c.seq.desc()).limit(1)).first()
+            seq, prev = (last.seq, last.record_hash) if last else (0, GENESIS)
+            for row in rows:
+                seq += 1
+                row["seq"], row["prev_hash"] = seq, prev
+                row["record_hash"] = prev = record_hash(row)
+            conn.execute(decision_log.insert(), rows)
+        return [(r["seq"], r["record_hash"]) for r in rows]
+
+    def keep_versions(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Keep the ruleset versions not kept yet, in one transaction; returns how many were new.
+
+        Each row has sha256, ruleset_id, version, content (the canonical JSON, whose UTF-8 sha256
+        must be ``sha256``). Safe when several processes keep the same versions at once: a
+        version already there is left as it is."""
+        stored_at = timestamp(dt.datetime.now(dt.UTC))
+        values: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if content_sha256(row["content"]) != row["sha256"]:
+                raise RulesetVersionMismatchError(
+                    f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
+                    f"not hash to its sha256 {row['sha256']}")
+            values.setdefault(row["sha256"], {
+                "sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
+                "version": row["version"], "content": row["content"],
+                "stored_at": stored_at})
+        if not values:
+            return 0
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        insert = (dialect.insert(ruleset_versions).on_conflict_do_nothing()
+                  .returning(ruleset_versions.c.sha256))
+        # In key order: two transactions inserting the same keys wait on each other in the same
+        # order, never in a cycle (PostgreSQL would report a deadlock).
+        ordered = [values[key] for key in sorted(values)]
+        with self._errors(), self._write_connection() as conn, conn.begin():
+            return len(conn.execute(insert, ordered).all())
+
+    def _write_connection(self) -> Connection:
+        conn = self.engine.connect()
+        if self.dialect == "sqlite":
+            # Take the write lock when the transaction starts, not at the first write: two
+            # appenders can then never both read the same last record.
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        return conn
+
+    @contextmanager
+    def _guarded(self, connect, lock_key: int) -> Iterator[Connection]:
+        with self._errors(), connect() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
+            yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailableError(f"the decision log cannot be reached: "
+                                        f"{type(exc.orig).__name__}") from exc
+
+    # -- reading
+    def get(self, decision_id: str) -> Record | None:
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(decision_log)
+                               .where(decision_log.c.decision_id == decision_id)).first()
+        return Record(**row._mapping) if row else None
+
+    def page(self, filters: Filters, after: int | None = None, limit: int = 50,
+             newest_first: bool = False) -> tuple[list[Record], int | None]:
+        """One page of records in log order (or newest first) and the seq to continue after."""
+        c = decision_log.c
+        query = sa.select(decision_log).where(*filters.where())
+        if after is not None:
+            query = query.where(c.seq < after if newest_first else c.seq > after)
+        query = query.order_by(c.seq.desc() if newest_first else c.seq).limit(limit + 1)
+        with self._errors(), self.engine.connect() as conn:
+            rows = [Record(**r._mapping) for r in conn.execute(query)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (rows[-1].seq if more else None)
+
+    def scan(self, filters: Filters | None = None) -> Iterator[Record]:
+        """Every matching record in log order, read in short transactions of SCAN_BATCH."""
+        filters = filters or Filters()
+        after = None
+        while True:
+            rows, after = self.page(filters, after, SCAN_BATCH)
+            yield from rows
+            if after is None:
+                return
+
+    def export(self, filters: Filters | None = None) -> Iterator[bytes]:
+        """The matching records as JSON Lines: one whole record a line, in log order, each
+        line's hash checkable offline (docs/operations.md). The first batch is read before this
+        returns, so an unreachable database raises here and not halfway through a download."""
+        records = self.scan(filters)
+        first = next(records, None)
+        head = () if first is None else (first,)
+        return (orjson.dumps(record.as_dict()) + b"\n" for record in itertools.chain(head, records))
+
+    def version_contents(self, sha256s: Iterable[str]) -> dict[str, str]:
+        """The canonical content of each kept ruleset version asked for; those not kept are
+        absent from the result."""
+        keys = sorted(set(sha256s))
+        c = ruleset_versions.c
+        contents: dict[str, str] = {}
+        with self._errors(), self.engine.connect() as conn:
+            for start in range(0, len(keys), IN_CHUNK):
+                chunk = keys[start:start + IN_CHUNK]
+                for row in conn.execute(sa.select(c.sha256, c.content)
+                                        .where(c.sha256.in_(chunk))):
+                    contents[row.sha256] = row.content
+        return contents
+
+    def version_content(self, sha256: str) -> dict[str, str] | None:
+        """A kept ruleset version as it was used (sha256, ruleset_id, version, content,
+        stored_at), or None when it is not kept."""
+        c = ruleset_versions.c
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(c.sha256, c.ruleset_id, c.version, c.content,
+                                         c.stored_at).where(c.sha256 == sha256)).first()
+        return dict(row._mapping) if row else None
+
+    def count(self) -> int:
+        with self._errors(), self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(decision_log)).scalar()
+
+    # -- verifying
+    def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
+        """Walk the chain from the first record; report the first one that does not hold. When
+        the chain holds, check every kept ruleset version against its sha256 too.
+
+        A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
+        noted from an earlier run and kept elsewhere, catches that too."""
+        expected_seq, expected_prev = 1, GENESIS
+        checked, head = 0, None
+        for record in self.scan():
+            row = vars(record)
+            if record_hash(row) != record.record_hash:
+                return self._found(checked, head, Finding(
+                    "altered", record.seq, record.decision_id,
+                    "its content no longer matches its hash"))
+            if record.prev_hash != expected_prev:
+                return self._found(checked, head, self._broken_link(record, expected_seq))
+            if record.seq != expected_seq:  # linked right, numbered wrong: renumbered records
+                return self._found(checked, head, Finding(
+                    "reordered", record.seq, record.decision_id,
+                    f"it follows record {expected_seq - 1} but is numbered {record.seq}"))
+            checked += 1
+            head = record
+            expected_seq, expected_prev = record.seq + 1, record.record_hash
+            if anchor and record.seq == anchor[0] and record.record_hash != anchor[1]:
+                return self._found(checked, head, Finding(
+                    "altered", record.seq, record.decision_id,
+                    "its hash differs from the anchor noted earlier: the chain was rewritten"))
+        if anchor and (head is None or head.seq < anchor[0]):
+            return self._found(checked, head, Finding(
+                "removed", anchor[0], "",
+                f"the log ends at record {head.seq if head else 0}, before the anchor "
+                f"{anchor[0]}: records at its end were removed"))
+        versions, finding = self._verify_versions()
+        return self._found(checked, head, finding, versions)
+
+    def _verify_versions(self) -> tuple[int, Finding | None]:
+        """(versions that hold, the first kept version whose content does not match its sha256),
+        read in short transactions of VERSION_BATCH in key order."""
+        c = ruleset_versions.c
+        checked, after = 0, None
+        while True:
+            query = sa.select(c.sha256, c.ruleset_id, c.version, c.content) \
+                .order_by(c.sha256).limit(VERSION_BATCH)
+            if after is not None:
+                query = query.where(c.sha256 > after)
+            with self._errors(), self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                if content_sha256(row.content) != row.sha256:
+                    return checked, Finding(
+                        "version_altered", None, None,
+                        f"ruleset {row.ruleset_id} version {row.version} (sha256 {row.sha256}): "
+                        "its kept content no longer matches its sha256")
+                checked += 1
+            if len(rows) < VERSION_BATCH:
+                return checked, None
+            after = rows[-1].sha256
+
+    def _broken_link(self, record: Record, expected_seq: int) -> Finding:
+        with self.engine.connect() as conn:
+            predecessor = conn.execute(
+                sa.select(decision_log.c.seq, decision_log.c.decision_id)
+                .where(decision_log.c.record_hash == record.prev_hash)).first()
+        if predecessor is not None:
+            return Finding("reordered", record.seq, record.decision_id,
+                           f"it was written right after record {predecessor.decision_id}, which "
+                           f"now stands at {predecessor.seq}")
+        missing = (f"records {expected_seq} to {record.seq - 1} are missing"
+                   if record.seq > expected_seq else "the record written before it is missing")
+        return Finding("removed", record.seq, record.decision_id,
+                       f"{missing} (removed, or altered and re-hashed)")
+
+    @staticmethod
+    def _found(checked: int, head: Record | None, finding: Finding | None,
+               versions: int = 0) -> Verification:
+        return Verification(checked, head.seq if head else None,
+                            head.record_hash if head else None, finding, versions)

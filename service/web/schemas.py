@@ -1,0 +1,351 @@
+"""marshmallow schemas for every HTTP request and response body of the decision API.
+
+They validate what comes in (unknown fields rejected), shape what goes out (``dump`` keeps only
+the documented fields), and are the single source of the OpenAPI document (``service.openapi``).
+Texts are dumped after ``i18n.localize`` has picked one language, so they are plain strings here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from ..rulesets import ID_PATTERN
+
+ID = validate.Regexp(ID_PATTERN, error="a ruleset id: lowercase words joined by . or -")
+
+
+def any_value(**kwargs) -> fields.Raw:
+    """A JSON value of any type (null included)."""
+    return fields.Raw(allow_none=True, **kwargs)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+# ------------------------------------------------------------------------------------ requests
+class DecisionRequestSchema(Strict):
+    ruleset = fields.String(required=True, validate=[validate.Length(max=200), ID],
+                            metadata={"example": "oinp.hcp.tech-draw"})
+    facts = fields.Dict(keys=fields.String(), values=any_value(), required=True, metadata={
+        "description": "The candidate's facts, checked against the ruleset's facts contract "
+                       "(GET /v1/rulesets/{id}): unknown fields, wrong types and out-of-range "
+                       "values give 422 with the field path, e.g. facts.age."})
+    as_of = fields.Date(metadata={"description": "Decide with the rules in force on this day "
+                                                 "(default: today)", "example": "2019-07-15"})
+
+
+class BatchItem(fields.Raw):
+    """One batch item: a DecisionRequest, validated on its own so that a bad item gets its own
+    problem and the others are still decided (documented as DecisionRequest)."""
+
+
+class BatchRequestSchema(Strict):
+    items = fields.List(BatchItem(), required=True, validate=validate.Length(min=1, max=1000),
+                        metadata={
+        "description": "Up to 1,000 decision requests, answered in the same order."})
+
+
+class DecisionQuerySchema(Strict):
+    ruleset = fields.String(validate=validate.Length(max=200))
+    version = fields.String(validate=validate.Length(max=64))
+    outcome = fields.String(validate=validate.Length(max=64))
+    candidate_id = fields.String(validate=validate.Length(max=200))
+    decided_from = fields.AwareDateTime(
+        data_key="from", default_timezone=dt.UTC,
+        metadata={"description": "decided at or after (ISO 8601; UTC when no offset)"})
+    decided_to = fields.AwareDateTime(
+        data_key="to", default_timezone=dt.UTC,
+        metadata={"description": "decided before (ISO 8601; UTC when no offset)"})
+
+
+class DecisionPageQuerySchema(DecisionQuerySchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(max=64), metadata={
+        "description": "next_cursor of the previous page"})
+    order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]),
+                          metadata={"description": "asc: log order; desc: newest first"})
+
+
+# ---------------------------------------------------------------------------- decision (output)
+class RulesetUsedSchema(Strict):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    as_ = fields.String(data_key="as", attribute="as")
+    outcome = fields.String()
+    met = fields.Boolean()
+
+
+RULE_TEXT = ("in an answer; a logged decision leaves it to the ruleset version it names "
+             "(GET /v1/ruleset-versions/{sha256})")
+
+
+class FiredSchema(Strict):
+    rule = fields.String(required=True)
+    ruleset = fields.String(required=True)
+    title = fields.String(metadata={"description": f"the rule's title, {RULE_TEXT}"})
+    row = fields.String(metadata={"description": "table row, for a rule from a decision table"})
+    matched = fields.Dict(keys=fields.String(), values=any_value())
+    effect = fields.Dict(keys=fields.String(), values=any_value(), metadata={
+        "description": "{award, points}, {derive, value} or {requirement: met}"})
+    reference = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
+
+
+class RequirementSchema(Strict):
+    rule = fields.String(required=True)
+    ruleset = fields.String(required=True)
+    title = fields.String(metadata={"description": f"the rule's title, {RULE_TEXT}"})
+    met = fields.Boolean(required=True)
+    reference = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
+    condition = fields.String(allow_none=True, metadata={"description": RULE_TEXT})
+    because = fields.String(metadata={"description": "why not, in the language asked for"})
+    why_not = fields.Dict(keys=fields.String(), values=any_value(),
+                          metadata={"description": "why not, as data"})
+    matched = fields.Dict(keys=fields.String(), values=any_value())
+
+
+class ScoreDetailSchema(Strict):
+    bucket = fields.String(required=True)
+    title = fields.String(allow_none=True)
+    points = fields.Integer(required=True)
+    cap = fields.Integer(allow_none=True)
+    counted = fields.Integer(required=True)
+
+
+class DecisionSchema(Strict):
+    decision_id = fields.String(required=True)
+    ruleset = fields.String(required=True)
+    as_of = fields.String(required=True, metadata={"format": "date"})
+    decided_at = fields.String(required=True, metadata={"format": "date-time"})
+    outcome = fields.String(required=True)
+    outcome_title = fields.String(required=True)
+    title = fields.String(required=True)
+    rulesets = fields.List(fields.Nested(RulesetUsedSchema), required=True)
+    scores = fields.Dict(keys=fields.String(),
+                         values=fields.Dict(keys=fields.String(), values=fields.Integer()))
+    score_details = fields.Dict(keys=fields.String(),
+                                values=fields.List(fields.Nested(ScoreDetailSchema)))
+    derived = fields.Dict(keys=fields.String(), values=any_value())
+    fired = fields.List(fields.Nested(FiredSchema), required=True)
+    requirements = fields.List(fields.Nested(RequirementSchema), required=True)
+
+
+class ProblemSchema(Strict):
+    """RFC 9457 problem details: the one error shape of the API."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    request_id = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "422: messages by field path (facts.first_language.reading)"})
+    problems = fields.List(fields.Dict(keys=fields.String(), values=any_value()),
+                           metadata={"description": "ruleset problems: file, line, key"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"description": "readiness checks that failed"})
+
+
+class BatchResultSchema(Strict):
+    index = fields.Integer(required=True)
+    status = fields.Integer(required=True)
+    decision = fields.Nested(DecisionSchema)
+    problem = fields.Nested(ProblemSchema)
+
+
+class BatchResponseSchema(Strict):
+    results = fields.List(fields.Nested(BatchResultSchema), required=True)
+    succeeded = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+
+
+# ------------------------------------------------------------------------------- decision log
+class RulesetHashSchema(Strict):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+
+
+class KeptVersionSchema(Strict):
+    sha256 = fields.String(required=True)
+    ruleset_id = fields.String(required=True)
+    version = fields.String(required=True)
+    stored_at = fields.String(required=True, metadata={"format": "date-time"})
+    content = fields.Dict(required=True, metadata={
+        "description": "the ruleset file as data, with the contract it names: the sha256 of "
+                       "its canonical JSON (sorted keys, no spaces, UTF-8) is `sha256`"})
+
+
+class DecisionSummarySchema(Strict):
+    seq = fields.Integer(required=True)
+    decision_id = fields.String(required=True)
+    decided_at = fields.String(required=True, metadata={"format": "date-time"})
+    ruleset = fields.String(required=True)
+    version = fields.String(required=True)
+    outcome = fields.String(required=True)
+    candidate_id = fields.String(allow_none=True)
+    as_of = fields.String(required=True, metadata={"format": "date"})
+    request_id = fields.String(allow_none=True)
+    caller = fields.String(allow_none=True)
+    record_hash = fields.String(required=True)
+
+
+class DecisionRecordSchema(DecisionSummarySchema):
+    facts = any_value()
+    rulesets = fields.List(fields.Nested(RulesetHashSchema), required=True)
+    decision = fields.Nested(DecisionSchema, required=True)
+    prev_hash = fields.String(required=True)
+
+
+class DecisionPageSchema(Strict):
+    items = fields.List(fields.Nested(DecisionSummarySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class DifferenceSchema(Strict):
+    path = fields.String(required=True, metadata={"example": "scores.crs.total"})
+    logged = any_value()
+    replayed = any_value()
+
+
+class ReplaySchema(Strict):
+    decision_id = fields.String(required=True)
+    result = fields.String(required=True, validate=validate.OneOf(
+        ["identical", "different", "failed"]))
+    rulesets = fields.List(fields.Nested(RulesetHashSchema), required=True,
+                           metadata={"description": "the pinned versions it ran with"})
+    differences = fields.List(fields.Nested(DifferenceSchema), required=True)
+    problem = fields.Nested(ProblemSchema, metadata={
+        "description": "why the replay could not decide (result: failed)"})
+
+
+# ------------------------------------------------------------------------------------ rulesets
+class VersionSummarySchema(Strict):
+    version = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(
+        ["in_force", "scheduled", "superseded", "expired"]))
+    effective_from = fields.Date(required=True)
+    effective_to = fields.Date(allow_none=True)
+    sha256 = fields.String(required=True)
+
+
+class RulesetSummarySchema(Strict):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    in_force = fields.String(allow_none=True, required=True,
+                             metadata={"description": "the version in force today"})
+    versions = fields.List(fields.Nested(VersionSummarySchema), required=True)
+
+
+class RulesetListSchema(Strict):
+    rulesets = fields.List(fields.Nested(RulesetSummarySchema), required=True)
+
+
+class FactSpecSchema(Strict):
+    type = fields.String(required=True)
+    title = fields.String()
+    description = fields.String()
+    required = fields.Boolean(required=True)
+    nullable = fields.Boolean()
+    default = any_value()
+    enum = fields.List(any_value())
+    min = fields.Float()
+    max = fields.Float()
+    pattern = fields.String()
+    min_length = fields.Integer()
+    max_length = fields.Integer()
+    fields_ = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(),
+                          values=fields.Nested(lambda: FactSpecSchema()))
+
+
+class DerivedSpecSchema(Strict):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    enum = fields.List(any_value())
+
+
+class ConstantSchema(Strict):
+    value = any_value()
+    reference = fields.String()
+    title = fields.String()
+    note = fields.String()
+
+
+class BucketSchema(Strict):
+    title = fields.String()
+    cap = fields.Integer()
+    max = fields.Integer()
+    reference = fields.String()
+    buckets = fields.Dict(keys=fields.String(), values=fields.Nested(lambda: BucketSchema()))
+
+
+class RuleSchema(Strict):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["require", "award", "derive"]))
+    title = fields.String(required=True)
+    reference = fields.String(required=True)
+    condition = fields.String(required=True, metadata={"description": "as written"})
+    row = fields.String(metadata={"description": "table row this rule stands for"})
+    award = fields.String()
+    points = fields.Integer()
+    derive = fields.String()
+    value = any_value()
+    because = fields.String()
+
+
+class IncludeSchema(Strict):
+    ruleset = fields.String(required=True)
+    as_ = fields.String(data_key="as", attribute="as", required=True)
+
+
+class OutcomeSchema(Strict):
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+
+
+class OutcomesSchema(Strict):
+    met = fields.Nested(OutcomeSchema, required=True)
+    not_met = fields.Nested(OutcomeSchema, required=True)
+
+
+class VersionDetailSchema(VersionSummarySchema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    reference = fields.String(required=True)
+    includes = fields.List(fields.Nested(IncludeSchema), required=True)
+    facts = fields.Dict(keys=fields.String(), values=fields.Nested(FactSpecSchema),
+                        required=True, metadata={"description": "the facts contract"})
+    derives = fields.Dict(keys=fields.String(), values=fields.Nested(DerivedSpecSchema))
+    constants = fields.Dict(keys=fields.String(), values=fields.Nested(ConstantSchema))
+    scores = fields.Dict(keys=fields.String(), values=fields.Nested(BucketSchema))
+    rules = fields.List(fields.Nested(RuleSchema), required=True)
+    outcome = fields.Nested(OutcomesSchema, required=True)
+
+
+class RulesetDetailSchema(RulesetSummarySchema):
+    description = fields.String(allow_none=True)
+    reference = fields.String(required=True)
+    current = fields.Nested(VersionDetailSchema, allow_none=True, required=True, metadata={
+        "description": "the version in force today, or the next scheduled one"})
+
+
+class ReloadSchema(Strict):
+    rulesets = fields.Integer(required=True)
+    versions = fields.Integer(required=True)
+    workers_restarting = fields.Boolean(required=True)
+
+
+# ---------------------------------------------------------------------------------- operations
+class HealthSchema(Strict):
+    status = fields.String(required=True)
+
+
+class ReadySchema(Strict):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

@@ -1,1 +1,0 @@
-from tests.databases import database_url, store  # noqa: F401  (fixtures)

@@ -1,0 +1,54 @@
+"""The rulesets' own test cases (`*.cases.yaml` beside the rulesets) as pytest items, one per case
+and day, as OpenFisca runs its YAML tests: a failing case shows in pytest's report under its
+file and name, with what was expected and what the engine gave. `decisions test rulesets` runs
+the same cases (and `make test` runs both)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.checks.cases import CaseFileSchema, case_files, case_name, format_report, run_cases
+from service.rulesets import load_yaml
+from tests.apps import RULESETS
+
+
+def _listed() -> list[tuple[str, str]]:
+    """(file, case name) of every case, read from the case files alone (no engine at
+    collection time)."""
+    out = []
+    for path in case_files(RULESETS):
+        display = str(path.relative_to(RULESETS.parent))
+        loaded = CaseFileSchema().load(load_yaml(path, display)[0])
+        out += [(display, case_name(case, day)) for case in loaded["cases"]
+                for day in case["as_of"]]
+    return out
+
+
+CASES = _listed()
+
+
+@pytest.fixture(scope="module")
+def report(catalog, engine):
+    return run_cases(catalog, engine, case_files(RULESETS))
+
+
+@pytest.fixture(scope="module")
+def results(report):
+    return {(r.file, r.name): r for r in report.results}
+
+
+def test_the_bundled_rulesets_hold_cases():
+    assert len(CASES) > 100
+
+
+@pytest.mark.parametrize(("file", "name"), CASES, ids=[f"{f}::{n}" for f, n in CASES])
+def test_case(results, file, name):
+    result = results[(file, name)]
+    assert result.error is None, f"{file}:{result.line}: {name}: {result.error}"
+    assert result.passed, f"{file}:{result.line}: {name}\n" + "\n".join(
+        f"    {m.field}: expected {m.expected!r}, got {m.actual!r}" for m in result.mismatches)
+
+
+def test_every_rule_is_covered_and_every_case_file_is_valid(report):
+    assert not report.problems, [str(p) for p in report.problems]
+    assert not report.uncovered, format_report(report)
