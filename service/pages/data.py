@@ -1,6 +1,6 @@
 """What the pages show, computed without Flask: a logged decision arranged for reading, the
 rulesets' own test cases run on the loaded catalog (cached), the impact of a ruleset change
-(cached), and the figures of a draw. The views in ``service.pages`` only pick and render.
+(cached), and the bins of a draw's chart. The views in ``pages.views`` only pick and render.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from ..checks.cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
 from ..checks.impact import Case, Impact, compare
@@ -333,28 +332,6 @@ def requirement_changes(before: dict, after: dict) -> list[tuple[dict | None, di
 
 
 # --------------------------------------------------------------------------------------- draws
-def draw_score_counts(store: Store, draw_id: str) -> list[tuple[int, str, int]]:
-    """(score, status, how many) over the draw's candidates that have a score."""
-    from ..store.draws import draw_candidates
-
-    c = draw_candidates.c
-    query = (sa.select(c.score, c.status, sa.func.count())
-             .where(c.draw_id == draw_id, c.score.is_not(None))
-             .group_by(c.score, c.status))
-    with store.engine.connect() as conn:
-        return [(int(score), status, int(n)) for score, status, n in conn.execute(query)]
-
-
-def recent_draws(store: Store, limit: int = 100) -> list[dict]:
-    from ..store.draws import draws
-
-    c = draws.c
-    query = (sa.select(c.draw_id, c.ruleset_id, c.ruleset_version, c.draw_date, c.held_at,
-                       c.pool_size).order_by(c.held_at.desc()).limit(limit))
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
 def pool_bins(counts: list[tuple[int, str, int]], cutoff: int | None = None, width: int = 10,
               tails: float = 0.005) -> list[tuple[int, int, int, int, str]]:
     """Bins of ``width`` points: (low, high, invited, others, label). The few scores far out on

@@ -525,7 +525,7 @@ def _impact_view(impact: Impact, catalog, ruleset_id: str) -> dict:
 @blueprint.get("/draws")
 @requires("decide", "audit")
 def draws():
-    return render_template("pages/draws.html", draws=data.recent_draws(service().store))
+    return render_template("pages/draws.html", draws=draw_store.recent_draws(service().store))
 
 
 @blueprint.get("/draws/<draw_id>")
@@ -539,7 +539,7 @@ def draw(draw_id: str):
     after_rank = int(after) if after.isdigit() and len(after) < 10 else None
     invitations, last = draw_store.invitations_page(service().store, draw_id, after_rank,
                                                     INVITATIONS_PAGE)
-    counts = data.draw_score_counts(service().store, draw_id)
+    counts = draw_store.draw_score_counts(service().store, draw_id)
     cutoff = (summary.get("cutoff") or {}).get("score")
     bins = [charts.Bin(a, b, invited, others, name)
             for a, b, invited, others, name in data.pool_bins(counts, cutoff)]

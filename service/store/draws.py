@@ -211,3 +211,22 @@ def iter_pool(store: Store, pool_id: str, batch: int = 2000) -> Iterator[tuple[i
             return
         yield from ((r.position, r.facts) for r in rows)
         after = rows[-1].position
+
+
+def draw_score_counts(store: Store, draw_id: str) -> list[tuple[int, str, int]]:
+    """(score, status, how many) over the draw's candidates that have a score."""
+    c = draw_candidates.c
+    query = (sa.select(c.score, c.status, sa.func.count())
+             .where(c.draw_id == draw_id, c.score.is_not(None))
+             .group_by(c.score, c.status))
+    with store.engine.connect() as conn:
+        return [(int(score), status, int(n)) for score, status, n in conn.execute(query)]
+
+
+def recent_draws(store: Store, limit: int = 100) -> list[dict]:
+    """The latest draws held, newest first: what the draws page lists."""
+    c = draws.c
+    query = (sa.select(c.draw_id, c.ruleset_id, c.ruleset_version, c.draw_date, c.held_at,
+                       c.pool_size).order_by(c.held_at.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
