@@ -53,7 +53,7 @@ def child(pool: str, database: str, workers: int) -> None:
     """Hold the draw in this process and print what it cost, as JSON."""
     from service.decisions import InlineDecider, ProcessDecider
     from service.draws import Pool, run_draw
-    from service.engine import Engine
+    from service.engine import compiled
     from service.rulesets import load_catalog
     from service.store import Store
     from service.store import draws as draw_store
@@ -65,11 +65,9 @@ def child(pool: str, database: str, workers: int) -> None:
     if workers:
         deciders = [ProcessDecider(catalog, str(ROOT / "rulesets")) for _ in range(workers)]
     else:
-        engine = Engine()
-        engine.prepare_all(catalog.all_versions())
-        deciders = [InlineDecider(catalog, engine)]
+        deciders = [InlineDecider(catalog, compiled(catalog))]
     ready = time.perf_counter()
-    pids = [d._process.pid for d in deciders if getattr(d, "_process", None) is not None]
+    pids = [d.engine_pid for d in deciders if getattr(d, "engine_pid", None) is not None]
     cpu_ready = _cpu(pids)
     phases: dict[str, float] = {}
     record = draw_store.record_draw

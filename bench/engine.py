@@ -49,10 +49,9 @@ from typing import Any
 from bench.profiles import coverage, generate
 from service.decisions import InlineDecider, ProcessDecider, decide
 from service.draws.plain_crs import crs as plain_crs
-from service.engine import Engine
+from service.engine import Engine, load_compiled
 from service.engine import session as engine_module
 from service.errors import DecisionError
-from service.rulesets import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"
@@ -83,10 +82,7 @@ def plain_facts(facts: dict) -> dict:
 
 
 def load() -> tuple[Any, Engine]:
-    catalog = load_catalog(RULESETS)
-    engine = Engine()
-    engine.prepare_all(catalog.all_versions())
-    return catalog, engine
+    return load_compiled(RULESETS)
 
 
 def zen_or_reason():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from service import create_app
-from service.engine import Engine
+from service.engine import compiled
 from service.rulesets import load_catalog
 from tests.apps import ROOT, RULESETS, app_config, close_app  # noqa: F401  (ROOT for the tests)
 from tests.databases import database_url, store  # noqa: F401  (fixtures)
@@ -24,9 +24,7 @@ def catalog():
 
 @pytest.fixture(scope="session")
 def engine(catalog):
-    engine = Engine()
-    engine.prepare_all(v for versions in catalog.by_id.values() for v in versions)
-    return engine
+    return compiled(catalog)
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def _date(text: str) -> dt.date:
 def cmd_draw(args: argparse.Namespace) -> int:
     from ..decisions import InlineDecider, ProcessDecider
     from ..draws import Pool, run_draw
-    from ..engine import load_compiled
+    from ..engine import compiled
     from ..errors import DecisionError, RulesetError
     from ..rulesets import load_catalog
     from ..store import Store
@@ -127,7 +127,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         if workers is None:
             workers = 0 if size < AUTO_PROCESSES_FROM_BYTES else min(2, os.cpu_count() or 1)
         if workers <= 0:
-            deciders = [InlineDecider(*load_compiled(args.rulesets))]
+            deciders = [InlineDecider(catalog, compiled(catalog))]  # the catalog loaded above
         else:
             deciders = [ProcessDecider(catalog, args.rulesets) for _ in range(workers)]
         if args.outcomes:

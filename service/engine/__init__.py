@@ -10,7 +10,7 @@ from ..rulesets import Catalog, load_catalog
 from .compile import match_stack_bound
 from .session import CRASH_ENV, CompiledRuleset, Engine, Firing, Run
 
-__all__ = ["CRASH_ENV", "CompiledRuleset", "Engine", "Firing", "Run", "load_compiled",
+__all__ = ["CRASH_ENV", "CompiledRuleset", "Engine", "Firing", "Run", "compiled", "load_compiled",
            "match_stack_bound"]
 
 
@@ -21,6 +21,12 @@ def load_compiled(rulesets_dir: str | Path, expected: list | None = None) -> tup
     catalog = load_catalog(rulesets_dir)
     if expected is not None and catalog.fingerprint() != expected:
         raise EngineUnavailableError("the ruleset folder changed since it was checked")
+    return catalog, compiled(catalog)
+
+
+def compiled(catalog: Catalog) -> Engine:
+    """An engine with every version of a loaded catalog compiled (RulesetError lists every
+    version the engine refuses)."""
     engine = Engine()
     engine.prepare_all(catalog.all_versions())
-    return catalog, engine
+    return engine

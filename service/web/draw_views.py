@@ -5,9 +5,9 @@
     GET  /v1/draws/<draw_id>/invitations            its invitations by rank (cursor pages)
     GET  /v1/draws/<draw_id>/candidates/<cand_id>   one candidate's outcome: invited, or why not
 
-Thin views over ``service.draws`` and ``service.store.draws``, in the conventions of
-``service.api``: ``@operation`` for roles and the OpenAPI document, marshmallow schemas
-(``web.draw_schemas``), problem+json errors, texts in the language of Accept-Language.
+Thin views over ``service.draws`` and ``service.store.draws``, in the conventions of the other
+views (``web.plumbing``): ``@operation`` for roles and the OpenAPI document, marshmallow
+schemas (``web.draw_schemas``), problem+json errors, texts in the language of Accept-Language.
 
 A draw runs inside the request (synchronously), through the worker's decider (its supervised
 engine process): pools up to MAX_SYNC_POOL candidates. A larger pool is held with
