@@ -32,9 +32,10 @@ def test_check_fails_with_every_message_on_a_broken_folder(tmp_path):
         (root / name).write_text(text)
     result = run("check", str(root))
     assert result.returncode == 1
-    assert "rulesets/unknown-fact.yaml:12: rules[0].require: unknown fact 'agee'; did you " \
+    assert "rulesets/unknown-fact.yaml:12: rules[adult].require: unknown fact 'agee'; did you " \
            "mean 'age'?" in result.stderr
-    assert "rulesets/missing-french.yaml:10: rules[0].title: missing the fr text" in result.stderr
+    assert "rulesets/missing-french.yaml:10: rules[adult].title: missing the fr text" \
+        in result.stderr
     assert "2 problem(s) found" in result.stderr
 
 
@@ -152,3 +153,28 @@ def test_a_case_can_be_decided_on_several_days(ruleset_dir):
     result = run("test", str(root))
     assert "A 12-year-old candidate is a child (as of 2018-06-30)" in result.stdout
     assert "no version of 'demo.adult' is in force on 2018-06-30" in result.stdout
+
+
+def test_a_case_file_with_an_impossible_date_fails_test_and_check(ruleset_dir):
+    root = _demo(ruleset_dir, [{"age": 12, "verdict": "is a child", "outcome": "not_eligible"},
+                               {"age": 30, "verdict": "is an adult", "outcome": "eligible"}])
+    cases = root / "demo.cases.yaml"
+    cases.write_text(cases.read_text().replace("as_of: 2020-01-01", "as_of: 2019-02-30", 1))
+    result = run("test", str(root))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "cases[0].as_of: '2019-02-30' is not a real date" in result.stdout
+    # its cases never ran: the file counts as a failure in the closing line
+    assert result.stdout.rstrip().splitlines()[-1].startswith("0 passed, 1 failed")
+    result = run("check", str(root))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "rulesets/demo.cases.yaml:" in result.stderr and "not a real date" in result.stderr
+    assert "1 problem(s) found" in result.stderr
+
+
+def test_check_names_an_impossible_effective_date_with_its_line(ruleset_dir):
+    root = _demo(ruleset_dir, [{"age": 30, "verdict": "is an adult", "outcome": "eligible"}])
+    ruleset = next(p for p in root.glob("*.yaml") if not p.name.endswith(".cases.yaml"))
+    ruleset.write_text(ruleset.read_text().replace("from: 2019-01-01", "from: 2027-02-30"))
+    result = run("check", str(root))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "effective.from: '2027-02-30' is not a real date" in result.stderr

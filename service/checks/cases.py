@@ -287,7 +287,9 @@ def format_report(report: Report) -> str:
     for version, rules in report.never_failed.items():
         lines.append(f"note {version}: no case fails requirement {', '.join(rules)}")
     passed = sum(r.passed for r in report.results)
-    failed = len(report.results) - passed
+    # A case file that cannot be read (a bad date, a broken key) is a failure too: its cases
+    # did not run, and a closing "0 failed" must never hide it.
+    failed = len(report.results) - passed + len(report.problems)
     lines.append(f"{passed} passed, {failed} failed"
                  + (f", {len(report.uncovered)} ruleset versions not fully covered"
                     if report.uncovered else ""))

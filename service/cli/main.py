@@ -37,9 +37,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         from ..checks import cases_in_child
 
         try:
-            cases_in_child(args.directory)
+            report = cases_in_child(args.directory)
         except RulesetError as exc:
             print(exc, file=sys.stderr)
+            return 1
+        if report.problems:  # a case file that cannot be read: its cases never ran
+            for problem in report.problems:
+                print(problem, file=sys.stderr)
+            print(f"{len(report.problems)} problem(s) found", file=sys.stderr)
             return 1
     print(f"ok: {len(catalog.by_id)} rulesets, {count} versions in {args.directory}"
           + ("" if args.no_trial else "; every case ran in the engine without a crash"))

@@ -20,7 +20,7 @@ import orjson
 
 from .. import conditions as cond
 from ..errors import ConditionError, Problem, RulesetError
-from ..rulesets import Rule, RulesetVersion
+from ..rulesets import Rule, RulesetVersion, dotted
 from .limits import (
     MATCH_STACK_SIZE,
     MAX_BRANCHES,
@@ -81,7 +81,8 @@ def compile_version(version: RulesetVersion,
 def _long_tables(version: RulesetVersion) -> list[Problem]:
     """A decision table compiles to one durable rule per row and key: past MAX_TABLE_ROWS rows of
     ranges on one fact the engine fails (error 303)."""
-    return [Problem(version.path, version.lines.get(("tables", i, "rows")), f"tables[{i}].rows",
+    return [Problem(version.path, version.lines.get(("tables", i, "rows")),
+                    dotted(("tables", i, "rows"), version.raw),
                     f"a table has 1 to {MAX_TABLE_ROWS} rows (durable-rules fails on longer "
                     "tables of ranges on one fact): split it with 'when'")
             for i, table in enumerate(version.raw.get("tables", []))

@@ -7,11 +7,11 @@ from .load import CASES_SUFFIX, CONTRACTS_DIR, load_catalog
 from .model import Catalog, Rule, RulesetVersion, bucket_paths, default_alias, exported_names
 from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, schema_problems
 from .texts import content_texts, rule_texts
-from .yamlfile import load_yaml
+from .yamlfile import dotted, load_yaml
 
 __all__ = [
     "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "Catalog", "Rule", "RulesetSchema",
-    "RulesetVersion", "bucket_paths", "content_texts", "default_alias", "exported_names",
+    "RulesetVersion", "bucket_paths", "content_texts", "default_alias", "dotted", "exported_names",
     "facts_schema", "load_catalog", "load_yaml", "rule_texts", "schema_problems",
     "validate_facts",
 ]

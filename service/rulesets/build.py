@@ -65,7 +65,7 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
     ids: dict[str, int | None] = {}
 
     def problem(path: tuple, message: str) -> None:
-        problems.append(Problem(v.path, line_of(v.lines, path), dotted(path), message))
+        problems.append(Problem(v.path, line_of(v.lines, path), dotted(path, v.raw), message))
 
     def parse(text: str, path: tuple, value: bool = False) -> Any:
         try:
@@ -143,7 +143,7 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
                 continue
             for r, row in enumerate(raw["rows"]):
                 row_tree = _row_condition(key, row, names, v.path, line_of(
-                    v.lines, base + ("rows", r)), dotted(base + ("rows", r)), problems)
+                    v.lines, base + ("rows", r)), dotted(base + ("rows", r), v.raw), problems)
                 if row_tree is None or when is None:
                     continue
                 v.rules.append(Rule(
@@ -198,11 +198,12 @@ def _check_overlaps(raw: dict, keys: list, v: RulesetVersion, base: tuple, probl
     spans.sort()
     for (_lo1, hi1, r1), (lo2, _hi2, r2) in zip(spans, spans[1:], strict=False):
         if lo2 <= hi1:
-            problem(base + ("rows", r2), f"overlaps row {r1 + 1}: one value would match both")
+            # rows named as in the key path (rows[0] is the first), so both point alike
+            problem(base + ("rows", r2), f"overlaps rows[{r1}]: one value would match both")
     seen: dict[Any, int] = {}
     for r, row in enumerate(raw["rows"]):
         for value in ([row["equals"]] if "equals" in row and not isinstance(
                 row["equals"], int | float) else row.get("in_", [])):
             if value in seen:
-                problem(base + ("rows", r), f"{value!r} is also matched by row {seen[value] + 1}")
+                problem(base + ("rows", r), f"{value!r} is also matched by rows[{seen[value]}]")
             seen[value] = r

@@ -36,7 +36,8 @@ def load_catalog(root: str | Path) -> Catalog:
         except RulesetError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
-            problems.extend(schema_problems(exc, ContractSchema(), _display(path, root), lines))
+            problems.extend(schema_problems(exc, ContractSchema(), _display(path, root), lines,
+                                           data))
 
     parsed: list[tuple[dict, dict, str, str]] = []
     for path in sorted(root.rglob("*.yaml")):
@@ -54,7 +55,7 @@ def load_catalog(root: str | Path) -> Catalog:
         try:
             loaded = RulesetSchema().load(data)
         except ValidationError as exc:
-            problems.extend(schema_problems(exc, RulesetSchema(), display, lines))
+            problems.extend(schema_problems(exc, RulesetSchema(), display, lines, data))
             continue
         parsed.append((loaded, lines, display, _canonical(data, contracts, loaded)))
 

@@ -46,6 +46,28 @@ class Text(fields.Field):
         return {lang: value[lang].strip() for lang in LANGUAGES}
 
 
+class Whole(fields.Integer):
+    """A whole number written as one: ``points: "20"`` (a text) or ``true`` is refused, where
+    marshmallow's Integer would take them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Number(fields.Float):
+    """A number written as one (a text such as ``"6.5"`` is refused)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Scalar(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if value is not None and not isinstance(value, str | int | float | bool):
@@ -64,11 +86,11 @@ class FactSpecSchema(Strict):
     nullable = fields.Boolean(load_default=False)
     default = Scalar(allow_none=True)
     enum = fields.List(Scalar(), validate=validate.Length(min=1))
-    min = fields.Float()
-    max = fields.Float()
+    min = Number()
+    max = Number()
     pattern = fields.String()
-    min_length = fields.Integer(validate=validate.Range(min=0))
-    max_length = fields.Integer(validate=validate.Range(min=1))
+    min_length = Whole(validate=validate.Range(min=0))
+    max_length = Whole(validate=validate.Range(min=1))
     fields_ = fields.Dict(data_key="fields",
                           keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                           values=fields.Nested(lambda: FactSpecSchema()))
@@ -107,7 +129,7 @@ class IncludeSchema(Strict):
 
 class BucketSchema(Strict):
     title = Text(required=True)
-    cap = fields.Integer(validate=validate.Range(min=0))
+    cap = Whole(validate=validate.Range(min=0))
     reference = fields.String()
     buckets = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                           values=fields.Nested(lambda: BucketSchema()))
@@ -115,7 +137,7 @@ class BucketSchema(Strict):
 
 class AwardSchema(Strict):
     to = fields.String(required=True)
-    points = fields.Integer(required=True)
+    points = Whole(required=True)
 
 
 class DeriveSchema(Strict):
@@ -153,12 +175,12 @@ class RuleSchema(Strict):
 
 
 class RowSchema(Strict):
-    range = fields.List(fields.Float(), validate=validate.Length(equal=2))
-    at_least = fields.Float()
-    at_most = fields.Float()
+    range = fields.List(Number(), validate=validate.Length(equal=2))
+    at_least = Number()
+    at_most = Number()
     equals = Scalar()
     in_ = fields.List(Scalar(), data_key="in", validate=validate.Length(min=1))
-    points = fields.Integer()
+    points = Whole()
     value = Scalar(allow_none=True)
     reference = fields.String()
     note = fields.String()
@@ -214,8 +236,8 @@ class DrawSchema(Strict):
     invitations; its rules are the draw's criteria. See docs/draws.md."""
 
     date = fields.Date(required=True)
-    invitations = fields.Integer(required=True, validate=validate.Range(min=1))
-    validity_days = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    invitations = Whole(required=True, validate=validate.Range(min=1))
+    validity_days = Whole(required=True, validate=validate.Range(min=1, max=3650))
     score = fields.String(load_default="crs", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
     reference = fields.String(required=True, validate=validate.Length(min=1))
     note = fields.String()
@@ -256,7 +278,7 @@ class EffectiveSchema(Strict):
 
 
 class ScoreSchema(BucketSchema):
-    max = fields.Integer(validate=validate.Range(min=0))
+    max = Whole(validate=validate.Range(min=0))
 
 
 class ContractSchema(Strict):
@@ -269,8 +291,9 @@ class ContractSchema(Strict):
 
 
 def schema_problems(exc: ValidationError, schema: Schema, display: str,
-                     lines: Mapping[tuple, int]) -> list[Problem]:
-    """Flatten marshmallow's nested messages into problems with line and key path."""
+                     lines: Mapping[tuple, int], data: Any = None) -> list[Problem]:
+    """Flatten marshmallow's nested messages into problems with line and key path (items of a
+    list named by id, given the file's ``data``)."""
     out: list[Problem] = []
 
     def walk(messages: Any, path: tuple, node_schema: Schema | None) -> None:
@@ -301,7 +324,7 @@ def schema_problems(exc: ValidationError, schema: Schema, display: str,
                 text = f"unknown key '{path[-1]}'{did_you_mean(str(path[-1]), known)}"
             elif text == "Unknown field.":
                 text = f"unknown key '{path[-1]}'"
-            out.append(Problem(display, line_of(lines, path), dotted(path), _lower(text)))
+            out.append(Problem(display, line_of(lines, path), dotted(path, data), _lower(text)))
 
     walk(exc.messages, (), schema)
     return out

@@ -30,8 +30,10 @@ def load_yaml(path: Path, display: str) -> tuple[Any, dict[tuple, int]]:
         data = _convert(loader, root, (), lines, problems, display) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        raw = exc.problem or exc.context or str(exc)
         raise RulesetError([Problem(display, mark.line + 1 if mark else None, "",
-                                    f"not valid YAML: {exc.problem or exc.context}")]) from None
+                                    f"not valid YAML: {plain_yaml_message(raw)} (the YAML "
+                                    f"reader says: {raw})")]) from None
     finally:
         loader.dispose()
     if problems:
@@ -63,17 +65,74 @@ def _convert(loader: _Loader, node: yaml.Node, path: tuple, lines: dict, problem
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, path + (i,), lines, problems, display)
                 for i, item in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except ValueError as exc:  # 2027-02-30 looks like a date to YAML, then is not one
+        problems.append(Problem(display, node.start_mark.line + 1, dotted(path),
+                                f"'{node.value}' is not a real date ({exc})"))
+        return None
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
 
 
-def dotted(path: Iterable) -> str:
+# What PyYAML's messages mean for someone editing a ruleset by hand, by the start of the message.
+_PLAIN_YAML = (
+    ("expected <block end>", "the indentation does not line up here: a key is indented more or "
+     "less than the keys beside it"),
+    ("mapping values are not allowed", "a ':' where a value was expected: put a text that "
+     "holds ': ' in quotes, or check the indentation of this line"),
+    ("found character '\\t'", "a tab: indent with spaces only"),
+    ("found character '\t'", "a tab: indent with spaces only"),
+    ("could not find expected ':'", "a key without ':' after it, or a quote opened on the line "
+     "before and never closed"),
+    ("found unexpected end of stream", "a quote or a bracket opened and never closed"),
+    ("expected ',' or ']'", "a list [ ... ] not closed, or a comma missing between its items"),
+    ("expected ',' or '}'", "a mapping { ... } not closed, or a comma missing between its keys"),
+    ("expected a single document", "more than one document ('---') in one file"),
+    ("found undefined alias", "a '*' starts an alias YAML does not know: put the text in quotes"),
+    ("expected alphabetic or numeric character", "a '*' or '&' that YAML reads as an alias or "
+     "an anchor: put the text in quotes"),
+    ("found unknown escape character", "a '\\' in a double-quoted text: use single quotes"),
+)
+
+
+def plain_yaml_message(raw: str) -> str:
+    """A plain sentence for a PyYAML error (the raw message is kept beside it)."""
+    for start, plain in _PLAIN_YAML:
+        if raw.startswith(start):
+            return plain
+    return "the file cannot be read as YAML here"
+
+
+def dotted(path: Iterable, data: Any = None) -> str:
+    """A key path as policy staff read it: ``rules[adult].require``. With the file's ``data``, an
+    item of a list is named by its ``id`` when it has one that no other item has (rules,
+    tables), else by its index: ``cases[3]``."""
     out = ""
+    node = data
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{_item_name(node, part)}]"
+        else:
+            out += f".{part}" if out else str(part)
+        node = _child(node, part)
     return out
+
+
+def _item_name(items: Any, index: int) -> str:
+    if isinstance(items, list) and 0 <= index < len(items) and isinstance(items[index], dict):
+        name = items[index].get("id")
+        if isinstance(name, str) and name and sum(
+                isinstance(i, dict) and i.get("id") == name for i in items) == 1:
+            return name
+    return str(index)
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+    return node.get(part) if isinstance(node, dict) else None
 
 
 def line_of(lines: Mapping[tuple, int], path: tuple) -> int | None:

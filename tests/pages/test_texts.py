@@ -114,10 +114,10 @@ TEXTS = [
     ("derives.adult.title", "adult: {type: boolean, title: {en: Adult, fr: Majeur}}"),
     ("scores.points.title", "title: {en: Points, fr: Points}"),
     ("scores.points.buckets.base.title", "base: {title: {en: Base, fr: Base}}"),
-    ("rules[0].title", "title: {en: Is an adult, fr: Est majeur}"),
-    ("rules[0].because", "because: {en: Too young, fr: Trop jeune}"),
-    ("rules[1].title", "title: {en: Adult flag, fr: Indicateur de majorité}"),
-    ("tables[0].title", "title: {en: Points for age, fr: Points pour l'âge}"),
+    ("rules[is-adult].title", "title: {en: Is an adult, fr: Est majeur}"),
+    ("rules[is-adult].because", "because: {en: Too young, fr: Trop jeune}"),
+    ("rules[flag-adult].title", "title: {en: Adult flag, fr: Indicateur de majorité}"),
+    ("tables[age-points].title", "title: {en: Points for age, fr: Points pour l'âge}"),
     ("outcome.met.title", "met: {code: ok, title: {en: Fine, fr: Bien}}"),
     ("outcome.not_met.title", "not_met: {code: not_ok, title: {en: Not fine, fr: Pas bien}}"),
 ]
@@ -175,8 +175,8 @@ def test_decisions_check_names_the_rule_whose_french_or_english_is_missing(tmp_p
     result = subprocess.run([sys.executable, "-m", "service.cli", "check", str(root)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert "rulesets/test/texts-2019-01-01.yaml:18: rules[0].title: missing the fr text" \
+    assert "rulesets/test/texts-2019-01-01.yaml:18: rules[is-adult].title: missing the fr text" \
         in result.stderr
-    assert "rulesets/test/texts-2019-01-01.yaml:23: rules[1].title: missing the en text" \
+    assert "rulesets/test/texts-2019-01-01.yaml:23: rules[flag-adult].title: missing the en text" \
         in result.stderr
     assert "2 problem(s) found" in result.stderr
