@@ -83,6 +83,7 @@ class Call:
 
 
 TRUE = All(())
+FALSE = Any_(())  # no alternative holds: a requirement that is never met (a revoked program)
 _KEYWORDS = {"null": None, "true": True, "false": False}  # as policy staff write them in YAML
 _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
@@ -441,7 +442,7 @@ def why_not(node: Any, facts: Mapping[str, Any]) -> dict | None:
         return failing[0] if len(failing) == 1 else {"all": failing}
     if len(failing) < len(node.items):
         return None
-    return failing[0] if len(failing) == 1 else {"any": failing}
+    return failing[0] if len(failing) == 1 else {"any": failing}  # FALSE: {"any": []}
 
 
 def render(node: Any) -> str:

@@ -215,7 +215,8 @@ def _coverage(catalog: Catalog, tested: set[str], fired: Mapping, failed: Mappin
     for ruleset_id in sorted(ids):
         for version in catalog.versions(ruleset_id):
             key = (version.id, version.version)
-            seen = fired.get(key, set())
+            seen = fired.get(key, set()) | {r.id for r in version.rules if r.never_holds
+                                            and r.id in failed.get(key, set())}
             missing = [r.table or r.id for r in version.rules if (r.table or r.id) not in seen]
             if missing and key not in fired:
                 report.uncovered[f"{version.id} {version.version}"] = [

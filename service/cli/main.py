@@ -160,6 +160,8 @@ def render_text(d: dict[str, Any], lang: str) -> str:
             out.append(f"    [{mark}] {r['title']}")
             if not r["met"]:
                 out.append(f"              {'parce que' if fr else 'because'}: {r['because']}")
+                if r.get("reference"):  # the text a requirement rests on: the law that ended it
+                    out.append(f"              source: {r['reference']}")
     out.append("")
     out.append("Règles appliquées :" if fr else "Rules fired:")
     for f in d["fired"]:

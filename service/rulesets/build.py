@@ -10,7 +10,7 @@ from typing import Any
 from .. import conditions as cond
 from ..errors import ConditionError, Problem, RulesetError, did_you_mean
 from .model import Rule, RulesetVersion, bucket_paths, exported_names, flatten_facts
-from .texts import table_keys, table_row_key, table_row_source
+from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source
 from .yamlfile import dotted, line_of
 
 
@@ -66,6 +66,13 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
 
     def problem(path: tuple, message: str) -> None:
         problems.append(Problem(v.path, line_of(v.lines, path), dotted(path, v.raw), message))
+
+    if "revoked" in v.raw:  # one requirement, never met: its why-not names the law that ended it
+        revoked = v.raw["revoked"]
+        v.rules.append(Rule(id=REVOKED_RULE, kind="require", title=revoked["title"],
+                            reference=revoked["reference"], condition=cond.FALSE,
+                            source="false", because=revoked["because"],
+                            line=line_of(v.lines, ("revoked",))))
 
     def parse(text: str, path: tuple, value: bool = False) -> Any:
         try:

@@ -13,7 +13,14 @@ from marshmallow import ValidationError
 
 from ..errors import Problem, RulesetError, did_you_mean
 from .build import build_rules, check_includes
-from .model import ASSESSED_OUTCOME, DEFAULT_OUTCOME, Catalog, RulesetVersion, default_alias
+from .model import (
+    ASSESSED_OUTCOME,
+    DEFAULT_OUTCOME,
+    REVOKED_OUTCOME,
+    Catalog,
+    RulesetVersion,
+    default_alias,
+)
 from .schemas import ContractSchema, RulesetSchema, schema_problems
 from .yamlfile import load_yaml
 
@@ -154,7 +161,8 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
         includes=[(i["ruleset"], i.get("as_") or default_alias(i["ruleset"]))
                   for i in loaded["includes"]],
         constants=constants, scores=loaded["scores"], rules=[],
-        outcome=loaded.get("outcome") or (DEFAULT_OUTCOME if any(
-            "require" in r for r in loaded["rules"]) else ASSESSED_OUTCOME),
+        outcome=REVOKED_OUTCOME if "revoked" in loaded else loaded.get("outcome") or (
+            DEFAULT_OUTCOME if any("require" in r for r in loaded["rules"])
+            else ASSESSED_OUTCOME),
         cases=loaded.get("cases"), draw=loaded.get("draw"),
         raw=loaded, lines=lines, canonical=canonical)

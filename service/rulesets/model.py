@@ -39,6 +39,12 @@ class Rule:
     reads: tuple = ()  # fact paths shown as "matched" in the explanation
 
     @property
+    def never_holds(self) -> bool:
+        """A requirement that no facts can meet (a revoked version's): a case covers it by
+        failing it, since nothing can fire it."""
+        return self.condition == cond.FALSE
+
+    @property
     def key(self) -> str:
         """Unique within its version: the rule id, or for a row of a decision table, the row
         (``table#3``, or ``table#3@key`` when the table has several keys)."""
@@ -99,6 +105,12 @@ class RulesetVersion:
 ASSESSED_OUTCOME = {  # a ruleset without requirements (a points grid, a conversion table)
     "met": {"code": "assessed", "title": {"en": "Assessed", "fr": "Évalué"}},
     "not_met": {"code": "assessed", "title": {"en": "Assessed", "fr": "Évalué"}},
+}
+REVOKED_OUTCOME = {  # a version that records the end of a program (``revoked:``)
+    "met": {"code": "revoked", "title": {"en": "Not in force: revoked",
+                                         "fr": "Plus en vigueur : abrogé"}},
+    "not_met": {"code": "revoked", "title": {"en": "Not in force: revoked",
+                                             "fr": "Plus en vigueur : abrogé"}},
 }
 DEFAULT_OUTCOME = {
     "met": {"code": "eligible", "title": {"en": "Eligible", "fr": "Admissible"}},

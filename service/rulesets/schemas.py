@@ -264,7 +264,27 @@ class RulesetSchema(Strict):
     tables = fields.List(fields.Nested(TableSchema), load_default=list)
     outcome = fields.Nested(OutcomesSchema)
     draw = fields.Nested(DrawSchema)
+    revoked = fields.Nested(lambda: RevokedSchema())
     cases = fields.String()
+
+    @validates_schema
+    def _revoked_has_no_rules(self, data, **kwargs):
+        if "revoked" not in data:
+            return
+        for key in ("rules", "tables", "scores", "includes", "derives", "outcome", "draw"):
+            if data.get(key):
+                raise ValidationError("a revoked version decides nothing: it has no " + key,
+                                      key)
+
+
+class RevokedSchema(Strict):
+    """The law that ended a program from this version's ``effective.from`` on: a decision as of
+    that day or later gets the outcome ``revoked``, explained by ``because`` and cited."""
+
+    title = Text(required=True)  # e.g. "Revoked by O. Reg. 47/26"
+    because = Text(required=True)  # the why-not a person reads, naming the instrument
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
 
 
 class EffectiveSchema(Strict):

@@ -9,6 +9,8 @@ from typing import Any
 
 from .schemas import RulesetSchema
 
+REVOKED_RULE = "in-force"  # the one requirement of a revoked version (never met)
+
 
 def content_texts(canonical: str) -> dict[str, dict]:
     """The rule texts (``rule_texts``) of a version from its canonical JSON, the content the
@@ -22,6 +24,10 @@ def rule_texts(ruleset: Mapping[str, Any]) -> dict[str, dict]:
     RulesetSchema loads it), by rule key: the rule id, or for a table row its key (the same
     helpers build ``Rule.table`` and ``Rule.source`` in build_rules)."""
     texts = {}
+    if "revoked" in ruleset:
+        revoked = ruleset["revoked"]
+        texts[REVOKED_RULE] = {"title": revoked["title"], "reference": revoked["reference"],
+                               "condition": "false"}
     for raw in ruleset["rules"]:
         condition = raw["require"] if "require" in raw else raw.get("when", "true")
         texts[raw["id"]] = {"title": raw["title"], "reference": raw["reference"],

@@ -65,6 +65,29 @@ def test_texts_follow_accept_language(client, catalog):
     assert body["outcome"] == english["outcome"]  # codes are not translated
 
 
+@pytest.mark.parametrize("ruleset", ["oinp.hcp", "oinp.hcp.tech-draw"])
+def test_a_program_revoked_on_the_decision_date_is_answered_and_explained(client, ruleset):
+    """Ontario revoked Human Capital Priorities from 2026-05-30 (O. Reg. 47/26): a decision as of
+    today is an explained 'revoked' naming the regulation, in both languages, never 'meets' and
+    never a 404; the day before, the old criteria still apply."""
+    request = {"ruleset": ruleset, "facts": PROFILE, "as_of": "2026-12-02"}
+    for lang, words in (("en", ("O. Reg. 47/26", "revoked")),
+                        ("fr", ("Règl. de l'Ont. 47/26", "abrogé"))):
+        response = client.post("/v1/decisions", json=request,
+                               headers={**bearer("decider"), "Accept-Language": lang})
+        assert response.status_code == 201, response.data
+        body = response.get_json()
+        assert body["outcome"] == "revoked" and words[1] in body["outcome_title"].lower()
+        [requirement] = body["requirements"]
+        assert requirement["rule"] == "in-force" and requirement["met"] is False
+        assert all(w in requirement["because"] for w in words[:1])
+        assert requirement["reference"] == "https://www.ontario.ca/laws/regulation/r26047"
+        assert body["rulesets"][-1]["version"] == "2026-05-30"
+    before = client.post("/v1/decisions", json={**request, "as_of": "2026-05-29"},
+                         headers=bearer("decider")).get_json()
+    assert before["outcome"] == "meets_criteria"
+
+
 def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
     def broken_append(entries):
         raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
