@@ -60,7 +60,11 @@ def test_a_scheduled_version_can_be_read_before_it_is_in_force(versions_app):
 
 def test_a_bundled_ruleset_lists_its_includes_rules_and_facts_contract(client):
     body = client.get("/v1/rulesets/oinp.hcp.tech-draw", headers=bearer("decider")).get_json()
-    current = body["current"]
+    # in force today: the version that records the revocation (O. Reg. 47/26), no rules of its own
+    assert body["current"]["version"] == "2026-05-30"
+    assert [r["id"] for r in body["current"]["rules"]] == ["in-force"]
+    current = client.get("/v1/rulesets/oinp.hcp.tech-draw/versions/2022-11-16",
+                         headers=bearer("decider")).get_json()
     assert current["includes"] and current["rules"]
     assert all(rule["reference"] and rule["title"] for rule in current["rules"])
     language = current["facts"]["first_language"]
