@@ -149,3 +149,28 @@ def test_rule_texts_from_the_kept_content_are_those_of_the_loaded_rules(catalog)
                        "condition": rule.source} for rule in version.rules}, version.id
     tables = [v for v in catalog.all_versions() if any(r.table for r in v.rules)]
     assert tables and any("@" in r.table for v in tables for r in v.rules if r.table)
+
+
+def test_a_contract_check_that_names_an_unknown_fact_is_refused_with_its_line(tmp_path):
+    root = tmp_path / "rulesets"
+    (root / "contracts").mkdir(parents=True)
+    (root / "contracts" / "mini.yaml").write_text(textwrap.dedent("""\
+        id: mini
+        title: {en: Mini, fr: Mini}
+        reference: https://example.org
+        facts:
+          age: {type: integer}
+          married: {type: boolean}
+        checks:
+          - id: adult-if-married
+            field: age
+            require: not marryed or age >= 18
+            message: {en: A married candidate is an adult, fr: Un candidat marié est majeur}
+            reference: https://example.org
+        """), encoding="utf-8")
+    with pytest.raises(RulesetError) as err:
+        load_catalog(root)
+    [found] = err.value.problems
+    assert (found.file, found.line, found.key) == ("rulesets/contracts/mini.yaml", 10,
+                                                   "checks[adult-if-married].require")
+    assert "unknown fact 'marryed'; did you mean 'married'?" in found.message

@@ -11,18 +11,21 @@ from pathlib import Path
 
 from marshmallow import ValidationError
 
-from ..errors import Problem, RulesetError, did_you_mean
+from .. import conditions as cond
+from ..errors import ConditionError, Problem, RulesetError, did_you_mean
 from .build import build_rules, check_includes
 from .model import (
     ASSESSED_OUTCOME,
     DEFAULT_OUTCOME,
     REVOKED_OUTCOME,
     Catalog,
+    Check,
     RulesetVersion,
     default_alias,
+    flatten_facts,
 )
 from .schemas import ContractSchema, RulesetSchema, schema_problems
-from .yamlfile import load_yaml
+from .yamlfile import dotted, line_of, load_yaml
 
 CASES_SUFFIX = ".cases.yaml"
 CONTRACTS_DIR = "contracts"
@@ -35,11 +38,13 @@ def load_catalog(root: str | Path) -> Catalog:
         raise RulesetError([Problem(str(root), None, "", "no such ruleset folder")])
     problems: list[Problem] = []
     contracts: dict[str, tuple[dict, str]] = {}
+    checks: dict[str, tuple[Check, ...]] = {}
     for path in sorted((root / CONTRACTS_DIR).glob("*.yaml")):
         try:
             data, lines = load_yaml(path, _display(path, root))
             contract = ContractSchema().load(data if isinstance(data, dict) else {})
             contracts[contract["id"]] = (contract, _display(path, root))
+            checks[contract["id"]] = _contract_checks(contract, _display(path, root), lines)
         except RulesetError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
@@ -86,7 +91,7 @@ def load_catalog(root: str | Path) -> Catalog:
     shells = []
     for loaded, lines, display, canonical in parsed:
         try:
-            shells.append(_shell(loaded, lines, display, canonical, contracts))
+            shells.append(_shell(loaded, lines, display, canonical, contracts, checks))
         except RulesetError as exc:
             problems.extend(exc.problems)
     by_id: dict[str, list[RulesetVersion]] = {}
@@ -124,10 +129,38 @@ def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: di
                       default=str)
 
 
+def _contract_checks(contract: dict, display: str, lines: dict) -> tuple[Check, ...]:
+    """A contract's checks with their conditions parsed against its own facts and constants;
+    RulesetError names each one that does not parse."""
+    names = cond.Names(flatten_facts(contract["facts"]),
+                       {n: c["value"] if isinstance(c, dict) and "value" in c else c
+                        for n, c in contract["constants"].items()})
+    out, problems = [], []
+    for i, raw in enumerate(contract["checks"]):
+        where = ("checks", i)
+        if raw["field"] not in names.facts:
+            problems.append(Problem(display, line_of(lines, where + ("field",)),
+                                    dotted(where + ("field",), contract),
+                                    f"unknown fact '{raw['field']}'{names.suggest(raw['field'])}"))
+            continue
+        try:
+            tree = cond.nnf(cond.parse(raw["require"], names))
+        except ConditionError as exc:
+            problems.append(Problem(display, line_of(lines, where + ("require",)),
+                                    dotted(where + ("require",), contract), exc.detail))
+            continue
+        out.append(Check(raw["id"], raw["field"], tree, raw["message"], raw["reference"]))
+    if problems:
+        raise RulesetError(problems)
+    return tuple(out)
+
+
 def _shell(loaded: dict, lines: dict, display: str, canonical: str,
-           contracts: Mapping[str, tuple[dict, str]]) -> RulesetVersion:
+           contracts: Mapping[str, tuple[dict, str]],
+           checks: Mapping[str, tuple[Check, ...]]) -> RulesetVersion:
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     facts: dict = {}
+    contract_checks: tuple[Check, ...] = ()
     if "contract" in loaded:
         name = loaded["contract"]
         if name not in contracts:
@@ -135,6 +168,7 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
                                         f"no contract '{name}' in {CONTRACTS_DIR}/"
                                         f"{did_you_mean(name, contracts)}")])
         facts.update(contracts[name][0]["facts"])
+        contract_checks = checks.get(name, ())
     for name, spec in loaded["facts"].items():
         if name in facts:
             raise RulesetError([Problem(display, lines.get(("facts", name)), f"facts.{name}",
@@ -165,4 +199,5 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
             DEFAULT_OUTCOME if any("require" in r for r in loaded["rules"])
             else ASSESSED_OUTCOME),
         cases=loaded.get("cases"), draw=loaded.get("draw"),
+        checks=contract_checks,
         raw=loaded, lines=lines, canonical=canonical)

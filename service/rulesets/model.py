@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import Schema
 
 from .. import conditions as cond
-from ..errors import UnknownRulesetError, did_you_mean
+from ..errors import FactsError, UnknownRulesetError, did_you_mean
 from .facts import facts_schema, validate_facts
 from .texts import content_texts
 
@@ -51,6 +51,18 @@ class Rule:
         return self.table or self.id
 
 
+@dataclass(frozen=True)
+class Check:
+    """A contract's check (``checks:``), its condition parsed: facts that break it are refused
+    with ``message`` at ``field``."""
+
+    id: str
+    field: str
+    condition: Any
+    message: dict
+    reference: str
+
+
 @dataclass
 class RulesetVersion:
     id: str
@@ -71,6 +83,7 @@ class RulesetVersion:
     outcome: dict
     cases: str | None
     draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
+    checks: tuple = ()  # the Checks of its contract
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
     canonical: str = field(repr=False, default="")  # its sha256 is ``sha256``
@@ -155,7 +168,7 @@ class Catalog:
 
     def __init__(self, versions: Iterable[RulesetVersion], root: Path):
         self.root = root
-        self._schemas: dict[tuple[str, str], Schema] = {}
+        self._schemas: dict[tuple[str, str], tuple[Schema, tuple[Check, ...]]] = {}
         self._chains: dict[tuple, list] = {}
         self.by_id: dict[str, list[RulesetVersion]] = {}
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
@@ -233,10 +246,21 @@ class Catalog:
     def validate(self, top: RulesetVersion, facts: Any) -> dict:
         """Check caller facts against the contract of ``top`` and what it includes."""
         key = (top.id, top.version)
-        schema = self._schemas.get(key)
-        if schema is None:  # built once per version: building a schema costs ~1 ms
-            schema = self._schemas[key] = facts_schema(self.facts_for(top))
-        return validate_facts(schema, facts)
+        found = self._schemas.get(key)
+        if found is None:  # built once per version: building a schema costs ~1 ms
+            checks = {c.id: c for v in self._closure(top) for c in v.checks}
+            found = self._schemas[key] = (facts_schema(self.facts_for(top)),
+                                          tuple(checks.values()))
+        schema, checks = found
+        clean = validate_facts(schema, facts)
+        broken: dict[str, list[str]] = {}
+        for check in checks:
+            if not cond.evaluate(check.condition, clean):
+                broken.setdefault(check.field, []).append(check.message["en"])
+        if broken:
+            raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in broken.items()),
+                             errors=broken)
+        return clean
 
     def chain_ids(self, top: RulesetVersion) -> set[str]:
         """Ids of a ruleset and of everything it includes, directly or not."""

@@ -301,12 +301,26 @@ class ScoreSchema(BucketSchema):
     max = Whole(validate=validate.Range(min=0))
 
 
+class CheckSchema(Strict):
+    """A rule the facts of one profile must keep together (a second language that is the other
+    official language, partner facts that agree): a profile that breaks it is refused (422)."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    field = fields.String(required=True, validate=validate.Regexp(NAME_PATTERN))
+    require = fields.String(required=True)
+    message = Text(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+
+
 class ContractSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     title = Text(required=True)
     reference = fields.String(required=True)
     facts = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                         values=fields.Nested(FactSpecSchema), required=True)
+    constants = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
+                            values=fields.Raw(), load_default=dict)
+    checks = fields.List(fields.Nested(CheckSchema), load_default=list)
 
 
 

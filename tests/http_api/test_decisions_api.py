@@ -88,6 +88,33 @@ def test_a_program_revoked_on_the_decision_date_is_answered_and_explained(client
     assert before["outcome"] == "meets_criteria"
 
 
+CELPIP = {"test": "celpip", "reading": 9, "writing": 9, "listening": 9, "speaking": 9}
+
+
+@pytest.mark.parametrize(("facts", "path", "words"), [
+    # an IELTS (English) first language and a CELPIP (English) second: one language twice
+    ({**PROFILE, "first_language": {**CELPIP, "test": "ielts", "reading": 8.0, "writing": 7.5,
+                                    "listening": 8.5, "speaking": 7.5},
+      "second_language": CELPIP}, "facts.second_language.test", "other official language"),
+    # a single candidate with an accompanying spouse
+    ({**PROFILE, "spouse_accompanying": True}, "facts.marital_status", "single, divorced"),
+    ({**PROFILE, "marital_status": "divorced", "spouse_is_citizen_or_pr": True},
+     "facts.marital_status", "no spouse or common-law partner"),
+])
+def test_facts_that_contradict_each_other_are_refused_with_the_field(client, facts, path,
+                                                                      words):
+    """Issue 18 items 4 and 5: such a profile used to earn second-language or spouse points;
+    the contract's checks refuse it before any ruleset decides."""
+    for ruleset in ("express-entry.crs", "express-entry.fsw.grid", "oinp.hcp.tech-draw"):
+        response = client.post("/v1/decisions", json={**REQUEST, "ruleset": ruleset,
+                                                      "facts": facts}, headers=bearer("decider"))
+        body = problem(response, 422)
+        assert words in " ".join(body["errors"][path]), body
+    french = {**PROFILE, "second_language": {**CELPIP, "test": "nclc"}}
+    assert client.post("/v1/decisions", json={**REQUEST, "facts": french},
+                       headers=bearer("decider")).status_code == 201
+
+
 def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
     def broken_append(entries):
         raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
