@@ -71,3 +71,43 @@ def test_diff_from_the_decision_log_uses_every_decision_that_used_the_ruleset(
     assert report["scores"]["crs.total"]["changed"] == 2
     assert (report["scores"]["crs.total"]["min"], report["scores"]["crs.total"]["max"]) == \
         (-200, 0)
+
+
+def test_a_change_to_an_included_list_shows_in_every_ruleset_that_includes_it(tmp_path):
+    """Issue 18 item 9: 21221 added to the tech list of express-entry.noc in a new version. The
+    noc ruleset only derives, so its own outcome cannot move; the tech draw that includes it
+    must show the 21221 candidate's outcome flip, and other candidates stay put."""
+    import shutil
+
+    from service.engine import load_compiled
+    from tests.apps import RULESETS
+
+    root = tmp_path / "rulesets"
+    shutil.copytree(RULESETS, root)
+    old = (root / "express-entry" / "noc-2019-07-11.yaml").read_text(encoding="utf-8")
+    new = old.replace('version: "2019-07-11"', 'version: "2026-04-01"') \
+        .replace("effective: {from: 2019-07-11}", "effective: {from: 2026-04-01}") \
+        .replace('value: ["21211", "21231"', 'value: ["21221", "21211", "21231"')
+    new = "\n".join(line for line in new.splitlines() if not line.startswith("cases:"))
+    assert new.count("21221") == 1
+    (root / "express-entry" / "noc-2026-04-01.yaml").write_text(new, encoding="utf-8")
+    catalog, engine = load_compiled(root)
+    profile = {**PROFILE, "noc_version": "2021"}
+    day = dt.date(2026, 5, 1)  # the tech draw is in force (revoked from 2026-05-30)
+    cases = [Case({**profile, "primary_noc": "21221"}, day, "business systems specialist"),
+             Case({**profile, "primary_noc": "21231"}, day, "software engineer")]
+    impact = compare(InlineDecider(catalog, engine), catalog, "express-entry.noc", "2019-07-11",
+                     "2026-04-01", cases, includers=True)
+    assert impact.changed_outcomes == 0  # noc decides nothing: its outcome is "assessed"
+    assert impact.derived == {"occupation.tech_2021_listed": 1}
+    tech = impact.includers["oinp.hcp.tech-draw"]
+    assert tech.outcomes == {("does_not_meet_criteria", "meets_criteria"): 1,
+                             ("meets_criteria", "meets_criteria"): 1}
+    [example] = tech.examples["outcome does_not_meet_criteria -> meets_criteria"]
+    assert example["case"] == "business systems specialist"
+    # a draw of 2019 is in force on none of these days: said once, not decided
+    assert impact.includers["oinp.hcp.draw.tech-2019-07-12"].not_in_force == 2
+    text = format_impact(impact)
+    assert "== oinp.hcp.tech-draw, which includes express-entry.noc" in text
+    assert "does_not_meet_criteria -> meets_criteria" in text
+    assert "in force on none of the cases' days: oinp.hcp.draw.tech-2019-07-12" in text

@@ -37,6 +37,11 @@ class Impact:
     outcomes: Counter = field(default_factory=Counter)  # (from, to) -> count
     shifts: dict[str, list[int]] = field(default_factory=dict)  # "crs.total" -> every shift
     examples: dict[str, list[dict]] = field(default_factory=dict)  # kind -> [{from, to}]
+    # The same cases decided by every ruleset that includes this one, directly or not, with the
+    # old and the new version in its chain: a change to an included list shows where it lands.
+    includers: dict[str, Impact] = field(default_factory=dict)
+    not_in_force: int = 0  # cases on a day when no version of this (including) ruleset is in force
+    derived: Counter = field(default_factory=Counter)  # derived fact -> cases whose value changed
 
     @property
     def changed_outcomes(self) -> int:
@@ -60,7 +65,9 @@ class Impact:
                 "changed_outcomes": self.changed_outcomes,
                 "outcomes": [{"from": a, "to": b, "count": n}
                              for (a, b), n in sorted(self.outcomes.items())],
-                "scores": self.score_summary(), "examples": self.examples}
+                "scores": self.score_summary(), "examples": self.examples,
+                "not_in_force": self.not_in_force, "derived": dict(self.derived),
+                "includers": {k: v.as_dict() for k, v in self.includers.items()}}
 
 
 def read_cases(path: str | Path) -> Iterator[Case]:
@@ -84,8 +91,12 @@ def read_cases(path: str | Path) -> Iterator[Case]:
 
 
 def compare(decider, catalog, ruleset_id: str, from_version: str, to_version: str,
-            cases: Iterable[Case]) -> Impact:
+            cases: Iterable[Case], includers: bool = False) -> Impact:
     """Decide every case with both versions of ``ruleset_id`` and tally what changed.
+
+    The changed version is pinned wherever it stands in a chain, so with ``includers`` every
+    ruleset that includes it, directly or not, decides each case twice as well (its other
+    rulesets picked by the day, the same on both sides), each tallied in ``Impact.includers``.
 
     A case without ``as_of`` is decided on the first day of the newer version, so that the
     rulesets it includes are those in force when the change goes live."""
@@ -93,36 +104,80 @@ def compare(decider, catalog, ruleset_id: str, from_version: str, to_version: st
     new = catalog.version(ruleset_id, to_version)
     default_day = max(old.effective_from, new.effective_from)
     impact = Impact(ruleset_id, from_version, to_version)
+    tops = {top: Impact(top, from_version, to_version)
+            for top in (catalog.includers(ruleset_id) if includers else [])}
     for case in cases:
         impact.cases += 1
         day = case.as_of or default_day
-        try:
-            before = decider.decide(ruleset_id, case.facts, day, {ruleset_id: from_version})
-            after = decider.decide(ruleset_id, case.facts, day, {ruleset_id: to_version})
-        except DecisionError as exc:
-            impact.errors[f"{exc.title}: {exc.detail.splitlines()[0][:120]}"] += 1
-            continue
-        impact.outcomes[(before["outcome"], after["outcome"])] += 1
-        kinds = []
-        if before["outcome"] != after["outcome"]:
-            kinds.append(f"outcome {before['outcome']} -> {after['outcome']}")
-        for score, parts in after["scores"].items():
-            previous = before["scores"].get(score, {})
-            for part, value in parts.items():
-                shift = value - previous.get(part, 0)
-                impact.shifts.setdefault(f"{score}.{part}", []).append(shift)
-                if part == "total" and shift:
-                    kinds.append(f"{score} {'up' if shift > 0 else 'down'}")
-        for kind in kinds:
-            examples = impact.examples.setdefault(kind, [])
-            if len(examples) < EXAMPLES_PER_KIND:
-                examples.append({"case": case.label, "from": before, "to": after})
+        _tally(decider, ruleset_id, ruleset_id, from_version, to_version, case, day, impact)
+        for top, top_impact in tops.items():
+            top_impact.cases += 1
+            if not any(v.in_force_on(day) for v in catalog.versions(top)):
+                top_impact.not_in_force += 1  # a draw on another day, a program not yet begun
+                continue
+            _tally(decider, top, ruleset_id, from_version, to_version, case, day, top_impact)
+    impact.includers = tops
     return impact
+
+
+def _tally(decider, top: str, changed: str, from_version: str, to_version: str, case: Case,
+           day: dt.date, impact: Impact) -> None:
+    """Decide one case with ``top``, ``changed`` pinned to each version, and count the change."""
+    try:
+        before = decider.decide(top, case.facts, day, {changed: from_version})
+        after = decider.decide(top, case.facts, day, {changed: to_version})
+    except DecisionError as exc:
+        impact.errors[f"{exc.title}: {exc.detail.splitlines()[0][:120]}"] += 1
+        return
+    impact.outcomes[(before["outcome"], after["outcome"])] += 1
+    kinds = []
+    if before["outcome"] != after["outcome"]:
+        kinds.append(f"outcome {before['outcome']} -> {after['outcome']}")
+    for score, parts in after["scores"].items():
+        previous = before["scores"].get(score, {})
+        for part, value in parts.items():
+            shift = value - previous.get(part, 0)
+            impact.shifts.setdefault(f"{score}.{part}", []).append(shift)
+            if part == "total" and shift:
+                kinds.append(f"{score} {'up' if shift > 0 else 'down'}")
+    # A ruleset that only derives (a classification, a conversion table) changes nothing else.
+    changed = sorted(k for k in {*before["derived"], *after["derived"]}
+                     if before["derived"].get(k) != after["derived"].get(k))
+    impact.derived.update(changed)
+    if changed:
+        kinds.append("derived " + ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else ""))
+    for kind in kinds:
+        examples = impact.examples.setdefault(kind, [])
+        if len(examples) < EXAMPLES_PER_KIND:
+            examples.append({"case": case.label, "from": before, "to": after})
 
 
 def format_impact(impact: Impact) -> str:
     lines = [f"Impact of {impact.ruleset} {impact.from_version} -> {impact.to_version} "
              f"on {impact.cases} cases", ""]
+    lines += _format_one(impact)
+    idle = [top for top, t in impact.includers.items() if t.not_in_force == t.cases]
+    for top, top_impact in impact.includers.items():
+        if top in idle:
+            continue
+        lines += ["", f"== {top}, which includes {impact.ruleset} (the same cases, "
+                      f"{impact.ruleset} {impact.from_version} -> {impact.to_version} in its "
+                      "chain)"]
+        if top_impact.not_in_force:
+            lines.append(f"Not in force on the day of {top_impact.not_in_force} of "
+                         f"{top_impact.cases} cases")
+        lines += _format_one(top_impact, moved_only=True)
+    if idle:
+        lines += ["", f"Including {impact.ruleset} but in force on none of the cases' days: "
+                      + ", ".join(idle)]
+    return "\n".join(lines)
+
+
+def _format_one(impact: Impact, moved_only: bool = False) -> list[str]:
+    lines = []
+    if impact.derived:
+        lines.append("Derived facts changed: " + ", ".join(
+            f"{name} in {n} cases" for name, n in impact.derived.most_common()))
     lines.append(f"Outcome changed: {impact.changed_outcomes} of "
                  f"{sum(impact.outcomes.values())} decided")
     for (a, b), n in sorted(impact.outcomes.items(), key=lambda kv: -kv[1]):
@@ -132,6 +187,8 @@ def format_impact(impact: Impact) -> str:
         for message, n in impact.errors.most_common():
             lines.append(f"  {n} x {message}")
     summary = impact.score_summary()
+    if moved_only:  # an including ruleset: only the scores the change moved
+        summary = {name: s for name, s in summary.items() if s["changed"]}
     if summary:
         lines += ["", "Score shifts (new - old):",
                   f"  {'score':<28}{'changed':>8}{'up':>6}{'down':>6}{'min':>7}{'median':>8}"
@@ -152,7 +209,7 @@ def format_impact(impact: Impact) -> str:
                 lines.append(f"      no longer fires: {', '.join(sorted(lost))}")
             if gained:
                 lines.append(f"      now fires: {', '.join(sorted(gained))}")
-    return "\n".join(lines)
+    return lines
 
 
 def _rule_keys(decision: dict) -> set[str]:

@@ -105,7 +105,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         else:
             cases = read_cases(args.cases)
         impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
-                         args.from_version, args.to_version, cases)
+                         args.from_version, args.to_version, cases,
+                         includers=not args.no_includers)
     except (OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -215,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
                         help="use the facts of the decisions in the decision log")
     diff.add_argument("--database-url", default=None, help="decision log (with --log)")
     diff.add_argument("--json", action="store_true")
+    diff.add_argument("--no-includers", action="store_true",
+                      help="leave out the rulesets that include this one (by default each decides "
+                           "the cases with the old and the new version in its chain)")
     diff.add_argument("--rulesets", default=DEFAULT_RULESETS)
     diff.set_defaults(func=cmd_diff)
 

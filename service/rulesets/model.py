@@ -262,6 +262,16 @@ class Catalog:
                              errors=broken)
         return clean
 
+    def includers(self, ruleset_id: str) -> list[str]:
+        """Ids of the rulesets that include ``ruleset_id`` in some version, directly or not."""
+        found: set[str] = set()
+        frontier = {ruleset_id}
+        while frontier:
+            frontier = {v.id for v in self.all_versions() if v.id not in found
+                        and any(inc in frontier for inc, _ in v.includes)}
+            found |= frontier
+        return sorted(found - {ruleset_id})
+
     def chain_ids(self, top: RulesetVersion) -> set[str]:
         """Ids of a ruleset and of everything it includes, directly or not."""
         return {v.id for v in self._closure(top)}
