@@ -35,7 +35,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         top = catalog.version(ruleset_id, pinned[ruleset_id])
     else:
         top = catalog.in_force(ruleset_id, day)
-    clean = catalog.validate(top, facts)
+    clean = catalog.validate(top, facts, day)
     working = _without_nulls(clean)
     chain = catalog.chain(top, day, pinned)
 

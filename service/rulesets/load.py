@@ -132,7 +132,8 @@ def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: di
 def _contract_checks(contract: dict, display: str, lines: dict) -> tuple[Check, ...]:
     """A contract's checks with their conditions parsed against its own facts and constants;
     RulesetError names each one that does not parse."""
-    names = cond.Names(flatten_facts(contract["facts"]),
+    # A check may read the decision's date too: some facts mean different things over time.
+    names = cond.Names({**flatten_facts(contract["facts"]), "as_of": cond.Field("date")},
                        {n: c["value"] if isinstance(c, dict) and "value" in c else c
                         for n, c in contract["constants"].items()})
     out, problems = [], []

@@ -243,8 +243,9 @@ class Catalog:
             merged.update(v.facts)
         return merged
 
-    def validate(self, top: RulesetVersion, facts: Any) -> dict:
-        """Check caller facts against the contract of ``top`` and what it includes."""
+    def validate(self, top: RulesetVersion, facts: Any, day: dt.date | None = None) -> dict:
+        """Check caller facts against the contract of ``top`` and what it includes; its checks
+        may read the decision's date as ``as_of``."""
         key = (top.id, top.version)
         found = self._schemas.get(key)
         if found is None:  # built once per version: building a schema costs ~1 ms
@@ -254,8 +255,9 @@ class Catalog:
         schema, checks = found
         clean = validate_facts(schema, facts)
         broken: dict[str, list[str]] = {}
+        seen = {**clean, "as_of": day.isoformat()} if day is not None and checks else clean
         for check in checks:
-            if not cond.evaluate(check.condition, clean):
+            if not cond.evaluate(check.condition, seen):
                 broken.setdefault(check.field, []).append(check.message["en"])
         if broken:
             raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in broken.items()),

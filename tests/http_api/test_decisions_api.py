@@ -115,6 +115,24 @@ def test_facts_that_contradict_each_other_are_refused_with_the_field(client, fac
                        headers=bearer("decider")).status_code == 201
 
 
+def test_an_undated_tef_result_is_refused_from_the_day_tef_changed_scale(client):
+    """Issue 18 item 6: TEF Canada writing 400 is NCLC 10 on the old scale and NCLC 6 on the /699
+    scale of tests from 2023-12-11; undated, it was read on the old scale and could be inflated."""
+    tef = {"test": "tef", "reading": 300, "writing": 400, "listening": 350, "speaking": 400}
+    facts = {**PROFILE, "first_language": tef}
+    for day, status in (("2023-12-10", 201), ("2023-12-11", 422), ("2026-12-02", 422)):
+        response = client.post("/v1/decisions", json={"ruleset": "express-entry.crs",
+                                                      "facts": facts, "as_of": day},
+                               headers=bearer("decider"))
+        assert response.status_code == status, (day, response.get_json())
+    body = problem(response, 422)
+    assert "new scale (/699)" in body["errors"]["facts.first_language.test_date"][0]
+    dated = {**facts, "first_language": {**tef, "test_date": "2025-09-01"}}
+    response = client.post("/v1/decisions", json={"ruleset": "express-entry.crs", "facts": dated,
+                                                  "as_of": "2026-12-02"}, headers=bearer("decider"))
+    assert response.status_code == 201
+
+
 def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
     def broken_append(entries):
         raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
