@@ -422,7 +422,8 @@ def ruleset(ruleset_id: str):
     coverage = {v.version: data.coverage_for(run, catalog, v) for v in versions}
     return render_template(
         "pages/ruleset.html", ruleset_id=ruleset_id,
-        versions=[(v, version_status(catalog, v, today)) for v in versions], v=shown,
+        versions=[(v, version_status(catalog, v, today), catalog.last_day(v)) for v in versions],
+        v=shown,
         groups=_rule_groups(shown, lang()),
         title=shown.title[lang()],
         description=shown.description[lang()] if shown.description else None,

@@ -201,6 +201,15 @@ class Catalog:
                 return v
         raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
 
+    def last_day(self, version: RulesetVersion) -> dt.date | None:
+        """The last day ``version`` is in force: its own ``to``, or the day before the next
+        version starts, whichever is first; None while no end is known."""
+        later = [v.effective_from for v in self.versions(version.id)
+                 if v.effective_from > version.effective_from]
+        ends = [d for d in (version.effective_to,
+                            min(later) - dt.timedelta(days=1) if later else None) if d]
+        return min(ends) if ends else None
+
     def in_force(self, ruleset_id: str, day: dt.date) -> RulesetVersion:
         """The version in force on ``day``: the latest ``from`` on or before it, not expired."""
         candidates = [v for v in self.versions(ruleset_id) if v.in_force_on(day)]

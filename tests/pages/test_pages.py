@@ -555,3 +555,14 @@ def test_focus_is_always_visible_and_colours_have_contrast(client):
         background = bg if bg.startswith("#") else variables[bg]
         assert contrast(variables[fg], background) >= 4.5, (fg, bg)
     assert contrast("#ffffff", "#14365f") >= 4.5 and contrast("#ffffff", "#1f5fa8") >= 4.5
+
+
+def test_a_superseded_version_shows_its_last_day(auditor):
+    """Issue 19 item 5: the day before the next version starts, not "—"."""
+    page = text(auditor.get("/rulesets/oinp.hcp.tech-draw"))
+    versions = page.split('id="versions"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", versions, flags=re.S)[1:]
+    last_days = [re.findall(r"<td>(.*?)</td>", row, flags=re.S)[1].strip() for row in rows]
+    assert last_days[-1] == "—"  # the latest version has no known end
+    assert all(day != "—" for day in last_days[:-1]), last_days
+    assert "2022" in last_days[0] and "2026" in last_days[1], last_days
