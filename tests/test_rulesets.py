@@ -128,6 +128,20 @@ def test_facts_contract_rejects_unknown_wrong_and_out_of_range_fields(catalog):
     assert errors["agee"] == ["Unknown field."]
 
 
+def test_numbers_are_doubles_and_integers_stay_where_doubles_are_exact(catalog):
+    """The contract's precision (docs/rulesets.md): an integer fact within 2**53, exact; a number
+    fact any finite double, a whole number past 2**53 becoming the nearest double."""
+    specs = {"n": {"type": "integer"}, "x": {"type": "number"}}
+    assert validate_facts(specs, {"n": 2**53 - 1, "x": 1e-7}) == {"n": 2**53 - 1, "x": 1e-7}
+    big = validate_facts(specs, {"n": -(2**53) + 1, "x": 10**20})["x"]
+    assert big == 1e20 and isinstance(big, float)
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {"n": 2**53, "x": 10**400})
+    assert err.value.extra["errors"] == {
+        "n": ["Must be a whole number from -9007199254740991 to 9007199254740991."],
+        "x": ["Not a finite number."]}
+
+
 def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):
     specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
     minimal = {k: PROFILE[k] for k in ("candidate_id", "age", "marital_status", "education",

@@ -35,12 +35,40 @@ class _IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
+# The whole numbers a double holds exactly. An integer fact stays within them: the engine
+# compares an integer with a decimal threshold as doubles (C converts it), the explanation in
+# Python compares exactly, and past 2**53 the two can disagree; JSON readers elsewhere (I-JSON,
+# RFC 7493) keep only these exact too.
+SAFE_INTEGER = 2**53 - 1
+
+
+class _Integer(fields.Integer):
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+            raise ValidationError(f"Must be a whole number from -{SAFE_INTEGER} to "
+                                  f"{SAFE_INTEGER}.")
+        return value
+
+
 class _Number(fields.Float):
+    """A double (IEEE 754 binary64): any finite value, about 15 significant digits, in any JSON
+    form (``1e-7``, ``2.5E+3``); the engine is given each in a form it reads as the same double
+    (``service.engine.session._for_engine``). A whole number past 2**53 becomes the nearest
+    double, as any JSON reader makes of it, so that the engine and the explanation compare the
+    same value."""
+
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationError("Not a valid number.")
-        return super()._deserialize(value, attr, data, **kwargs) if isinstance(value, float) \
-            else value
+        if isinstance(value, int):
+            if -SAFE_INTEGER <= value <= SAFE_INTEGER:
+                return value
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValidationError("Not a finite number.") from None
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class _Str(fields.String):
@@ -71,7 +99,7 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
     if kind == "object":
         inner = facts_schema(spec["fields"])
         return fields.Nested(inner, **options)
-    return {"string": _Str, "integer": fields.Integer, "number": _Number,
+    return {"string": _Str, "integer": _Integer, "number": _Number,
             "boolean": _StrictBool, "date": _IsoDate, "datetime": _IsoDateTime}[kind](
         **({"strict": True} if kind == "integer" else {}), **options)
 

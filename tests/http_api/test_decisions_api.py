@@ -199,6 +199,25 @@ def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypat
     assert [r.decision_id for r in store.scan()] == [after.get_json()["decision_id"]]
 
 
+def test_a_number_in_exponent_form_is_decided_like_any_other(client):
+    """`reading: 1e-7` (valid JSON, within the contract) once failed in the engine with error 204:
+    durable-rules cannot parse an exponent after a bare digit. Sent as raw JSON text, it is
+    decided, alone and in a batch, and decided as the engine must: like any reading below 1."""
+    facts = orjson.dumps({**REQUEST, "facts": {**PROFILE, "first_language": {
+        **PROFILE["first_language"], "reading": 0}}})
+    tiny = facts.replace(b'"reading":0', b'"reading":1e-7')
+    assert tiny != facts
+    headers = {**bearer("decider"), "Content-Type": "application/json"}
+    zero = client.post("/v1/decisions", data=facts, headers=headers).get_json()
+    single = client.post("/v1/decisions", data=tiny, headers=headers)
+    assert single.status_code == 201, single.data
+    batch = client.post("/v1/decisions/batch", data=b'{"items": [' + tiny + b"]}",
+                        headers=headers).get_json()
+    assert batch["results"][0]["status"] == 201, batch
+    for decision in (single.get_json(), batch["results"][0]["decision"]):
+        assert (decision["outcome"], decision["scores"]) == (zero["outcome"], zero["scores"])
+
+
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_answers_hold_to_the_documented_schemas(client, lang):
     """Decisions are written as built, not dumped field by field: the documented schemas (the
