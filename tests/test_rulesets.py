@@ -142,6 +142,23 @@ def test_numbers_are_doubles_and_integers_stay_where_doubles_are_exact(catalog):
         "x": ["Not a finite number."]}
 
 
+def test_patterns_match_whole_strings_and_strings_hold_no_control_characters():
+    specs = {"noc": {"type": "string", "pattern": "[0-9]{4}|[0-9]{5}"},
+             "language": {"type": "object", "fields": {"test": {"type": "string"}}},
+             "sent": {"type": "datetime", "required": False}}
+    assert validate_facts(specs, {"noc": "21734", "language": {"test": "clb"}})["noc"] == "21734"
+    with pytest.raises(FactsError) as err:  # re.match took "2173" of "217345x"
+        validate_facts(specs, {"noc": "217345x", "language": {"test": "clb"}})
+    assert err.value.extra["errors"] == {"noc": ["String does not match expected pattern."]}
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {"noc": "2173\n", "language": {"test": "c\x85lb"},
+                               "sent": "2019-06-30T14:05:00\nZ"})  # fromisoformat takes it
+    assert err.value.extra["errors"] == {
+        "noc": ["Control characters are not allowed (U+000A at position 4)."],
+        "language.test": ["Control characters are not allowed (U+0085 at position 1)."],
+        "sent": ["Control characters are not allowed (U+000A at position 19)."]}
+
+
 def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):
     specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
     minimal = {k: PROFILE[k] for k in ("candidate_id", "age", "marital_status", "education",

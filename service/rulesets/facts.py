@@ -4,6 +4,7 @@ against it (FactsError maps each field path to its messages)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,14 +25,43 @@ class _StrictBool(fields.Boolean):
     falsy = {False}
 
 
+# Control characters (Unicode category Cc: C0, DEL and C1). No fact of a candidate's profile
+# holds one, and one is how a value slips past a check it seems to pass ("2173\n" read as a
+# NOC); the log would keep it, and the engine would compare it with its own string rules.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValidationError(f"Control characters are not allowed (U+{ord(found.group()):04X} "
+                              f"at position {found.start()}).")
+    return value
+
+
+class _FullMatch(validate.Regexp):
+    """A contract's ``pattern`` matches the whole string. marshmallow's Regexp uses re.match,
+    whose ``$`` also matches before a trailing newline: ``^[0-9]{4}$`` let "2173\n" through, and
+    it was decided unlike "2173"."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 class _IsoDateTime(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):  # fromisoformat takes "2019-06-30T14:05:00\nZ"
+            _no_control_characters(value)
         parsed = super()._deserialize(value, attr, data, **kwargs)
         return parsed.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class _IsoDate(fields.Date):
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            _no_control_characters(value)
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
@@ -75,7 +105,7 @@ class _Str(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
-        return value
+        return _no_control_characters(value)
 
 
 def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
@@ -86,7 +116,7 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
     if "min" in spec or "max" in spec:
         checks.append(validate.Range(min=spec.get("min"), max=spec.get("max")))
     if "pattern" in spec:
-        checks.append(validate.Regexp(spec["pattern"]))
+        checks.append(_FullMatch(spec["pattern"]))
     if "min_length" in spec or "max_length" in spec:
         checks.append(validate.Length(min=spec.get("min_length"), max=spec.get("max_length")))
     options: dict[str, Any] = {"validate": checks, "allow_none": spec.get("nullable", False)}

@@ -83,6 +83,22 @@ def test_invalid_facts_give_422_with_paths_into_the_body(client):
                                    "facts.first_language.reading"}
 
 
+def test_a_string_with_a_control_character_is_refused_with_its_path(client):
+    """"2173\n" once passed the NOC pattern (re.match: `$` matches before a final newline) and
+    was decided unlike "2173"; alone or in a batch it is now a 422 naming the field."""
+    for noc in ("2173\n", "21\x0073"):
+        facts = {**PROFILE, "primary_noc": noc}
+        body = problem(client.post("/v1/decisions", json={**REQUEST, "facts": facts},
+                                   headers=bearer("decider")), 422)
+        assert set(body["errors"]) == {"facts.primary_noc"}
+        assert "Control characters are not allowed" in body["errors"]["facts.primary_noc"][0]
+    batch = client.post("/v1/decisions/batch", json={"items": [
+        {**REQUEST, "facts": {**PROFILE, "primary_noc": "2173\n"}}, REQUEST]},
+        headers=bearer("decider")).get_json()
+    assert [r["status"] for r in batch["results"]] == [422, 201]
+    assert set(batch["results"][0]["problem"]["errors"]) == {"items[0].facts.primary_noc"}
+
+
 @pytest.mark.parametrize("payload, paths", [
     ({"facts": PROFILE}, {"ruleset"}),
     ({"ruleset": "oinp.hcp.tech-draw"}, {"facts"}),
