@@ -13,7 +13,7 @@ import pytest
 
 from service.engine import load_compiled
 from service.errors import FactsError, RulesetError, UnknownRulesetError
-from service.rulesets import load_catalog, validate_facts
+from service.rulesets import MAX_FACTS_DEPTH, load_catalog, validate_facts
 
 from .conftest import PROFILE, RULESETS
 
@@ -157,6 +157,18 @@ def test_patterns_match_whole_strings_and_strings_hold_no_control_characters():
         "noc": ["Control characters are not allowed (U+000A at position 4)."],
         "language.test": ["Control characters are not allowed (U+0085 at position 1)."],
         "sent": ["Control characters are not allowed (U+000A at position 19)."]}
+
+
+def test_facts_nest_at_most_max_depth_levels(catalog):
+    specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
+    deep = top = {}
+    for _ in range(100_000):  # walked without recursion, however deep
+        deep["a"] = deep = {}
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {**PROFILE, "first_language": top})
+    assert err.value.extra["errors"] == {
+        "first_language" + ".a" * MAX_FACTS_DEPTH: [
+            f"Nested more than {MAX_FACTS_DEPTH} levels deep."]}
 
 
 def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):

@@ -10,6 +10,7 @@ import pytest
 from service.decisions import InlineDecider, ProcessDecider
 from service.engine import CRASH_ENV
 from service.errors import EngineUnavailableError, FactsError, Problem, RulesetError
+from service.rulesets import MAX_FACTS_DEPTH
 
 from .conftest import PROFILE, RULESETS
 
@@ -57,6 +58,29 @@ def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
     assert results[0]["outcome"] == "meets_criteria"
     assert isinstance(results[1], FactsError) and "age" in results[1].extra["errors"]
     assert results[2].status == 404
+
+
+def nested(depth: int) -> dict:
+    top = node = {}
+    for _ in range(depth):
+        node["a"] = node = {}
+    return top
+
+
+def test_facts_nested_too_deep_cost_their_item_only(crashing_decider):
+    """500 levels of objects failed pickling on the way to the engine process (RecursionError):
+    a 500 for the whole batch. The contract bounds depth; the item gets a 422 with its path."""
+    results = crashing_decider.decide_many([
+        ("oinp.hcp.tech-draw", {**PROFILE, "x": nested(500)}, DAY, None),
+        ("oinp.hcp.tech-draw", PROFILE, DAY, None),
+        ("oinp.hcp.tech-draw", {**PROFILE, "first_language": [nested(MAX_FACTS_DEPTH)]}, DAY,
+         None)])
+    assert isinstance(results[0], FactsError) and results[0].status == 422
+    assert results[0].extra["errors"] == {
+        "x" + ".a" * MAX_FACTS_DEPTH: [f"Nested more than {MAX_FACTS_DEPTH} levels deep."]}
+    assert results[1]["outcome"] == "meets_criteria"
+    assert list(results[2].extra["errors"]) == ["first_language[0]" + ".a" * (MAX_FACTS_DEPTH - 1)]
+    assert crashing_decider.restarts == 0
 
 
 def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, monkeypatch):

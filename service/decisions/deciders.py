@@ -20,7 +20,8 @@ from typing import Any
 
 from ..child import Child, ChildStopped
 from ..engine import load_compiled
-from ..errors import DecisionError, EngineUnavailableError, EvaluationError
+from ..errors import DecisionError, EngineUnavailableError, EvaluationError, FactsError
+from ..rulesets import check_depth
 from .decide import decide
 
 Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
@@ -132,13 +133,27 @@ class ProcessDecider:
     def decide_many(self, requests: Iterable[Request],
                     reduce: Reduce | None = None) -> list[Any | DecisionError]:
         requests = list(requests)
+        results: list[Any | DecisionError] = [None] * len(requests)
+        sent: list[int] = []
+        for index, request in enumerate(requests):
+            # Facts nested too deep for the contract are refused here, not in the engine
+            # process: pickling them on the way there recurses (RecursionError about 500 levels
+            # down), which failed the whole batch.
+            try:
+                check_depth(request[1])
+            except FactsError as exc:
+                results[index] = exc
+            else:
+                sent.append(index)
+        if not sent:
+            return results
         with self._lock:
             if self._child is None or not self._child.alive:
                 self._start()
             try:
-                return self._child.ask((requests, reduce))
+                answers = self._child.ask(([requests[i] for i in sent], reduce))
             except EvaluationError as exc:  # a bug in the engine process, not a crash
-                return [exc] * len(requests)
+                answers = [exc] * len(sent)
             except ChildStopped as exc:
                 self._child.close()
                 self._child = None
@@ -150,6 +165,9 @@ class ProcessDecider:
                 raise EngineUnavailableError(
                     f"the decision engine stopped while deciding (exit code {exc.exit_code}); "
                     "it has been restarted: send the request again") from None
+        for index, answer in zip(sent, answers, strict=True):
+            results[index] = answer
+        return results
 
     def close(self) -> None:
         with self._lock:

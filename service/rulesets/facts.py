@@ -134,11 +134,43 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
         **({"strict": True} if kind == "integer" else {}), **options)
 
 
+# How deep facts may nest objects and arrays below the top: facts.a.b...p (16 keys) may still
+# be an object, one more level is refused. No contract comes near it (the profile's deepest fact
+# is 2 levels down), and it bounds what every later step walks by recursion: pickling a request
+# for the engine process failed past about 500 levels (a 500 for the whole batch).
+MAX_FACTS_DEPTH = 16
+
+
+def check_depth(facts: Any, limit: int = MAX_FACTS_DEPTH) -> None:
+    """FactsError naming the first object or array nested more than ``limit`` levels below the
+    top of ``facts``. Walks without recursion, however deep the facts are."""
+    stack: list[tuple[Any, tuple]] = [(facts, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            children = value.items()
+        elif isinstance(value, list):
+            children = enumerate(value)
+        else:
+            continue
+        for key, child in children:
+            if isinstance(child, dict | list):
+                where = (*path, key)
+                if len(where) > limit:
+                    # The path as FactsError names every field (flatten_messages).
+                    name = "".join(f"[{k}]" if isinstance(k, int) else f".{k}"
+                                   for k in where).removeprefix(".")
+                    raise FactsError(f"{name}: nested more than {limit} levels deep",
+                                     errors={name: [f"Nested more than {limit} levels deep."]})
+                stack.append((child, where))
+
+
 def validate_facts(contract: Mapping[str, dict] | Schema, facts: Any) -> dict:
     """Check caller facts against a contract (its specs or its schema); FactsError maps each field
     path to its messages."""
     if not isinstance(facts, dict):
         raise FactsError("facts must be an object", errors={"facts": ["must be an object"]})
+    check_depth(facts)
     schema = contract if isinstance(contract, Schema) else facts_schema(contract)
     try:
         return schema.load(facts)

@@ -234,6 +234,25 @@ def test_a_number_in_exponent_form_is_decided_like_any_other(client):
         assert (decision["outcome"], decision["scores"]) == (zero["outcome"], zero["scores"])
 
 
+def test_facts_nested_500_deep_cost_their_batch_item_only(make_app):
+    """They once failed pickling on the way to the engine process: a 500 for the whole batch."""
+    from service.rulesets import MAX_FACTS_DEPTH
+
+    client = make_app(isolate_engine=True).test_client()
+    deep = top = {}
+    for _ in range(500):
+        deep["a"] = deep = {}
+    items = [{**REQUEST, "facts": {**PROFILE, "second_language": top}}, REQUEST]
+    response = client.post("/v1/decisions/batch", json={"items": items},
+                           headers=bearer("decider"))
+    assert response.status_code == 200, response.data
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [422, 201]
+    assert list(body["results"][0]["problem"]["errors"]) == [
+        "items[0].facts.second_language" + ".a" * MAX_FACTS_DEPTH]
+    problem(client.post("/v1/decisions", json=items[0], headers=bearer("decider")), 422)
+
+
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_answers_hold_to_the_documented_schemas(client, lang):
     """Decisions are written as built, not dumped field by field: the documented schemas (the
