@@ -1,14 +1,23 @@
-"""A crash of the engine costs one request: 503 for it, a fresh engine process for the rest."""
+"""A crash or a hang of the engine costs one request: 503 for it, a fresh engine process for the
+rest; no engine process outlives its parent."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
+from service.config import Config
 from service.decisions import InlineDecider, ProcessDecider
-from service.engine import CRASH_ENV
+from service.engine import CRASH_ENV, HANG_ENV
 from service.errors import EngineUnavailableError, FactsError, Problem, RulesetError
 from service.rulesets import MAX_FACTS_DEPTH
 
@@ -130,3 +139,91 @@ def test_a_batch_pauses_the_garbage_collector_and_gives_it_back(catalog, engine)
         assert not gc.isenabled()  # left off by whoever turned it off
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------------------------- hung engine
+def running(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_the_engine_deadline_is_a_setting_below_the_worker_timeout():
+    assert Config().engine_timeout == 30.0
+    assert Config.from_env({"DECISIONS_ENGINE_TIMEOUT": "2.5"}).engine_timeout == 2.5
+    with pytest.raises(ValueError, match="DECISIONS_ENGINE_TIMEOUT must be a number of seconds"):
+        Config.from_env({"DECISIONS_ENGINE_TIMEOUT": "0"})
+
+
+def test_a_hung_engine_costs_its_request_a_503_and_is_replaced(catalog, monkeypatch):
+    monkeypatch.setenv(HANG_ENV, "C-HANG")  # the engine process sleeps on this candidate
+    decider = ProcessDecider(catalog, RULESETS, timeout=3)
+    try:
+        hung = decider.engine_pid
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailableError) as err:
+            decider.decide("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-HANG"}, DAY)
+        assert 3 <= time.monotonic() - started < 10
+        assert err.value.status == 503 and "did not answer within 3 s" in err.value.detail
+        assert not running(hung)  # killed, not left behind
+        assert decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)["outcome"] == "meets_criteria"
+        assert decider.engine_pid != hung and decider.restarts == 1
+    finally:
+        decider.close()
+
+
+PARENT = """\
+    import datetime as dt, sys, threading
+    from service.decisions import ProcessDecider
+    from service.rulesets import load_catalog
+    from tests.conftest import PROFILE, RULESETS
+
+    if __name__ == "__main__":
+        catalog = load_catalog(RULESETS)
+        deciders = []
+        # Started from a thread that ends at once: the engine must live on (the kernel's
+        # parent-death signal follows the thread that forked, not the process).
+        thread = threading.Thread(target=lambda: deciders.append(
+            ProcessDecider(catalog, RULESETS, timeout=600)))
+        thread.start()
+        thread.join()
+        print(deciders[0].engine_pid, flush=True)
+        sys.stdin.readline()
+        print("deciding", flush=True)
+        deciders[0].decide("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-HANG"},
+                           dt.date(2019, 7, 15))
+    """
+
+
+def test_no_engine_process_outlives_its_parent(tmp_path):
+    """A worker killed outright (SIGKILL: gunicorn's timeout, the OOM killer) while its engine
+    hangs: the engine process must not stay behind, busy, for ever."""
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(PARENT))
+    env = {**os.environ, HANG_ENV: "C-HANG", "PYTHONPATH": str(RULESETS.parent)}
+    parent = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env, cwd=RULESETS.parent)
+    engine = None
+    try:
+        engine = int(parent.stdout.readline())
+        time.sleep(1)
+        assert running(engine), "the engine died with the thread that started it"
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline() == "deciding\n"
+        time.sleep(1)  # the engine is asleep on the hanging candidate
+        assert running(engine)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 5
+        while running(engine) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(engine), "the engine process outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait(10)
+        if engine is not None and running(engine):
+            os.kill(engine, signal.SIGKILL)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..child import Child, ChildStopped
+from ..config import DEFAULT_ENGINE_TIMEOUT
 from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, EvaluationError, FactsError
 from ..rulesets import check_depth
@@ -89,17 +90,24 @@ def _engine_setup(rulesets_dir: str, expected: list):
 
 
 class ProcessDecider:
-    """Decides in a supervised engine process (``service.child``); restarts it when it dies.
+    """Decides in a supervised engine process (``service.child``); replaces it when it dies or
+    hangs.
 
     One engine process per decider (per gunicorn worker). Requests from the worker's threads
     are serialised on the pipe: the engine never runs two decisions at once anyway (the C
-    extension holds the GIL), and a batch travels in one round trip."""
+    extension holds the GIL), and a batch travels in one round trip.
 
-    def __init__(self, catalog, rulesets_dir: str, start_timeout: float = 120.0):
+    Each call has ``timeout`` seconds (Config.engine_timeout), below gunicorn's worker timeout:
+    past it the engine process is killed and the request gets a 503, instead of the worker being
+    killed by gunicorn (an HTML 500) with the engine process left behind."""
+
+    def __init__(self, catalog, rulesets_dir: str, start_timeout: float = 120.0,
+                 timeout: float = DEFAULT_ENGINE_TIMEOUT):
         self.catalog = catalog
         self.rulesets_dir = str(rulesets_dir)
         self.expected = catalog.fingerprint()
         self.start_timeout = start_timeout
+        self.timeout = timeout
         self._lock = threading.Lock()
         self._child: Child | None = None
         self.restarts = 0
@@ -151,7 +159,8 @@ class ProcessDecider:
             if self._child is None or not self._child.alive:
                 self._start()
             try:
-                answers = self._child.ask(([requests[i] for i in sent], reduce))
+                answers = self._child.ask(([requests[i] for i in sent], reduce),
+                                          deadline=self.timeout)
             except EvaluationError as exc:  # a bug in the engine process, not a crash
                 answers = [exc] * len(sent)
             except ChildStopped as exc:
@@ -163,6 +172,8 @@ class ProcessDecider:
                 except EngineUnavailableError:
                     pass
                 raise EngineUnavailableError(
+                    f"the decision engine did not answer within {self.timeout:g} s; it was "
+                    "stopped and has been restarted" if exc.hung else
                     f"the decision engine stopped while deciding (exit code {exc.exit_code}); "
                     "it has been restarted: send the request again") from None
         for index, answer in zip(sent, answers, strict=True):

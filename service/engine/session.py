@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,10 @@ from .limits import SESSION_REUSE, explain_code
 # candidate_id crashes the process for real (a segmentation fault, as durable-rules can cause).
 CRASH_ENV = "DECISIONS_TEST_CRASH_CANDIDATE"
 _CRASH_CANDIDATE = os.environ.get(CRASH_ENV)
+# And for the tests of the engine's deadline: deciding this candidate hangs (sleeps for an hour),
+# as an engine stuck in C code would.
+HANG_ENV = "DECISIONS_TEST_HANG_CANDIDATE"
+_HANG_CANDIDATE = os.environ.get(HANG_ENV)
 
 _names = itertools.count(1)
 _sessions = itertools.count(1)
@@ -109,6 +114,8 @@ class CompiledRuleset:
         SESSION_REUSE evaluations to bound what durable-rules keeps per session."""
         if _CRASH_CANDIDATE is not None and facts.get("candidate_id") == _CRASH_CANDIDATE:
             ctypes.string_at(0)
+        if _HANG_CANDIDATE is not None and facts.get("candidate_id") == _HANG_CANDIDATE:
+            time.sleep(3600)
         fired: list[Firing] = []
         done: set[int] = set()
         derived: dict[str, Any] = {}

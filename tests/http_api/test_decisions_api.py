@@ -253,6 +253,25 @@ def test_facts_nested_500_deep_cost_their_batch_item_only(make_app):
     problem(client.post("/v1/decisions", json=items[0], headers=bearer("decider")), 422)
 
 
+def test_a_hung_engine_costs_its_request_a_503_not_the_worker(make_app, monkeypatch):
+    """Before the engine had a deadline, the request waited until gunicorn killed the worker (an
+    HTML 500 after 60 s) and the engine process stayed behind."""
+    import time
+
+    from service.engine import HANG_ENV
+
+    monkeypatch.setenv(HANG_ENV, "C-HANG")
+    app = make_app(isolate_engine=True, engine_timeout=2)
+    client = app.test_client()
+    hung = {**REQUEST, "facts": {**PROFILE, "candidate_id": "C-HANG"}}
+    started = time.monotonic()
+    body = problem(client.post("/v1/decisions", json=hung, headers=bearer("decider")), 503)
+    assert time.monotonic() - started < 8
+    assert "did not answer within 2 s" in body["detail"]
+    assert client.post("/v1/decisions", json=REQUEST, headers=bearer("decider")).status_code \
+        == 201
+
+
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_answers_hold_to_the_documented_schemas(client, lang):
     """Decisions are written as built, not dumped field by field: the documented schemas (the
