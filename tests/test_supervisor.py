@@ -69,6 +69,34 @@ def test_batch_in_the_engine_process_answers_each_item(crashing_decider):
     assert results[2].status == 404
 
 
+def test_a_batch_item_that_crashes_the_engine_gets_its_own_503(crashing_decider):
+    """The engine says which item it starts: the one it died on is blamed, the others (those it
+    had decided too: their answers died with it) are decided by a fresh engine process. A retry
+    of the same batch does the same, instead of failing whole again."""
+    crash = {**PROFILE, "candidate_id": "C-CRASH"}
+    batch = [("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": f"C-{i}"}, DAY, None)
+             for i in range(4)]
+    batch[2] = ("oinp.hcp.tech-draw", crash, DAY, None)
+    for attempt in (1, 2):
+        results = crashing_decider.decide_many(batch)
+        assert isinstance(results[2], EngineUnavailableError) and results[2].status == 503
+        assert "stopped (exit code -11) while deciding these facts" in results[2].detail
+        assert [r["outcome"] for i, r in enumerate(results) if i != 2] == ["meets_criteria"] * 3
+        assert crashing_decider.restarts == attempt
+
+
+def test_a_batch_stops_the_engine_at_most_max_stops_times(crashing_decider):
+    crash = ("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-CRASH"}, DAY, None)
+    results = crashing_decider.decide_many([crash] * 4 + [("oinp.hcp.tech-draw", PROFILE, DAY,
+                                                            None)])
+    assert crashing_decider.restarts == ProcessDecider.MAX_STOPS == 3
+    assert all("while deciding these facts" in r.detail for r in results[:3])
+    assert all(r.status == 503 and "was stopped 3 times while deciding other facts of this "
+               "batch" in r.detail for r in results[3:])
+    assert crashing_decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)["outcome"] == \
+        "meets_criteria"
+
+
 def nested(depth: int) -> dict:
     top = node = {}
     for _ in range(depth):
@@ -171,6 +199,25 @@ def test_a_hung_engine_costs_its_request_a_503_and_is_replaced(catalog, monkeypa
         assert not running(hung)  # killed, not left behind
         assert decider.decide("oinp.hcp.tech-draw", PROFILE, DAY)["outcome"] == "meets_criteria"
         assert decider.engine_pid != hung and decider.restarts == 1
+    finally:
+        decider.close()
+
+
+def test_a_hung_batch_item_is_blamed_and_the_rest_answered_within_the_deadline(catalog,
+                                                                            monkeypatch):
+    monkeypatch.setenv(HANG_ENV, "C-HANG")
+    decider = ProcessDecider(catalog, RULESETS, timeout=3)
+    try:
+        started = time.monotonic()
+        results = decider.decide_many([
+            ("oinp.hcp.tech-draw", PROFILE, DAY, None),
+            ("oinp.hcp.tech-draw", {**PROFILE, "candidate_id": "C-HANG"}, DAY, None),
+            ("oinp.hcp.tech-draw", PROFILE, DAY, None)])
+        assert time.monotonic() - started < 10
+        assert "did not answer within 3 s while deciding these facts" in results[1].detail
+        # The deadline is for the whole call: no time is left to decide the others again.
+        assert all(r.status == 503 and "3 s have passed" in r.detail
+                   for r in (results[0], results[2]))
     finally:
         decider.close()
 

@@ -253,6 +253,22 @@ def test_facts_nested_500_deep_cost_their_batch_item_only(make_app):
     problem(client.post("/v1/decisions", json=items[0], headers=bearer("decider")), 422)
 
 
+def test_a_batch_item_that_crashes_the_engine_costs_that_item_only(make_app, monkeypatch):
+    from service.engine import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, "C-CRASH")
+    app = make_app(isolate_engine=True)
+    crash = {**REQUEST, "facts": {**PROFILE, "candidate_id": "C-CRASH"}}
+    response = app.test_client().post("/v1/decisions/batch", json={
+        "items": [REQUEST, crash, REQUEST]}, headers=bearer("decider"))
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [201, 503, 201]
+    assert "exit code -11" in body["results"][1]["problem"]["detail"]
+    store = app.extensions["decisions"].store
+    assert sorted(r.decision_id for r in store.scan()) == sorted(
+        body["results"][i]["decision"]["decision_id"] for i in (0, 2))
+
+
 def test_a_hung_engine_costs_its_request_a_503_not_the_worker(make_app, monkeypatch):
     """Before the engine had a deadline, the request waited until gunicorn killed the worker (an
     HTML 500 after 60 s) and the engine process stayed behind."""
