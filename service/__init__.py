@@ -33,13 +33,13 @@ def create_app(config=None):
     snapshots = RulesetSnapshots(config.rulesets_snapshots) if config.rulesets_snapshots \
         else None
     rules = Rules.load(snapshots.current() if snapshots else config.rulesets_dir,
-                       config.isolate_engine)
+                       config.isolate_engine, config.engine_timeout)
     store = Store(config.database_url)
     if config.migrate_on_start:
         store.upgrade()
     tokens = TokenStore(config.tokens_file)
     service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine,
-                              snapshots)
+                              snapshots, config.engine_timeout)
     app = build_app(config, service, tokens)
     install_pages(app, config)  # the pages for auditors and policy staff (service/pages)
     return app

@@ -15,12 +15,25 @@ of the parent is copied into it) and speaks over one pipe:
 
 A child that dies or hangs raises ChildStopped in the parent, with its exit code; the caller says
 what that means for its own work (a 503, a refused ruleset, a page that says so).
+
+No child outlives its parent: a parent killed outright (SIGKILL, a gunicorn worker past its
+timeout) cannot stop its children, and a child busy in C code never reads the pipe's end of
+file. On Linux every child asks the kernel to kill it when its parent dies
+(``PR_SET_PDEATHSIG``); elsewhere a thread of the child watches its parent's pid.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .errors import DecisionError, EvaluationError
@@ -38,7 +51,52 @@ class ChildStopped(Exception):
         self.hung = hung
 
 
-def _main(conn, setup: Callable[..., Handler], args: tuple) -> None:
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
+    """End this process with ``sig`` when its parent (pid ``parent``) dies.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG)``, sent by the kernel, whatever this process is doing
+    (even in C code that holds the GIL). The kernel sends it when the *thread* that forked this
+    process ends, which is why ``Child`` starts every child from one thread that lasts as long
+    as its process. A parent that died before the call is caught by comparing ``getppid``.
+    Elsewhere, a daemon thread polls ``getppid`` every half second."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:  # pragma: no cover - the service runs on Linux
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os.kill(os.getpid(), sig)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # died before the kernel was told
+        os.kill(os.getpid(), sig)
+
+
+# The thread every child is started from (see die_with_parent): one per process, made again in
+# a forked process (gunicorn workers), which does not inherit the threads of its parent.
+_starter: ThreadPoolExecutor | None = None
+_starter_pid: int | None = None
+_starter_lock = threading.Lock()
+
+
+def _start_from_lasting_thread(process: multiprocessing.process.BaseProcess) -> None:
+    global _starter, _starter_pid
+    with _starter_lock:
+        if _starter is None or _starter_pid != os.getpid():
+            _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-starter")
+            _starter_pid = os.getpid()
+        starter = _starter
+    starter.submit(process.start).result()
+
+
+def _main(conn, setup: Callable[..., Handler], args: tuple, parent: int) -> None:
+    die_with_parent(parent)
+
     def progress(payload: Any) -> None:
         conn.send(("progress", payload))
 
@@ -70,9 +128,9 @@ class Child:
                  start_timeout: float | None = 120.0):
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self.process = context.Process(target=_main, name=name, args=(child, setup, args),
-                                       daemon=True)
-        self.process.start()
+        self.process = context.Process(target=_main, name=name,
+                                       args=(child, setup, args, os.getpid()), daemon=True)
+        _start_from_lasting_thread(self.process)
         child.close()
         try:
             self._receive(start_timeout, None, "starting", expect="ready")
@@ -85,23 +143,31 @@ class Child:
         return self.process.is_alive()
 
     def ask(self, request: Any, timeout: float | None = None,
-            on_progress: Progress | None = None) -> Any:
+            on_progress: Progress | None = None, deadline: float | None = None) -> Any:
         """Send a request; return the handler's answer. ``timeout`` bounds the wait for each
-        message (a progress message restarts it)."""
+        message (a progress message restarts it); ``deadline`` bounds the wait for the answer,
+        progress or not. Past either, the child is killed and ChildStopped (``hung``) raised."""
         try:
             self._conn.send(request)
         except (OSError, BrokenPipeError):
             raise self._stopped("receiving a request") from None
-        return self._receive(timeout, on_progress, "working", expect="answer")
+        return self._receive(timeout, on_progress, "working", expect="answer",
+                             deadline=deadline)
 
     def _receive(self, timeout: float | None, on_progress: Progress | None, doing: str,
-                 expect: str) -> Any:
+                 expect: str, deadline: float | None = None) -> Any:
+        end = None if deadline is None else time.monotonic() + deadline
         while True:
+            wait = timeout
+            if end is not None:
+                left = max(0.0, end - time.monotonic())
+                wait = left if wait is None else min(wait, left)
             try:
-                if timeout is not None and not self._conn.poll(timeout):
+                if wait is not None and not self._conn.poll(wait):
                     self.process.kill()
                     self.process.join(5)
-                    raise ChildStopped(f"the child process did not answer in {timeout:.0f} s "
+                    limit = timeout if wait == timeout else deadline
+                    raise ChildStopped(f"the child process did not answer in {limit:g} s "
                                        f"while {doing}", self.process.exitcode, hung=True)
                 kind, payload = self._conn.recv()
             except (EOFError, OSError):

@@ -12,6 +12,10 @@ from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///var/decisions.db"
 DEFAULT_TOKENS_FILE = "var/tokens"
+# Seconds the engine process may take over one call (a decision, a batch, a batch of a draw)
+# before it is killed and replaced: well below gunicorn's worker timeout (60 s, service.serve),
+# so that a hung engine costs the request a 503, not the worker its life.
+DEFAULT_ENGINE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Config:
     # crash costs one request (503) and not the worker. Off only where speed of start matters
     # more (tests).
     isolate_engine: bool = True
+    # The deadline of each call to the engine process (DEFAULT_ENGINE_TIMEOUT).
+    engine_timeout: float = DEFAULT_ENGINE_TIMEOUT
     # Set by `decisions serve`: workers load the current checked snapshot of rulesets_dir from
     # here instead of the folder itself (``service.rulesets.snapshots``).
     rulesets_snapshots: str | None = None
@@ -46,6 +52,7 @@ class Config:
             "max_body_bytes": "DECISIONS_MAX_BODY_BYTES",
             "migrate_on_start": "DECISIONS_MIGRATE_ON_START",
             "isolate_engine": "DECISIONS_ISOLATE_ENGINE",
+            "engine_timeout": "DECISIONS_ENGINE_TIMEOUT",
             "rulesets_snapshots": "DECISIONS_RULESETS_SNAPSHOTS",
             "log_level": "DECISIONS_LOG_LEVEL",
         }
@@ -68,6 +75,14 @@ def _parse(kind: str, raw: str, variable: str) -> Any:
         if value <= 0:
             raise ValueError(f"{variable} must be above zero, not {value}")
         return value
+    if kind == "float":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"{variable} must be a number of seconds, not {raw!r}") from None
+        if not 0 < number < float("inf"):
+            raise ValueError(f"{variable} must be a number of seconds above zero, not {raw}")
+        return number
     if kind == "bool":
         if raw.lower() in ("1", "true", "yes", "on"):
             return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from gunicorn.app.base import BaseApplication
 
 from .config import Config
 from .live import MASTER_PID_ENV
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: leave when the master dies. gunicorn's sync worker looks at its
+    parent only when no connection is waiting, so under load the workers of a SIGKILLed master
+    went on serving, holding the port, and a new `decisions serve` could not bind it. The kernel
+    sends SIGTERM, gunicorn's graceful stop: the request in hand is finished (the engine's
+    deadline bounds it), then the worker exits. The master forks from its one thread, which
+    lives as long as it does (see service.child.die_with_parent)."""
+    from .child import die_with_parent
+
+    die_with_parent(server.pid, signal.SIGTERM)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -103,6 +116,7 @@ def run(config: Config, host: str, port: int, workers: int, state: Path,
         "DECISIONS_MAX_BODY_BYTES": str(config.max_body_bytes),
         "DECISIONS_LOG_LEVEL": config.log_level,
         "DECISIONS_ISOLATE_ENGINE": "true" if config.isolate_engine else "false",
+        "DECISIONS_ENGINE_TIMEOUT": repr(config.engine_timeout),
         "DECISIONS_RULESETS_SNAPSHOTS": config.rulesets_snapshots or "",
         "DECISIONS_MIGRATE_ON_START": "false",  # done once, above, before any worker starts
         "PROMETHEUS_MULTIPROC_DIR": str(state / "metrics"),
@@ -117,6 +131,7 @@ def run(config: Config, host: str, port: int, workers: int, state: Path,
             "graceful_timeout": 30,
             "accesslog": None,  # the app writes one JSON line per request itself
             "logconfig_dict": LOGGING,
+            "post_fork": _post_fork,
             "child_exit": _child_exit,
             "on_reload": _on_reload,
             "proc_name": "decisions",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +180,24 @@ def test_check_names_an_impossible_effective_date_with_its_line(ruleset_dir):
     result = run("check", str(root))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "effective.from: '2027-02-30' is not a real date" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_refuses_an_engine_deadline_past_the_worker_timeout(tmp_path):
+    """A hung engine must cost its request a 503 before gunicorn kills the worker."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DECISIONS_")},
+           "DECISIONS_ENGINE_TIMEOUT": "45"}
+    # No ruleset folder either: were the deadline let through, the start would stop there.
+    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--timeout", "40",
+                             "--rulesets", str(tmp_path / "none"), "--port", str(free_port()),
+                             "--database-url", f"sqlite:///{tmp_path / 'd.db'}",
+                             "--tokens-file", str(tmp_path / "tokens")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "the engine's deadline (DECISIONS_ENGINE_TIMEOUT, 45 s) must be below the worker " \
+           "timeout (--timeout, 40 s)" in result.stderr

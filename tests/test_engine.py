@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import shutil
 import textwrap
 import threading
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from service.decisions import decide
 from service.engine import CompiledRuleset, Engine
 from service.errors import EvaluationError, RulesetError
 from service.rulesets import load_catalog
+from service.rulesets.facts import SAFE_INTEGER
 
-from .conftest import PROFILE
+from .conftest import PROFILE, RULESETS
 
 CHAIN = """\
     id: demo.chain
@@ -212,3 +216,62 @@ def test_too_many_comparisons_holding_at_once_are_refused_at_load(ruleset_dir):
     assert problem.file == "rulesets/wide.yaml"
     assert "too many comparisons can hold at once" in problem.message
     assert "settlement_funds_cad (70)" in problem.message
+
+
+# Thresholds whose shortest form durable-rules' JSON parser refuses (an exponent after a bare
+# digit: 1e-07, 5e-324, 1e+16) next to ones it reads; the facts are drawn the same way.
+X_THRESHOLDS = [0.0, 5e-324, 1e-7, -1e-7, 2.5e-5, 0.1, 1e16, -1e16, 1.5e300]
+N_THRESHOLDS = [0.5, SAFE_INTEGER, -1e15]
+
+
+@pytest.fixture(scope="module")
+def numbers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("numbers")
+    (root / "contracts").mkdir()
+    shutil.copy(RULESETS / "contracts" / "candidate-profile.yaml", root / "contracts")
+    requires = [(f"x{i}", f"x >= {t!r}") for i, t in enumerate(X_THRESHOLDS)]
+    requires += [(f"h{i}", f"half >= {t!r}") for i, t in enumerate(X_THRESHOLDS)]
+    requires += [("x-eq", "x == 1e-07")]
+    requires += [(f"n{i}", f"n > {t!r}") for i, t in enumerate(N_THRESHOLDS)]
+    head = textwrap.dedent(CHAIN).split("derives:")[0].replace("demo.chain", "demo.numbers")
+    text = head + textwrap.dedent("""\
+        facts:
+          x: {type: number}
+          n: {type: integer}
+        derives:
+          half: {type: number, title: {en: Half, fr: Moitié}}
+        rules:
+          - id: half
+            title: {en: Half, fr: Moitié}
+            reference: https://example.org
+            derive: {fact: half, expr: x * 0.5}
+        """) + "".join(f"""\
+  - id: {rule}
+    title: {{en: {rule}, fr: {rule}}}
+    reference: https://example.org
+    require: {condition}
+""" for rule, condition in requires)
+    (root / "numbers.yaml").write_text(text)
+    return load_catalog(root), Engine()
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(x=st.floats(allow_nan=False, allow_infinity=False),
+       n=st.integers(-SAFE_INTEGER, SAFE_INTEGER))
+@example(x=1e-7, n=0).via("the tester's reading: 1e-7")
+@example(x=1e16, n=SAFE_INTEGER).via("a one-digit mantissa from 1e16 up")
+@example(x=-5e-324, n=-SAFE_INTEGER).via("the smallest subnormal")
+def test_every_finite_number_reaches_the_engine_as_the_same_number(numbers, x, n):
+    """Any number the contract takes is decided, and each comparison the engine makes on it
+    (on the fact, and on a fact derived from it) is the one Python makes: no float written in a
+    form durable-rules cannot parse (error 204), none read as another value."""
+    catalog, engine = numbers
+    d = decide(catalog, engine, "demo.numbers", {**PROFILE, "x": x, "n": n},
+               dt.date(2020, 1, 1))
+    met = {r["rule"]: r["met"] for r in d["requirements"]}
+    assert d["derived"] == {"half": x * 0.5}
+    assert met == {**{f"x{i}": x >= t for i, t in enumerate(X_THRESHOLDS)},
+                   **{f"h{i}": x * 0.5 >= t for i, t in enumerate(X_THRESHOLDS)},
+                   "x-eq": x == 1e-7,
+                   **{f"n{i}": n > t for i, t in enumerate(N_THRESHOLDS)}}

@@ -13,7 +13,7 @@ import pytest
 
 from service.engine import load_compiled
 from service.errors import FactsError, RulesetError, UnknownRulesetError
-from service.rulesets import load_catalog, validate_facts
+from service.rulesets import MAX_FACTS_DEPTH, load_catalog, validate_facts
 
 from .conftest import PROFILE, RULESETS
 
@@ -126,6 +126,49 @@ def test_facts_contract_rejects_unknown_wrong_and_out_of_range_fields(catalog):
     assert set(errors) == {"agee", "age", "marital_status", "first_language.reading",
                            "spouse_accompanying", "family_size"}
     assert errors["agee"] == ["Unknown field."]
+
+
+def test_numbers_are_doubles_and_integers_stay_where_doubles_are_exact(catalog):
+    """The contract's precision (docs/rulesets.md): an integer fact within 2**53, exact; a number
+    fact any finite double, a whole number past 2**53 becoming the nearest double."""
+    specs = {"n": {"type": "integer"}, "x": {"type": "number"}}
+    assert validate_facts(specs, {"n": 2**53 - 1, "x": 1e-7}) == {"n": 2**53 - 1, "x": 1e-7}
+    big = validate_facts(specs, {"n": -(2**53) + 1, "x": 10**20})["x"]
+    assert big == 1e20 and isinstance(big, float)
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {"n": 2**53, "x": 10**400})
+    assert err.value.extra["errors"] == {
+        "n": ["Must be a whole number from -9007199254740991 to 9007199254740991."],
+        "x": ["Not a finite number."]}
+
+
+def test_patterns_match_whole_strings_and_strings_hold_no_control_characters():
+    specs = {"noc": {"type": "string", "pattern": "[0-9]{4}|[0-9]{5}"},
+             "language": {"type": "object", "fields": {"test": {"type": "string"}}},
+             "sent": {"type": "datetime", "required": False}}
+    assert validate_facts(specs, {"noc": "21734", "language": {"test": "clb"}})["noc"] == "21734"
+    with pytest.raises(FactsError) as err:  # re.match took "2173" of "217345x"
+        validate_facts(specs, {"noc": "217345x", "language": {"test": "clb"}})
+    assert err.value.extra["errors"] == {"noc": ["String does not match expected pattern."]}
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {"noc": "2173\n", "language": {"test": "c\x85lb"},
+                               "sent": "2019-06-30T14:05:00\nZ"})  # fromisoformat takes it
+    assert err.value.extra["errors"] == {
+        "noc": ["Control characters are not allowed (U+000A at position 4)."],
+        "language.test": ["Control characters are not allowed (U+0085 at position 1)."],
+        "sent": ["Control characters are not allowed (U+000A at position 19)."]}
+
+
+def test_facts_nest_at_most_max_depth_levels(catalog):
+    specs = catalog.facts_for(catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15)))
+    deep = top = {}
+    for _ in range(100_000):  # walked without recursion, however deep
+        deep["a"] = deep = {}
+    with pytest.raises(FactsError) as err:
+        validate_facts(specs, {**PROFILE, "first_language": top})
+    assert err.value.extra["errors"] == {
+        "first_language" + ".a" * MAX_FACTS_DEPTH: [
+            f"Nested more than {MAX_FACTS_DEPTH} levels deep."]}
 
 
 def test_defaults_fill_optional_facts_and_dates_are_normalised(catalog):

@@ -78,6 +78,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = Config.from_env(rulesets_dir=args.rulesets, database_url=args.database_url,
                              tokens_file=args.tokens_file)
+    if config.engine_timeout >= args.timeout:
+        # A hung engine must cost its request a 503 before gunicorn kills the whole worker.
+        print(f"cannot serve: the engine's deadline (DECISIONS_ENGINE_TIMEOUT, "
+              f"{config.engine_timeout:g} s) must be below the worker timeout (--timeout, "
+              f"{args.timeout} s)", file=sys.stderr)
+        return 2
     state = prepare_state(args.host, args.port)
     snapshots = RulesetSnapshots(state / "rulesets")
     staged = snapshots.stage(config.rulesets_dir)

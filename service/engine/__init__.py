@@ -8,10 +8,10 @@ from pathlib import Path
 from ..errors import EngineUnavailableError
 from ..rulesets import Catalog, load_catalog
 from .compile import match_stack_bound
-from .session import CRASH_ENV, CompiledRuleset, Engine, Firing, Run
+from .session import CRASH_ENV, HANG_ENV, CompiledRuleset, Engine, Firing, Run
 
-__all__ = ["CRASH_ENV", "CompiledRuleset", "Engine", "Firing", "Run", "compiled", "load_compiled",
-           "match_stack_bound"]
+__all__ = ["CRASH_ENV", "HANG_ENV", "CompiledRuleset", "Engine", "Firing", "Run", "compiled",
+           "load_compiled", "match_stack_bound"]
 
 
 def load_compiled(rulesets_dir: str | Path, expected: list | None = None) -> tuple[Catalog, Engine]:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import ctypes
 import gc
 import itertools
+import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,10 @@ from .limits import SESSION_REUSE, explain_code
 # candidate_id crashes the process for real (a segmentation fault, as durable-rules can cause).
 CRASH_ENV = "DECISIONS_TEST_CRASH_CANDIDATE"
 _CRASH_CANDIDATE = os.environ.get(CRASH_ENV)
+# And for the tests of the engine's deadline: deciding this candidate hangs (sleeps for an hour),
+# as an engine stuck in C code would.
+HANG_ENV = "DECISIONS_TEST_HANG_CANDIDATE"
+_HANG_CANDIDATE = os.environ.get(HANG_ENV)
 
 _names = itertools.count(1)
 _sessions = itertools.count(1)
@@ -87,7 +93,8 @@ class CompiledRuleset:
             p for p in read if not any(p.startswith(q + ".") for q in read)))
         self.name = f"{version.id}@{version.version}#{next(_names)}"
         try:
-            self.handle = _durable.create_ruleset(self.name, orjson.dumps(definition).decode())
+            self.handle = _durable.create_ruleset(self.name, orjson.dumps(
+                _for_engine(definition)).decode())
         except Exception as exc:  # durable raises bare codes; say what they mean
             raise RulesetError([Problem(version.path, None, "",
                                         f"durable-rules refused the compiled ruleset "
@@ -107,6 +114,8 @@ class CompiledRuleset:
         SESSION_REUSE evaluations to bound what durable-rules keeps per session."""
         if _CRASH_CANDIDATE is not None and facts.get("candidate_id") == _CRASH_CANDIDATE:
             ctypes.string_at(0)
+        if _HANG_CANDIDATE is not None and facts.get("candidate_id") == _HANG_CANDIDATE:
+            time.sleep(3600)
         fired: list[Firing] = []
         done: set[int] = set()
         derived: dict[str, Any] = {}
@@ -166,7 +175,7 @@ class CompiledRuleset:
     def _assert_derived(self, sid: str, n: int, name: str, value: Any, stored: list) -> None:
         fact = {"sid": sid, "id": f"d{n}", "t": name}
         if value is not None:
-            fact["v"] = value
+            fact["v"] = _for_engine(value, name)
         payload = orjson.dumps(fact).decode()
         # Code 1 (no rule here reads this fact) is fine: a later ruleset in the chain may. Only
         # a fact the engine kept is retracted afterwards.
@@ -175,7 +184,8 @@ class CompiledRuleset:
 
 
 def _project(facts: Mapping[str, Any], paths: tuple[tuple[str, ...], ...], into: dict) -> dict:
-    """Copy the values at ``paths`` (split dotted paths) from nested ``facts`` into ``into``."""
+    """Copy the values at ``paths`` (split dotted paths) from nested ``facts`` into ``into``, each
+    in a form durable-rules reads exactly (``_for_engine``)."""
     for parts in paths:
         value = facts
         for part in parts:
@@ -187,8 +197,46 @@ def _project(facts: Mapping[str, Any], paths: tuple[tuple[str, ...], ...], into:
         node = into
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        # Only numbers and objects can need rewriting: the type tests cost less than a call.
+        kind = type(value)
+        node[parts[-1]] = _for_engine(value, ".".join(parts)) \
+            if kind is float or kind is int or kind is dict else value
     return into
+
+
+# durable-rules reads integers with atoll: past the int64 range they saturate silently.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _for_engine(value: Any, path: str = "") -> Any:
+    """``value`` with every number in a form durable-rules' JSON parser reads as that number.
+
+    Its number scanner (``getNumber`` in json.c) takes an exponent only after a fraction:
+    ``1e-7``, ``1e+16`` and ``1E5`` end the number at the ``e`` and the fact is refused with
+    error 204, while ``1.0e-7`` and ``1.5e+16`` are read by ``atof`` exactly. orjson (like
+    Python's repr) writes a float whose shortest form has one significant digit that way below
+    1e-5 and from 1e16 up. Each float is therefore written out here from its repr, which reads
+    back as the same double, with ``.0`` added to a bare mantissa. Integers are read with
+    ``atoll``: one outside int64 would silently become another number, so it is refused (the
+    facts contract keeps integers within 2**53 anyway; this guards derived values)."""
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):  # orjson would write null: a different fact
+            raise EvaluationError(f"'{path}' is {value}: the engine takes finite numbers only")
+        text = repr(value)
+        mantissa, exp, power = text.partition("e")
+        return orjson.Fragment(f"{mantissa}.0e{power}" if exp and "." not in mantissa
+                               else text)
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise EvaluationError(f"'{path}' is {value}: past the engine's integer range "
+                                  f"({_INT_MIN} to {_INT_MAX})")
+        return value
+    if kind is dict:
+        return {k: _for_engine(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if kind is list:
+        return [_for_engine(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def _derive(rule: Rule, working: dict[str, Any], derived: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ..checks import check_rulesets
+from ..config import DEFAULT_ENGINE_TIMEOUT
 from ..decisions import InlineDecider, ProcessDecider, catalog_texts, with_texts, without_texts
 from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
@@ -58,24 +59,28 @@ class Rules:
     decider: InlineDecider | ProcessDecider
 
     @classmethod
-    def load(cls, directory: str, isolated: bool = True) -> Rules:
+    def load(cls, directory: str, isolated: bool = True,
+             engine_timeout: float = DEFAULT_ENGINE_TIMEOUT) -> Rules:
         """Load and validate every ruleset (RulesetError lists every problem), then start the
-        decider: a supervised engine process when ``isolated`` (an engine crash then costs one
-        request, 503), else the engine in this process (tests, tools)."""
+        decider: a supervised engine process when ``isolated`` (an engine crash or hang then
+        costs one request, 503, after at most ``engine_timeout`` seconds), else the engine in
+        this process (tests, tools)."""
         if isolated:
             catalog = load_catalog(directory)
-            return cls(catalog, ProcessDecider(catalog, directory))
+            return cls(catalog, ProcessDecider(catalog, directory, timeout=engine_timeout))
         catalog, engine = load_compiled(directory)
         return cls(catalog, InlineDecider(catalog, engine))
 
 
 class DecisionService:
     def __init__(self, rules: Rules, store: Store, rulesets_dir: str, isolated: bool = True,
-                 snapshots: RulesetSnapshots | None = None):
+                 snapshots: RulesetSnapshots | None = None,
+                 engine_timeout: float = DEFAULT_ENGINE_TIMEOUT):
         self.rules = rules
         self.store = store
         self.rulesets_dir = rulesets_dir
         self.isolated = isolated
+        self.engine_timeout = engine_timeout
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
         self._kept: Catalog | None = None  # the catalog whose versions the log has
@@ -181,7 +186,7 @@ class DecisionService:
                 else self.rulesets_dir
             try:
                 check_rulesets(directory, self.isolated)
-                rules = Rules.load(directory, self.isolated)
+                rules = Rules.load(directory, self.isolated, self.engine_timeout)
             except BaseException:
                 if self.snapshots:
                     self.snapshots.discard(directory)

@@ -2,7 +2,7 @@
 build each version's rules, check facts against a contract, and pick the version in force on a
 date. Nothing here knows the engine or the web."""
 
-from .facts import facts_schema, validate_facts
+from .facts import MAX_FACTS_DEPTH, check_depth, facts_schema, validate_facts
 from .load import CASES_SUFFIX, CONTRACTS_DIR, load_catalog
 from .model import Catalog, Rule, RulesetVersion, bucket_paths, default_alias, exported_names
 from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, schema_problems
@@ -10,8 +10,8 @@ from .texts import content_texts, rule_texts
 from .yamlfile import dotted, load_yaml
 
 __all__ = [
-    "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "Catalog", "Rule", "RulesetSchema",
-    "RulesetVersion", "bucket_paths", "content_texts", "default_alias", "dotted", "exported_names",
-    "facts_schema", "load_catalog", "load_yaml", "rule_texts", "schema_problems",
-    "validate_facts",
+    "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "MAX_FACTS_DEPTH", "Catalog",
+    "Rule", "RulesetSchema", "RulesetVersion", "bucket_paths", "check_depth", "content_texts",
+    "default_alias", "dotted", "exported_names", "facts_schema", "load_catalog", "load_yaml",
+    "rule_texts", "schema_problems", "validate_facts",
 ]

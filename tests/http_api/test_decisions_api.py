@@ -151,6 +151,22 @@ def test_invalid_facts_give_422_with_paths_into_the_body(client):
                                    "facts.first_language.reading"}
 
 
+def test_a_string_with_a_control_character_is_refused_with_its_path(client):
+    """"2173\n" once passed the NOC pattern (re.match: `$` matches before a final newline) and
+    was decided unlike "2173"; alone or in a batch it is now a 422 naming the field."""
+    for noc in ("2173\n", "21\x0073"):
+        facts = {**PROFILE, "primary_noc": noc}
+        body = problem(client.post("/v1/decisions", json={**REQUEST, "facts": facts},
+                                   headers=bearer("decider")), 422)
+        assert set(body["errors"]) == {"facts.primary_noc"}
+        assert "Control characters are not allowed" in body["errors"]["facts.primary_noc"][0]
+    batch = client.post("/v1/decisions/batch", json={"items": [
+        {**REQUEST, "facts": {**PROFILE, "primary_noc": "2173\n"}}, REQUEST]},
+        headers=bearer("decider")).get_json()
+    assert [r["status"] for r in batch["results"]] == [422, 201]
+    assert set(batch["results"][0]["problem"]["errors"]) == {"items[0].facts.primary_noc"}
+
+
 @pytest.mark.parametrize("payload, paths", [
     ({"facts": PROFILE}, {"ruleset"}),
     ({"ruleset": "oinp.hcp.tech-draw"}, {"facts"}),
@@ -265,6 +281,79 @@ def test_an_engine_crash_costs_one_request_and_is_not_logged(make_app, monkeypat
     assert after.status_code == 201
     store = app.extensions["decisions"].store
     assert [r.decision_id for r in store.scan()] == [after.get_json()["decision_id"]]
+
+
+def test_a_number_in_exponent_form_is_decided_like_any_other(client):
+    """`reading: 1e-7` (valid JSON, within the contract) once failed in the engine with error 204:
+    durable-rules cannot parse an exponent after a bare digit. Sent as raw JSON text, it is
+    decided, alone and in a batch, and decided as the engine must: like any reading below 1."""
+    facts = orjson.dumps({**REQUEST, "facts": {**PROFILE, "first_language": {
+        **PROFILE["first_language"], "reading": 0}}})
+    tiny = facts.replace(b'"reading":0', b'"reading":1e-7')
+    assert tiny != facts
+    headers = {**bearer("decider"), "Content-Type": "application/json"}
+    zero = client.post("/v1/decisions", data=facts, headers=headers).get_json()
+    single = client.post("/v1/decisions", data=tiny, headers=headers)
+    assert single.status_code == 201, single.data
+    batch = client.post("/v1/decisions/batch", data=b'{"items": [' + tiny + b"]}",
+                        headers=headers).get_json()
+    assert batch["results"][0]["status"] == 201, batch
+    for decision in (single.get_json(), batch["results"][0]["decision"]):
+        assert (decision["outcome"], decision["scores"]) == (zero["outcome"], zero["scores"])
+
+
+def test_facts_nested_500_deep_cost_their_batch_item_only(make_app):
+    """They once failed pickling on the way to the engine process: a 500 for the whole batch."""
+    from service.rulesets import MAX_FACTS_DEPTH
+
+    client = make_app(isolate_engine=True).test_client()
+    deep = top = {}
+    for _ in range(500):
+        deep["a"] = deep = {}
+    items = [{**REQUEST, "facts": {**PROFILE, "second_language": top}}, REQUEST]
+    response = client.post("/v1/decisions/batch", json={"items": items},
+                           headers=bearer("decider"))
+    assert response.status_code == 200, response.data
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [422, 201]
+    assert list(body["results"][0]["problem"]["errors"]) == [
+        "items[0].facts.second_language" + ".a" * MAX_FACTS_DEPTH]
+    problem(client.post("/v1/decisions", json=items[0], headers=bearer("decider")), 422)
+
+
+def test_a_batch_item_that_crashes_the_engine_costs_that_item_only(make_app, monkeypatch):
+    from service.engine import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, "C-CRASH")
+    app = make_app(isolate_engine=True)
+    crash = {**REQUEST, "facts": {**PROFILE, "candidate_id": "C-CRASH"}}
+    response = app.test_client().post("/v1/decisions/batch", json={
+        "items": [REQUEST, crash, REQUEST]}, headers=bearer("decider"))
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [201, 503, 201]
+    assert "exit code -11" in body["results"][1]["problem"]["detail"]
+    store = app.extensions["decisions"].store
+    assert sorted(r.decision_id for r in store.scan()) == sorted(
+        body["results"][i]["decision"]["decision_id"] for i in (0, 2))
+
+
+def test_a_hung_engine_costs_its_request_a_503_not_the_worker(make_app, monkeypatch):
+    """Before the engine had a deadline, the request waited until gunicorn killed the worker (an
+    HTML 500 after 60 s) and the engine process stayed behind."""
+    import time
+
+    from service.engine import HANG_ENV
+
+    monkeypatch.setenv(HANG_ENV, "C-HANG")
+    app = make_app(isolate_engine=True, engine_timeout=2)
+    client = app.test_client()
+    hung = {**REQUEST, "facts": {**PROFILE, "candidate_id": "C-HANG"}}
+    started = time.monotonic()
+    body = problem(client.post("/v1/decisions", json=hung, headers=bearer("decider")), 503)
+    assert time.monotonic() - started < 8
+    assert "did not answer within 2 s" in body["detail"]
+    assert client.post("/v1/decisions", json=REQUEST, headers=bearer("decider")).status_code \
+        == 201
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])

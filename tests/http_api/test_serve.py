@@ -41,8 +41,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, tmp: Path, database_url: str, workers: int = 3,
-                 tokens: Path | None = None, rulesets: Path = RULESETS):
-        self.port = free_port()
+                 tokens: Path | None = None, rulesets: Path = RULESETS, port: int | None = None):
+        self.port = port or free_port()
         self.tokens = tokens or write_tokens(tmp / "tokens")
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECISIONS_")}
@@ -156,6 +156,80 @@ def test_every_answered_decision_survives_a_sigkill_of_the_server(tmp_path, data
     store.close()
     print(f"SIGKILL test: {len(received)} answered, {len(logged)} logged "
           f"({len(logged) - len(received)} logged but cut off before their answer)")
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` and that run (zombies do not)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(ppid) == pid and state not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                not in ("Z", "X"))
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_leave_with_their_master_and_free_the_port(tmp_path):
+    """SIGKILL of the master alone: its workers (and their engine processes) must not go on
+    serving with no master, holding the port, or a new server could not start on it."""
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", workers=2)
+    again = None
+    others: list[int] = []
+    engines: list[int] = []
+    try:
+        workers = [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)",
+                                                  server.output())]
+        engines = [e for w in workers for e in children(w)]
+        assert len(workers) == 2 and len(engines) >= 2
+        others = children(server.process.pid)  # multiprocessing's resource tracker too
+        assert set(workers) <= set(others)
+        load = threading.Event()
+
+        def keep_busy() -> None:  # gunicorn's workers look at their parent only when idle
+            while not load.is_set():
+                try:
+                    server.request("POST", "/v1/decisions", REQUEST, timeout=5)
+                except (OSError, http.client.HTTPException):
+                    time.sleep(0.05)
+
+        clients = [threading.Thread(target=keep_busy) for _ in range(3)]
+        for thread in clients:
+            thread.start()
+        time.sleep(1)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(10)
+        deadline = time.monotonic() + 10
+        while any(map(running, others + engines)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        load.set()
+        for thread in clients:
+            thread.join(30)
+        assert not [p for p in others + engines if running(p)], "left behind"
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"decisions-127.0.0.1-{server.port}",
+                      ignore_errors=True)
+        (tmp_path / "again").mkdir()
+        again = Server(tmp_path / "again", f"sqlite:///{tmp_path / 'decisions.db'}",
+                       workers=1, tokens=server.tokens, port=server.port)
+        assert again.request("POST", "/v1/decisions", REQUEST)[0] == 201
+    finally:
+        server.stop()
+        if again is not None:
+            again.stop()
+        for pid in others + engines:  # should this test fail, leave nothing running
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
