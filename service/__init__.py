@@ -34,7 +34,7 @@ def create_app(config=None):
         else None
     rules = Rules.load(snapshots.current() if snapshots else config.rulesets_dir,
                        config.isolate_engine)
-    store = Store(config.database_url)
+    store = Store(config.database_url, config.database_timeout)
     if config.migrate_on_start:
         store.upgrade()
     tokens = TokenStore(config.tokens_file)

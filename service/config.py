@@ -33,6 +33,11 @@ class Config:
     # here instead of the folder itself (``service.rulesets.snapshots``).
     rulesets_snapshots: str | None = None
     log_level: str = "INFO"
+    # Seconds any one wait on the database may last: a connection, the log's lock, a statement
+    # (PostgreSQL statement_timeout and lock_timeout, SQLite busy_timeout). Past it the request
+    # gets 503. `decisions serve` keeps it under half of gunicorn's worker timeout, so that a
+    # waiting request is answered before its worker would be killed.
+    database_timeout: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -48,6 +53,7 @@ class Config:
             "isolate_engine": "DECISIONS_ISOLATE_ENGINE",
             "rulesets_snapshots": "DECISIONS_RULESETS_SNAPSHOTS",
             "log_level": "DECISIONS_LOG_LEVEL",
+            "database_timeout": "DECISIONS_DATABASE_TIMEOUT",
         }
         types = {f.name: f.type for f in fields(cls)}
         for name, variable in names.items():

@@ -78,6 +78,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = Config.from_env(rulesets_dir=args.rulesets, database_url=args.database_url,
                              tokens_file=args.tokens_file)
+    # A request may wait for the database twice over (a connection, then the log's lock): both
+    # must be over before gunicorn kills the worker, or the client gets no problem+json at all.
+    if 2 * config.database_timeout >= args.timeout:
+        print(f"cannot serve: DECISIONS_DATABASE_TIMEOUT ({config.database_timeout} s) must be "
+              f"under half of --timeout ({args.timeout} s)", file=sys.stderr)
+        return 2
     state = prepare_state(args.host, args.port)
     snapshots = RulesetSnapshots(state / "rulesets")
     staged = snapshots.stage(config.rulesets_dir)
@@ -91,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     snapshots.publish(staged)
     try:
-        store = Store(config.database_url)
+        store = Store(config.database_url, config.database_timeout)
         store.upgrade()
         store.close()
         token = create_local_tokens_file(config.tokens_file)

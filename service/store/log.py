@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import hashlib
 import itertools
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,7 +53,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # fixed 64-bit numbers would do, as long as nothing else in the database uses them.
 APPEND_LOCK = 0x6465_6369_6C6F_6701
 MIGRATE_LOCK = 0x6465_6369_6C6F_6702
-SQLITE_BUSY_SECONDS = 30
+# The longest any one wait on the database may last (a connection, a lock, a statement), unless
+# the Store is given another: well below gunicorn's worker timeout (60 s), so that a client whose
+# request cannot be logged gets 503 problem+json, not a worker killed mid-request.
+DATABASE_TIMEOUT = 10.0
 SCAN_BATCH = 500
 IN_CHUNK = 500  # values per SQL IN list
 VERSION_BATCH = 20  # ruleset versions read per transaction by verify (each up to a few 100 KB)
@@ -68,6 +72,55 @@ class StoreUnavailableError(DecisionError):
 
     status = 503
     title = "Decision log unavailable"
+
+
+# SQLSTATEs that mean the log's schema is not there (a database recreated, a search_path
+# pointing elsewhere): undefined table, undefined function (the triggers), invalid schema.
+MISSING_SCHEMA_STATES = ("42P01", "42883", "3F000")
+PERMISSION_STATE = "42501"
+SCHEMA_MISSING = ("the decision log's tables are missing (was the database recreated?): run "
+                  "`decisions db upgrade`")
+
+
+def unavailable(exc: sa.exc.SQLAlchemyError) -> StoreUnavailableError | None:
+    """The StoreUnavailableError (503) a database failure stands for, or None for a failure that
+    is a bug here (a constraint broken by the code, bad SQL), which stays a 500.
+
+    503 when the database cannot be reached or is too slow (a connection, lock or statement
+    timeout: its waits are bounded, see DATABASE_TIMEOUT), and when its schema is missing or
+    the service may not write to it: in every case no decision is given unless it is logged,
+    and the condition can be mended without changing the code."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    message = str(orig or exc)
+    if state in MISSING_SCHEMA_STATES or "no such table" in message:
+        return StoreUnavailableError(SCHEMA_MISSING)
+    if state == PERMISSION_STATE:
+        return StoreUnavailableError("the database refuses the service's writes or reads "
+                                     "(permission denied): see docs/operations.md for the "
+                                     "grants the service needs")
+    if isinstance(exc, sa.exc.TimeoutError):
+        return StoreUnavailableError("the decision log did not answer in time: every "
+                                     "connection to it is busy")
+    if isinstance(exc, sa.exc.OperationalError):
+        if state in ("55P03", "57014"):  # lock_timeout, statement_timeout
+            return StoreUnavailableError("the decision log did not answer in time: it is busy "
+                                         f"or locked ({type(orig).__name__})")
+        return StoreUnavailableError(f"the decision log cannot be reached: "
+                                     f"{type(orig).__name__}")
+    return None
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn the database failures that are not bugs into StoreUnavailableError (``unavailable``)."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        mapped = unavailable(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 class RulesetVersionMismatchError(DecisionError):
@@ -246,7 +299,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout: float = DATABASE_TIMEOUT) -> Engine:
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -258,17 +311,32 @@ def make_engine(url: str) -> Engine:
         # The log holds candidates' personal facts: readable by the service's user only. SQLite
         # gives its -wal and -shm files the same permissions as the database file.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
-        event.listen(engine, "connect", _sqlite_connect)
+        engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", functools.partial(_sqlite_connect, timeout))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise DecisionError(f"unsupported database {parsed.get_backend_name()!r}: use a "
                             "sqlite:/// file or a postgresql:// URL")
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                              pool_timeout=timeout,
+                              connect_args={"connect_timeout": max(1, math.ceil(timeout))})
+    event.listen(engine, "connect", functools.partial(_postgresql_connect, timeout))
+    return engine
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _postgresql_connect(timeout: float, dbapi_connection, _record) -> None:
+    # Every statement and every lock wait (the append lock above all) ends after ``timeout``
+    # with an error the store reports as 503, instead of waiting until gunicorn kills the
+    # worker. Committed at once: a SET inside a transaction rolled back later would be undone.
+    milliseconds = max(1, round(timeout * 1000))
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        cursor.execute(f"SET lock_timeout = {milliseconds}")
+    dbapi_connection.commit()
+
+
+def _sqlite_connect(timeout: float, dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is DEFERRED and
     # cannot be made IMMEDIATE per transaction).
     dbapi_connection.isolation_level = None
@@ -276,7 +344,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     # FULL: a commit is on disk before the response, even if the machine loses power after.
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={max(1, round(timeout * 1000))}")
     cursor.close()
 
 
@@ -301,9 +369,11 @@ def _head_revision() -> str:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float = DATABASE_TIMEOUT):
+        """``timeout``: the longest wait for a connection, a lock or a statement, in seconds."""
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
+        self.timeout = timeout
+        self.engine = make_engine(self.url, timeout)
         self.dialect = self.engine.dialect.name
 
     # -- schema
@@ -312,7 +382,7 @@ class Store:
         left to do."""
         from alembic import command
 
-        with self._guarded(self._write_connection, MIGRATE_LOCK) as conn:
+        with self._guarded(self._write_connection, MIGRATE_LOCK, bounded=False) as conn:
             config = self._alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -391,19 +461,21 @@ class Store:
         return conn
 
     @contextmanager
-    def _guarded(self, connect, lock_key: int) -> Iterator[Connection]:
+    def _guarded(self, connect, lock_key: int, bounded: bool = True) -> Iterator[Connection]:
+        """A transaction that holds ``lock_key`` (PostgreSQL; SQLite's BEGIN IMMEDIATE is the
+        lock). ``bounded=False`` lifts the statement and lock timeouts for this transaction
+        only: migrations are run by an operator or at start, not for a waiting client, and may
+        wait for another process's migration or build an index for longer."""
         with self._errors(), connect() as conn, conn.begin():
             if self.dialect == "postgresql":
+                if not bounded:
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
             yield conn
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailableError(f"the decision log cannot be reached: "
-                                        f"{type(exc.orig).__name__}") from exc
+    def _errors(self):
+        return database_errors()
 
     # -- reading
     def get(self, decision_id: str) -> Record | None:

@@ -1,0 +1,114 @@
+"""When the decision log cannot take a decision, the client gets the documented 503 problem+json
+(StoreUnavailableError), soon, and no decision: a lock held by another session, a database
+recreated without its schema. On a real PostgreSQL server (and SQLite where it applies)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from service.store.log import APPEND_LOCK
+from tests.apps import bearer
+from tests.conftest import PROFILE
+from tests.databases import fresh_postgres_schema
+
+REQUEST = {"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE, "as_of": "2019-07-15"}
+PROBLEM_JSON = "application/problem+json"
+
+
+def decide(client):
+    return client.post("/v1/decisions", json=REQUEST, headers=bearer("decider"))
+
+
+def assert_unavailable(response, detail: str) -> None:
+    assert response.status_code == 503, response.data[:500]
+    assert response.mimetype == PROBLEM_JSON
+    body = response.get_json()
+    assert body["type"] == "urn:decisions:problem:storeunavailable"
+    assert detail in body["detail"], body["detail"]
+
+
+@pytest.fixture
+def postgres_url():
+    url, drop = fresh_postgres_schema()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+def test_a_held_log_lock_gives_503_within_the_bound(make_app, postgres_url):
+    import psycopg
+
+    app = make_app(database_url=postgres_url, database_timeout=1)
+    client = app.test_client()
+    assert decide(client).status_code == 201
+    store = app.extensions["decisions"].store
+    with psycopg.connect(postgres_url) as holder:  # another session takes the append lock
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        started = time.monotonic()
+        response = decide(client)
+        waited = time.monotonic() - started
+        assert_unavailable(response, "did not answer in time")
+        assert waited < 4, f"the request waited {waited:.1f} s for a 1 s bound"
+        assert store.count() == 1  # nothing was logged for the refused decision
+    assert decide(client).status_code == 201  # the lock released, the service goes on
+    assert store.count() == 2 and store.verify().intact
+
+
+def test_a_slow_statement_is_cut_at_the_bound(postgres_url):
+    from service.store import Store, StoreUnavailableError
+
+    store = Store(postgres_url, timeout=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="did not answer in time"), \
+                store._errors(), store.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 3
+    finally:
+        store.close()
+
+
+def test_migrations_are_not_cut_by_the_bound(postgres_url):
+    from service.store import Store
+
+    store = Store(postgres_url, timeout=0.001)  # far too short for any migration
+    try:
+        store.upgrade()
+        assert store.revision() == store.head_revision()
+    finally:
+        store.close()
+
+
+def _recreate_without_schema(url: str) -> None:
+    """What an operator does by mistake: the database emptied and made again, not migrated."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        with sqlite3.connect(path) as raw:
+            tables = [name for (name,) in raw.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for name in tables:
+                raw.execute(f"DROP TABLE {name}")
+        return
+    import psycopg
+
+    schema = url.rsplit("%3D", 1)[1]
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+
+def test_a_database_recreated_without_its_schema_gives_503(make_app, database_url):
+    app = make_app(database_url=database_url)
+    client = app.test_client()
+    assert decide(client).status_code == 201
+    _recreate_without_schema(database_url)
+    assert_unavailable(decide(client), "run `decisions db upgrade`")
+    listed = client.get("/v1/decisions", headers=bearer("auditor"))
+    assert_unavailable(listed, "run `decisions db upgrade`")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.mimetype == PROBLEM_JSON
