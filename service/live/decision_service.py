@@ -23,7 +23,7 @@ from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from ..rulesets import Catalog, RulesetVersion, content_texts, load_catalog
 from ..rulesets.snapshots import RulesetSnapshots
-from ..store import NewDecision, Record, Store
+from ..store import NewDecision, Record, Store, StoreUnavailableError
 
 # Set by `decisions serve` in the gunicorn master: a reload there restarts every worker, so no
 # worker keeps answering with the old rulesets.
@@ -204,8 +204,16 @@ class DecisionService:
         checks["rulesets"] = "ok" if versions else "no ruleset loaded"
         try:
             revision, head = self.store.revision(), self.store.head_revision()
-            checks["database"] = "ok" if revision == head else \
-                f"schema at {revision}, expected {head}: run `decisions db upgrade`"
+            if revision != head:
+                checks["database"] = \
+                    f"schema at {revision}, expected {head}: run `decisions db upgrade`"
+            else:
+                # Reachable is not enough: a read-only or deleted log answers reads while
+                # every decision fails.
+                self.store.check_writable()
+                checks["database"] = "ok"
+        except StoreUnavailableError as exc:
+            checks["database"] = exc.detail
         except Exception as exc:  # any failure to reach the database means not ready
             checks["database"] = f"unreachable ({type(exc).__name__})"
         return checks

@@ -32,11 +32,13 @@ import itertools
 import math
 import os
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
@@ -78,6 +80,9 @@ class StoreUnavailableError(DecisionError):
 # pointing elsewhere): undefined table, undefined function (the triggers), invalid schema.
 MISSING_SCHEMA_STATES = ("42P01", "42883", "3F000")
 PERMISSION_STATE = "42501"
+SQLITE_FILE_GONE = ("the SQLite log file cannot be opened (deleted or moved while the service "
+                    "ran?): put it back; the service does not start a new, empty log in its "
+                    "place")
 SCHEMA_MISSING = ("the decision log's tables are missing (was the database recreated?): run "
                   "`decisions db upgrade`")
 
@@ -95,6 +100,8 @@ def unavailable(exc: sa.exc.SQLAlchemyError) -> StoreUnavailableError | None:
     message = str(orig or exc)
     if state in MISSING_SCHEMA_STATES or "no such table" in message:
         return StoreUnavailableError(SCHEMA_MISSING)
+    if "unable to open database file" in message:
+        return StoreUnavailableError(SQLITE_FILE_GONE)
     if state == PERMISSION_STATE:
         return StoreUnavailableError("the database refuses the service's writes or reads "
                                      "(permission denied): see docs/operations.md for the "
@@ -306,13 +313,18 @@ def make_engine(url: str, timeout: float = DATABASE_TIMEOUT) -> Engine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise DecisionError("the decision log needs a SQLite file (sqlite:///path/to.db); "
                                 "an in-memory database would lose every decision")
-        path = Path(database)
+        path = Path(database).absolute()
         path.parent.mkdir(parents=True, exist_ok=True)
         # The log holds candidates' personal facts: readable by the service's user only. SQLite
         # gives its -wal and -shm files the same permissions as the database file.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
-        event.listen(engine, "connect", functools.partial(_sqlite_connect, timeout))
+        # Opened with mode=rw, never "create": a log file deleted while the service runs must
+        # fail the requests (503), not be replaced by an empty file that takes their decisions.
+        opened = parsed.set(database=f"file:{quote(str(path))}",
+                            query={"mode": "rw", "uri": "true"})
+        engine = sa.create_engine(opened, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", functools.partial(_sqlite_connect, path, timeout))
+        event.listen(engine, "checkout", functools.partial(_sqlite_checkout, path))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() != "postgresql":
@@ -336,7 +348,19 @@ def _postgresql_connect(timeout: float, dbapi_connection, _record) -> None:
     dbapi_connection.commit()
 
 
-def _sqlite_connect(timeout: float, dbapi_connection, _record) -> None:
+def file_id(path: Path) -> tuple[int, int] | None:
+    """What tells one file from another at the same path (None when there is none)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _sqlite_connect(path: Path, timeout: float, dbapi_connection, record) -> None:
+    # The file this connection has open: if it is deleted or replaced later, the connection
+    # would go on writing to the old one, which nobody will ever read (see _sqlite_checkout).
+    record.info["file_id"] = file_id(path)
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is DEFERRED and
     # cannot be made IMMEDIATE per transaction).
     dbapi_connection.isolation_level = None
@@ -346,6 +370,13 @@ def _sqlite_connect(timeout: float, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={max(1, round(timeout * 1000))}")
     cursor.close()
+
+
+def _sqlite_checkout(path: Path, _dbapi_connection, record, _proxy) -> None:
+    # A pooled connection to a file no longer at ``path`` (deleted, or replaced by a restored
+    # copy) is thrown away; the pool then opens the path afresh, which fails when it is gone.
+    if record.info.get("file_id") != file_id(path):
+        raise sa.exc.DisconnectionError(f"the SQLite log file {path} was deleted or replaced")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -375,6 +406,8 @@ class Store:
         self.timeout = timeout
         self.engine = make_engine(self.url, timeout)
         self.dialect = self.engine.dialect.name
+        self.sqlite_path = Path(make_url(self.url).database).absolute() \
+            if self.dialect == "sqlite" else None
 
     # -- schema
     def upgrade(self) -> None:
@@ -473,6 +506,40 @@ class Store:
                     conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
             yield conn
+            self._check_file(conn)
+
+    def _check_file(self, conn: Connection) -> None:
+        """Before a SQLite write commits: the file it went to must still be the log's file. A
+        connection opened before the file was deleted (or replaced) would commit into a file
+        nobody reads again, and the client would be told its decision was logged. (The pool
+        throws the connection away at its next checkout, _sqlite_checkout.)"""
+        if self.sqlite_path is not None and \
+                conn.connection.info.get("file_id") != file_id(self.sqlite_path):
+            raise StoreUnavailableError(SQLITE_FILE_GONE)
+
+    def check_writable(self) -> None:
+        """Raise StoreUnavailableError unless a record could be written now: what readiness
+        asks. A record is inserted in a transaction that is rolled back, so the check runs
+        into whatever a real append would (a read-only file or role, a deleted file, a lock
+        held too long) without leaving anything behind."""
+        if self.sqlite_path is not None:
+            if file_id(self.sqlite_path) is None:
+                raise StoreUnavailableError(SQLITE_FILE_GONE)
+            if not os.access(self.sqlite_path, os.R_OK | os.W_OK):
+                raise StoreUnavailableError(f"the SQLite log file {self.sqlite_path} is not "
+                                            "writable by the service")
+        probe = secrets.token_hex(32)
+        row = {"seq": -secrets.randbelow(2 ** 31) - 1, "decision_id": f"probe-{probe[:32]}",
+               "decided_at": "", "ruleset_id": "", "ruleset_version": "", "outcome": "",
+               "as_of": "", "facts": "", "rulesets": "", "decision": "", "prev_hash": "",
+               "record_hash": probe}
+        with self._errors(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(decision_log.insert(), [row])
+                self._check_file(conn)
+            finally:
+                transaction.rollback()
 
     def _errors(self):
         return database_errors()

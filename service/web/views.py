@@ -303,7 +303,8 @@ def healthz() -> Response:
 
 @ops.get("/readyz")
 @operation("Readiness", "operations", {200: Success(
-    s.ReadySchema, "Rulesets loaded and the decision log reachable at the current schema")},
+    s.ReadySchema, "Rulesets loaded and the decision log reachable at the current schema "
+                   "and writable")},
     problems=(503,))
 def readyz() -> Response:
     tokens = current_app.extensions["decisions.tokens"]

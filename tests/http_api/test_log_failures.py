@@ -112,3 +112,73 @@ def test_a_database_recreated_without_its_schema_gives_503(make_app, database_ur
     assert_unavailable(listed, "run `decisions db upgrade`")
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.mimetype == PROBLEM_JSON
+
+
+# ------------------------------------------------------------------------------ readiness
+def test_a_sqlite_log_deleted_while_serving_is_an_error_not_a_new_file(make_app, tmp_path):
+    path = tmp_path / "log" / "decisions.db"
+    app = make_app(database_url=f"sqlite:///{path}")
+    client = app.test_client()
+    assert decide(client).status_code == 201
+    assert client.get("/readyz").status_code == 200
+    for leftover in path.parent.iterdir():  # the file and its -wal, -shm
+        leftover.unlink()
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.mimetype == PROBLEM_JSON
+    assert "SQLite log file cannot be opened" in ready.get_json()["checks"]["database"]
+    for _ in range(3):  # not once by luck: every pooled connection knows the file is gone
+        assert_unavailable(decide(client), "SQLite log file cannot be opened")
+    assert not path.exists(), "a new, empty log was made in place of the deleted one"
+
+
+def test_a_write_into_a_log_file_deleted_mid_transaction_is_refused(tmp_path):
+    """The window the pool's check cannot see: the file goes after the connection was taken."""
+    from service.store import Store, StoreUnavailableError
+
+    path = tmp_path / "decisions.db"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    try:
+        with pytest.raises(StoreUnavailableError, match="SQLite log file cannot be opened"), \
+                store._guarded(store._write_connection, 0) as conn:
+            path.unlink()
+            conn.execute(sa.text("SELECT 1"))
+        assert not path.exists()
+    finally:
+        store.close()
+
+
+def test_readiness_fails_when_the_service_may_not_write_the_log(make_app, postgres_url):
+    """The tester's case on PostgreSQL: the service's role can read the log but not write it
+    (readiness used to answer ready while every decision failed)."""
+    import uuid
+
+    import psycopg
+
+    app = make_app(database_url=postgres_url)  # migrated by the owner
+    schema = postgres_url.rsplit("%3D", 1)[1]
+    role = f"reader_{uuid.uuid4().hex[:12]}"
+    base = postgres_url.split("?")[0]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    reader_url = postgres_url.replace("://postgres@", f"://{role}@").replace(
+        "://root@", f"://{role}@")
+    try:
+        reader = make_app(database_url=reader_url, migrate_on_start=False)
+        client = reader.test_client()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503, ready.get_json()
+        assert "permission denied" in ready.get_json()["checks"]["database"]
+        assert_unavailable(decide(client), "permission denied")
+        assert app.test_client().get("/readyz").status_code == 200  # the owner still can
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            # The reader app's pooled sessions must end before its role can go.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = %s", (role,))
+            conn.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}")
+            conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {role}")
+            conn.execute(f"DROP ROLE {role}")
