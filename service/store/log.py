@@ -19,7 +19,8 @@ be explained after the ruleset files changed. That table is append-only like the
 ``verify`` checks each kept content against its sha256.
 
 There is no update or delete in this module, and the migrations add triggers that make the
-database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions.
+database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions, and on
+SQLite an insert that would replace a row (INSERT OR REPLACE deletes without DELETE triggers).
 """
 
 from __future__ import annotations
