@@ -78,7 +78,6 @@ class DecisionService:
         self.isolated = isolated
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
-        self._kept: Catalog | None = None  # the catalog whose versions the log has
         self._kept_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; kept never change
 
     # -- deciding
@@ -94,18 +93,10 @@ class DecisionService:
         logged = [NewDecision(result, request.facts, request.request_id, caller)
                   for request, result in zip(requests, results, strict=True)
                   if not isinstance(result, DecisionError)]
-        if logged:
-            self._keep_versions(rules.catalog)
-        self.store.append(logged)
+        # The log keeps, in the transaction of the append, every version these decisions name
+        # that it does not hold yet (after a database was recreated, even those it held).
+        self.store.append(logged, used_versions(rules.catalog, logged))
         return results
-
-    def _keep_versions(self, catalog: Catalog) -> None:
-        """Have the log keep every ruleset version of ``catalog`` before it holds a decision
-        made with one (once per catalog; at the first decision, not at boot, so that the
-        service starts, not ready, while the database is away)."""
-        if self._kept is not catalog:
-            self.store.keep_versions(v.kept() for v in catalog.all_versions())
-            self._kept = catalog
 
     # -- showing
     def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
@@ -217,6 +208,13 @@ class DecisionService:
         except Exception as exc:  # any failure to reach the database means not ready
             checks["database"] = f"unreachable ({type(exc).__name__})"
         return checks
+
+
+def used_versions(catalog: Catalog, logged: Sequence[NewDecision]) -> list[dict[str, Any]]:
+    """The rows the log keeps (``RulesetVersion.kept``) of each version the decisions name."""
+    named = {r["sha256"] for entry in logged for r in entry.decision["rulesets"]}
+    return [version.kept() for sha in sorted(named)
+            if (version := catalog.by_sha256(sha)) is not None]
 
 
 def version_status(catalog: Catalog, version: RulesetVersion, today: dt.date) -> str:

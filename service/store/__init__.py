@@ -10,6 +10,7 @@ from .log import (
     NewDecision,
     Record,
     RulesetVersionMismatchError,
+    RulesetVersionMissingError,
     Store,
     StoreUnavailableError,
     Verification,
@@ -22,6 +23,7 @@ from .log import (
 from .tables import decision_log, metadata, ruleset_versions
 
 __all__ = ["GENESIS", "SCAN_BATCH", "Filters", "Finding", "NewDecision", "Record",
-           "RulesetVersionMismatchError", "Store", "StoreUnavailableError", "Verification",
+           "RulesetVersionMismatchError", "RulesetVersionMissingError", "Store",
+           "StoreUnavailableError", "Verification",
            "canonical_json", "content_sha256", "decision_log", "decode_cursor", "encode_cursor",
            "metadata", "record_hash", "ruleset_versions"]

@@ -138,6 +138,14 @@ class RulesetVersionMismatchError(DecisionError):
     title = "Ruleset version does not match its sha256"
 
 
+class RulesetVersionMissingError(DecisionError):
+    """Decisions handed to the log name a ruleset version it does not keep and whose content
+    was not handed over with them (a bug in the caller: such a record could not be explained
+    or checked later)."""
+
+    title = "Ruleset version not kept"
+
+
 # ------------------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class NewDecision:
@@ -215,6 +223,25 @@ def _row(entry: NewDecision) -> dict[str, Any]:
             "decision": canonical_json(d)}
 
 
+def _version_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Kept-version rows by sha256, each checked against its sha256, in key order: two
+    transactions inserting the same keys then wait on each other in the same order, never in a
+    cycle (PostgreSQL would report a deadlock)."""
+    stored_at = timestamp(dt.datetime.now(dt.UTC))
+    values: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["sha256"] in values:
+            continue
+        if content_sha256(row["content"]) != row["sha256"]:
+            raise RulesetVersionMismatchError(
+                f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
+                f"not hash to its sha256 {row['sha256']}")
+        values[row["sha256"]] = {"sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
+                                 "version": row["version"], "content": row["content"],
+                                 "stored_at": stored_at}
+    return {key: values[key] for key in sorted(values)}
+
+
 # ------------------------------------------------------------------------------------- queries
 @dataclass(frozen=True)
 class Filters:
@@ -274,10 +301,12 @@ def decode_cursor(cursor: str, kind: str = "seq") -> int:
 class Finding:
     """The first place where the log does not hold.
 
-    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``), or
-    version_altered for a kept ruleset version whose content no longer matches its sha256 (no
-    record: ``seq`` and ``decision_id`` are None, the detail names the ruleset id, version and
-    sha256)."""
+    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``);
+    version_missing for a record that names a ruleset version the log does not keep (deleted,
+    or never kept), or version_altered when the log keeps that sha256 under another ruleset id
+    or version (at ``seq`` too); or version_altered for a kept ruleset version whose content no
+    longer matches its sha256 (no record: ``seq`` and ``decision_id`` are None, the detail names
+    the ruleset id, version and sha256)."""
 
     kind: str
     seq: int | None
@@ -296,6 +325,39 @@ class Verification:
     @property
     def intact(self) -> bool:
         return self.finding is None
+
+
+class _KeptIndex:
+    """(ruleset id, version) of each kept ruleset version by sha256, for verify: read whole
+    at the start (ids only, not contents), then asked again for a sha256 it does not have,
+    which a service appending during the walk may have kept since."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        c = ruleset_versions.c
+        with store._errors(), store.engine.connect() as conn:
+            self.known = {row.sha256: (row.ruleset_id, row.version) for row in
+                          conn.execute(sa.select(c.sha256, c.ruleset_id, c.version))}
+        self.asked: set[str] = set()
+
+    def get(self, sha256: str) -> tuple[str, str] | None:
+        if sha256 not in self.known and sha256 not in self.asked:
+            self.asked.add(sha256)
+            c = ruleset_versions.c
+            with self.store._errors(), self.store.engine.connect() as conn:
+                row = conn.execute(sa.select(c.ruleset_id, c.version)
+                                   .where(c.sha256 == sha256)).first()
+            if row is not None:
+                self.known[sha256] = (row.ruleset_id, row.version)
+        return self.known.get(sha256)
+
+
+def _holds_its_texts(record: Record) -> bool:
+    """Whether a record holds its rules' titles itself, as records logged before the log kept
+    ruleset versions (migration 0003) do (decisions.with_texts leaves those as they are)."""
+    decision = orjson.loads(record.decision)
+    return any("title" in entry for part in ("fired", "requirements")
+               for entry in decision.get(part) or ())
 
 
 # --------------------------------------------------------------------------------------- store
@@ -440,14 +502,25 @@ class Store:
         self.engine.dispose()
 
     # -- writing
-    def append(self, entries: Sequence[NewDecision]) -> list[tuple[int, str]]:
+    def append(self, entries: Sequence[NewDecision],
+               versions: Iterable[Mapping[str, Any]] = ()) -> list[tuple[int, str]]:
         """Write decisions as consecutive records, all in one transaction, committed when this
-        returns. Returns (seq, record_hash) of each, in order."""
+        returns. Returns (seq, record_hash) of each, in order.
+
+        The log holds no record whose ruleset versions it does not keep: in the same
+        transaction, every version the decisions name that is not kept yet is kept from
+        ``versions`` (rows as for ``keep_versions``), and a version neither kept nor given
+        raises RulesetVersionMissingError with nothing written. The database is asked each
+        time, never a memory of it: a database recreated under a running service has lost the
+        versions it kept before."""
         rows = [_row(e) for e in entries]  # serialise outside the lock: keep it short
         if not rows:
             return []
+        named = {r["sha256"]: r for e in entries for r in e.decision["rulesets"]}
+        given = {row["sha256"]: row for row in versions}
         c = decision_log.c
         with self._guarded(self._write_connection, APPEND_LOCK) as conn:
+            self._keep_named(conn, named, given)
             last = conn.execute(sa.select(c.seq, c.record_hash)
                                 .order_by(c.seq.desc()).limit(1)).first()
             seq, prev = (last.seq, last.record_hash) if last else (0, GENESIS)
@@ -458,33 +531,39 @@ class Store:
             conn.execute(decision_log.insert(), rows)
         return [(r["seq"], r["record_hash"]) for r in rows]
 
+    def _keep_named(self, conn: Connection, named: Mapping[str, Mapping[str, Any]],
+                    given: Mapping[str, Mapping[str, Any]]) -> None:
+        c = ruleset_versions.c
+        kept = set(conn.execute(sa.select(c.sha256).where(c.sha256.in_(sorted(named))))
+                   .scalars())
+        missing = [sha for sha in sorted(named) if sha not in kept]
+        if not missing:
+            return
+        absent = [named[sha] for sha in missing if sha not in given]
+        if absent:
+            raise RulesetVersionMissingError(
+                "the log keeps no content for " + ", ".join(
+                    f"ruleset {r['id']} version {r['version']} (sha256 {r['sha256']})"
+                    for r in absent) + ": a decision made with it is not logged")
+        conn.execute(self._version_insert(), list(_version_values(
+            given[sha] for sha in missing).values()))
+
     def keep_versions(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep the ruleset versions not kept yet, in one transaction; returns how many were new.
 
         Each row has sha256, ruleset_id, version, content (the canonical JSON, whose UTF-8 sha256
         must be ``sha256``). Safe when several processes keep the same versions at once: a
         version already there is left as it is."""
-        stored_at = timestamp(dt.datetime.now(dt.UTC))
-        values: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            if content_sha256(row["content"]) != row["sha256"]:
-                raise RulesetVersionMismatchError(
-                    f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
-                    f"not hash to its sha256 {row['sha256']}")
-            values.setdefault(row["sha256"], {
-                "sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
-                "version": row["version"], "content": row["content"],
-                "stored_at": stored_at})
+        values = _version_values(rows)
         if not values:
             return 0
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        insert = (dialect.insert(ruleset_versions).on_conflict_do_nothing()
-                  .returning(ruleset_versions.c.sha256))
-        # In key order: two transactions inserting the same keys wait on each other in the same
-        # order, never in a cycle (PostgreSQL would report a deadlock).
-        ordered = [values[key] for key in sorted(values)]
         with self._errors(), self._write_connection() as conn, conn.begin():
-            return len(conn.execute(insert, ordered).all())
+            return len(conn.execute(self._version_insert(), list(values.values())).all())
+
+    def _version_insert(self):
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return (dialect.insert(ruleset_versions).on_conflict_do_nothing()
+                .returning(ruleset_versions.c.sha256))
 
     def _write_connection(self) -> Connection:
         conn = self.engine.connect()
@@ -621,6 +700,7 @@ class Store:
         noted from an earlier run and kept elsewhere, catches that too."""
         expected_seq, expected_prev = 1, GENESIS
         checked, head = 0, None
+        kept = _KeptIndex(self)
         for record in self.scan():
             row = vars(record)
             if record_hash(row) != record.record_hash:
@@ -633,6 +713,10 @@ class Store:
                 return self._found(checked, head, Finding(
                     "reordered", record.seq, record.decision_id,
                     f"it follows record {expected_seq - 1} but is numbered {record.seq}"))
+            unkept = self._unkept_version(record, kept)
+            if unkept:
+                return self._found(checked, head, Finding(
+                    unkept[0], record.seq, record.decision_id, unkept[1]))
             checked += 1
             head = record
             expected_seq, expected_prev = record.seq + 1, record.record_hash
@@ -647,6 +731,24 @@ class Store:
                 f"{anchor[0]}: records at its end were removed"))
         versions, finding = self._verify_versions()
         return self._found(checked, head, finding, versions)
+
+    @staticmethod
+    def _unkept_version(record: Record, kept: _KeptIndex) -> tuple[str, str] | None:
+        """(kind, detail) when the record names a ruleset version the log does not keep as
+        named. A record that holds its rule texts itself (logged before migration 0003, when
+        no version was kept) needs none."""
+        for ref in orjson.loads(record.rulesets):
+            name = f"ruleset {ref['id']} version {ref['version']} (sha256 {ref['sha256']})"
+            found = kept.get(ref["sha256"])
+            if found is None:
+                if _holds_its_texts(record):
+                    return None
+                return ("version_missing", f"it names {name}, which the log does not keep "
+                                           "(deleted, or never kept)")
+            if found != (ref["id"], ref["version"]):
+                return ("version_altered", f"it names {name}, but the log keeps that sha256 as "
+                                           f"ruleset {found[0]} version {found[1]}")
+        return None
 
     def _verify_versions(self) -> tuple[int, Finding | None]:
         """(versions that hold, the first kept version whose content does not match its sha256),

@@ -155,7 +155,8 @@ def test_a_record_cannot_be_rewritten_by_inserting_it_again(log):
         with raw:
             raw.execute("INSERT OR REPLACE INTO ruleset_versions VALUES "
                         "(?, 'r', '1', 'forged', 't')", (kept,))
-        assert raw.execute("SELECT content FROM ruleset_versions").fetchall() == [("kept",)]
+        assert raw.execute("SELECT content FROM ruleset_versions WHERE sha256 = ?",
+                           (kept,)).fetchall() == [("kept",)]
         draw = ("d1", "r", "1", kept, "2019-07-12", "t", None, None, 1, "p", "q", "{}")
         with raw:
             raw.execute(f"INSERT INTO draws VALUES ({', '.join('?' * len(draw))})", draw)

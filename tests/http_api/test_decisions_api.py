@@ -66,7 +66,7 @@ def test_texts_follow_accept_language(client, catalog):
 
 
 def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
-    def broken_append(entries):
+    def broken_append(*_entries_and_versions):
         raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
 
     monkeypatch.setattr(app.extensions["decisions"].store, "append", broken_append)

@@ -182,3 +182,27 @@ def test_readiness_fails_when_the_service_may_not_write_the_log(make_app, postgr
             conn.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}")
             conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_database_recreated_under_the_service_gets_its_versions_kept_again(
+        make_app, database_url):
+    """The tester's case: the database recreated and migrated while the service ran. The
+    service had noted that it kept its versions, and logged decisions naming versions the new
+    database did not keep; verify-log said ok."""
+    from service.store import Store
+
+    app = make_app(database_url=database_url)
+    client = app.test_client()
+    assert decide(client).status_code == 201
+    _recreate_without_schema(database_url)
+    fresh = Store(database_url)
+    fresh.upgrade()
+    try:
+        response = decide(client)
+        assert response.status_code == 201
+        named = [r["sha256"] for r in response.get_json()["rulesets"]]
+        assert all(fresh.version_content(sha) for sha in named), "versions were not kept"
+        result = fresh.verify()
+        assert result.intact, result.finding
+    finally:
+        fresh.close()
