@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///var/decisions.db"
@@ -38,6 +39,13 @@ class Config:
     # gets 503. `decisions serve` keeps it under half of gunicorn's worker timeout, so that a
     # waiting request is answered before its worker would be killed.
     database_timeout: int = 10
+    # The key that signs the decision log's checkpoints (service.store.checkpoints): kept apart
+    # from the database, made on first use. None: ``log-key`` beside the tokens file.
+    log_key_file: str | None = None
+
+    @property
+    def log_key_path(self) -> str:
+        return self.log_key_file or str(Path(self.tokens_file).parent / "log-key")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -54,6 +62,7 @@ class Config:
             "rulesets_snapshots": "DECISIONS_RULESETS_SNAPSHOTS",
             "log_level": "DECISIONS_LOG_LEVEL",
             "database_timeout": "DECISIONS_DATABASE_TIMEOUT",
+            "log_key_file": "DECISIONS_LOG_KEY_FILE",
         }
         types = {f.name: f.type for f in fields(cls)}
         for name, variable in names.items():

@@ -103,6 +103,7 @@ def run(config: Config, host: str, port: int, workers: int, state: Path,
         "DECISIONS_MAX_BODY_BYTES": str(config.max_body_bytes),
         "DECISIONS_LOG_LEVEL": config.log_level,
         "DECISIONS_DATABASE_TIMEOUT": str(config.database_timeout),
+        "DECISIONS_LOG_KEY_FILE": config.log_key_path,
         "DECISIONS_ISOLATE_ENGINE": "true" if config.isolate_engine else "false",
         "DECISIONS_RULESETS_SNAPSHOTS": config.rulesets_snapshots or "",
         "DECISIONS_MIGRATE_ON_START": "false",  # done once, above, before any worker starts

@@ -48,7 +48,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import DecisionError
-from .tables import decision_log, ruleset_versions
+from .checkpoints import LogKey, LogKeyError, read_key, read_or_create_key
+from .tables import decision_log, log_checkpoints, ruleset_versions
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -63,6 +64,7 @@ DATABASE_TIMEOUT = 10.0
 SCAN_BATCH = 500
 IN_CHUNK = 500  # values per SQL IN list
 VERSION_BATCH = 20  # ruleset versions read per transaction by verify (each up to a few 100 KB)
+CHECKPOINT_BATCH = 2000  # checkpoints read per transaction by verify
 
 HASHED = ("decision_id", "decided_at", "ruleset_id", "ruleset_version", "outcome",
           "candidate_id", "as_of", "request_id", "caller", "facts", "rulesets", "decision",
@@ -321,6 +323,12 @@ class Verification:
     head_hash: str | None
     finding: Finding | None
     versions: int = 0  # kept ruleset versions checked (only when the chain holds)
+    checkpoints: int = 0  # signed checkpoints that hold
+    # Why the checkpoints were not checked (no key); None when they were.
+    unchecked: str | None = None
+    # Records older than every checkpoint (logged before 0005, or by a store without a key):
+    # the chain covers them, no signature does.
+    unsigned_before: int = 0
 
     @property
     def intact(self) -> bool:
@@ -350,6 +358,90 @@ class _KeptIndex:
             if row is not None:
                 self.known[sha256] = (row.ruleset_id, row.version)
         return self.known.get(sha256)
+
+
+class _CheckpointWalk:
+    """verify's walk through the signed checkpoints, in step with the records (both in log
+    order): each record a checkpoint ends at is checked against it, and the checkpoints must
+    follow each other without a gap from the first record they cover."""
+
+    def __init__(self, store: Store, key: LogKey):
+        self.store, self.key = store, key
+        self.pages = store.checkpoint_pages()
+        self.next: dict[str, Any] | None = next(self.pages, None)
+        self.since = self.next["since_seq"] if self.next else None
+        self.covered = (self.since or 1) - 1  # the last record a checked checkpoint covers
+        self.checked = 0
+        self.asked_again = False
+
+    def unsigned_before(self) -> int:
+        return (self.since or 1) - 1
+
+    def _invalid(self, checkpoint: Mapping[str, Any]) -> str | None:
+        if checkpoint["key_id"] != self.key.key_id:
+            return (f"it was signed with another key (key id {checkpoint['key_id']}; this key "
+                    f"is {self.key.key_id})")
+        if not self.key.signed(checkpoint):
+            return "its signature does not match what it says: forged or altered"
+        if checkpoint["since_seq"] != self.since:
+            return (f"it says checkpoints start at record {checkpoint['since_seq']}, the "
+                    f"first one at {self.since}: checkpoints were removed or forged")
+        return None
+
+    def at(self, record: Record) -> Finding | None:
+        """The finding at ``record`` when a checkpoint ends there and does not hold."""
+        if self.next is None and record.seq > self.covered and not self.asked_again:
+            # Read to the end already, but the log went on: records and their checkpoint are
+            # committed together, so the checkpoints of records appended since are there now.
+            self.pages = self.store.checkpoint_pages(after=self.covered)
+            self.next, self.asked_again = next(self.pages, None), True
+        cp = self.next
+        if cp is None or cp["last_seq"] > record.seq:
+            return None
+        if cp["last_seq"] < record.seq:  # below the first record: no record to check it with
+            return Finding("checkpoint_invalid", cp["last_seq"], None,
+                           f"a checkpoint covers record {cp['last_seq']}, which cannot exist")
+        invalid = self._invalid(cp)
+        if invalid:
+            return Finding("checkpoint_invalid", record.seq, record.decision_id,
+                           f"the checkpoint that ends at this record: {invalid}")
+        if cp["first_seq"] != self.covered + 1:
+            if cp["first_seq"] > self.covered + 1:
+                return Finding("unsigned", self.covered + 1, None, (
+                    f"records {self.covered + 1} to {cp['first_seq'] - 1} are covered by no "
+                    "signed checkpoint: appended by someone without the log's key (forged), "
+                    "or their checkpoints were removed"))
+            return Finding("checkpoint_invalid", record.seq, record.decision_id,
+                           f"the checkpoint that ends at this record overlaps the one before "
+                           f"(it starts at {cp['first_seq']})")
+        if cp["record_hash"] != record.record_hash:
+            return Finding("altered", record.seq, record.decision_id,
+                           "its hash differs from the one its signed checkpoint holds: the "
+                           "chain was rewritten")
+        self.covered, self.checked = record.seq, self.checked + 1
+        self.next, self.asked_again = next(self.pages, None), False
+        return None
+
+    def end(self, head: Record | None) -> Finding | None:
+        """After the last record: records no checkpoint covers, or a checkpoint past the end."""
+        last = head.seq if head else 0
+        cp = self.next
+        if cp is not None:
+            if self.store._record_at(cp["last_seq"]) is not None:
+                return None  # appended while the walk went on: the log grew, nothing lost
+            invalid = self._invalid(cp)
+            if invalid:
+                return Finding("checkpoint_invalid", cp["last_seq"], None,
+                               f"a checkpoint past the end of the log: {invalid}")
+            return Finding("removed", cp["last_seq"], None, (
+                f"the log ends at record {last}, but a signed checkpoint covers records up to "
+                f"{cp['last_seq']}: records at its end were removed"))
+        if last > self.covered:
+            return Finding("unsigned", self.covered + 1, None, (
+                f"records {self.covered + 1} to {last} are covered by no signed checkpoint: "
+                "appended by someone without the log's key (forged), or by a store given no "
+                "key"))
+        return None
 
 
 def _holds_its_texts(record: Record) -> bool:
@@ -463,10 +555,16 @@ def _head_revision() -> str:
 
 
 class Store:
-    def __init__(self, url: str, timeout: float = DATABASE_TIMEOUT):
-        """``timeout``: the longest wait for a connection, a lock or a statement, in seconds."""
+    def __init__(self, url: str, timeout: float = DATABASE_TIMEOUT,
+                 key_file: str | Path | None = None):
+        """``timeout``: the longest wait for a connection, a lock or a statement, in seconds.
+        ``key_file``: the key that signs the log's checkpoints (``checkpoints``), made on the
+        first append when there is none; verify reads it and never makes one. Without it,
+        appends are not signed: tools and tests only, the service always has one."""
         self.url = normalize_url(url)
         self.timeout = timeout
+        self.key_file = Path(key_file) if key_file else None
+        self._key: LogKey | None = None
         self.engine = make_engine(self.url, timeout)
         self.dialect = self.engine.dialect.name
         self.sqlite_path = Path(make_url(self.url).database).absolute() \
@@ -479,16 +577,44 @@ class Store:
         from alembic import command
 
         with self._guarded(self._write_connection, MIGRATE_LOCK, bounded=False) as conn:
+            before = self._revision(conn)
             config = self._alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+            # A log that had records before it had checkpoints: signed by this migration.
+            if before is not None and before < "0005" and self.key_file is not None:
+                self._sign_existing(conn, self._signing_key())
+
+    def _sign_existing(self, conn: Connection, key: LogKey) -> None:
+        """The records a log held when it got checkpoints (0005), signed once, by the migration
+        that made them: only then, so that a later start never signs what someone without the
+        key appended."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
+        if conn.execute(sa.select(log_checkpoints.c.last_seq).limit(1)).first() is not None:
+            return  # another process migrated and signed first
+        c = decision_log.c
+        last = conn.execute(sa.select(c.seq, c.record_hash)
+                            .order_by(c.seq.desc()).limit(1)).first()
+        if last is not None:
+            conn.execute(log_checkpoints.insert(), [key.checkpoint(
+                1, 1, last.seq, last.record_hash, timestamp(dt.datetime.now(dt.UTC)))])
+
+    def _signing_key(self) -> LogKey | None:
+        if self._key is None and self.key_file is not None:
+            self._key = read_or_create_key(self.key_file)
+        return self._key
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""
         with self._errors(), self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return self._revision(conn)
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     @staticmethod
     def head_revision() -> str:
@@ -518,6 +644,7 @@ class Store:
             return []
         named = {r["sha256"]: r for e in entries for r in e.decision["rulesets"]}
         given = {row["sha256"]: row for row in versions}
+        key = self._signing_key()
         c = decision_log.c
         with self._guarded(self._write_connection, APPEND_LOCK) as conn:
             self._keep_named(conn, named, given)
@@ -529,7 +656,22 @@ class Store:
                 row["seq"], row["prev_hash"] = seq, prev
                 row["record_hash"] = prev = record_hash(row)
             conn.execute(decision_log.insert(), rows)
+            if key is not None:
+                self._checkpoint(conn, key, rows[0]["seq"], rows[-1])
         return [(r["seq"], r["record_hash"]) for r in rows]
+
+    @staticmethod
+    def _checkpoint(conn: Connection, key: LogKey, first_seq: int,
+                    last: Mapping[str, Any]) -> None:
+        """Sign the records just written, in their transaction: they and their checkpoint are
+        committed together or not at all."""
+        k = log_checkpoints.c
+        latest = conn.execute(sa.select(k.since_seq).order_by(k.last_seq.desc())
+                              .limit(1)).first()
+        since = latest.since_seq if latest else first_seq
+        conn.execute(log_checkpoints.insert(), [key.checkpoint(
+            since, first_seq, last["seq"], last["record_hash"],
+            timestamp(dt.datetime.now(dt.UTC)))])
 
     def _keep_named(self, conn: Connection, named: Mapping[str, Mapping[str, Any]],
                     given: Mapping[str, Mapping[str, Any]]) -> None:
@@ -693,44 +835,92 @@ class Store:
 
     # -- verifying
     def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
-        """Walk the chain from the first record; report the first one that does not hold. When
-        the chain holds, check every kept ruleset version against its sha256 too.
+        """Walk the chain from the first record; report the first one that does not hold. With
+        the key (``key_file``), check the signed checkpoints along the way: every record covered
+        by one, each one's hash the record's, none past the end. When the chain holds, check
+        every kept ruleset version against its sha256 too.
 
-        A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
-        noted from an earlier run and kept elsewhere, catches that too."""
+        Without the key, a record appended with a correct hash, or records cut from the end,
+        leave no trace: ``anchor`` (seq, hash), noted from an earlier run and kept elsewhere,
+        catches the second and a rewritten chain."""
         expected_seq, expected_prev = 1, GENESIS
         checked, head = 0, None
         kept = _KeptIndex(self)
+        key, unchecked = self._verifying_key()
+        signed = _CheckpointWalk(self, key) if key is not None else None
+
+        def found(finding: Finding | None, versions: int = 0) -> Verification:
+            return Verification(
+                checked, head.seq if head else None, head.record_hash if head else None,
+                finding, versions, signed.checked if signed else 0, unchecked,
+                signed.unsigned_before() if signed else 0)
+
         for record in self.scan():
             row = vars(record)
             if record_hash(row) != record.record_hash:
-                return self._found(checked, head, Finding(
-                    "altered", record.seq, record.decision_id,
-                    "its content no longer matches its hash"))
+                return found(Finding("altered", record.seq, record.decision_id,
+                                     "its content no longer matches its hash"))
             if record.prev_hash != expected_prev:
-                return self._found(checked, head, self._broken_link(record, expected_seq))
+                return found(self._broken_link(record, expected_seq))
             if record.seq != expected_seq:  # linked right, numbered wrong: renumbered records
-                return self._found(checked, head, Finding(
+                return found(Finding(
                     "reordered", record.seq, record.decision_id,
                     f"it follows record {expected_seq - 1} but is numbered {record.seq}"))
             unkept = self._unkept_version(record, kept)
             if unkept:
-                return self._found(checked, head, Finding(
-                    unkept[0], record.seq, record.decision_id, unkept[1]))
+                return found(Finding(unkept[0], record.seq, record.decision_id, unkept[1]))
+            if signed is not None and (finding := signed.at(record)):
+                return found(finding)
             checked += 1
             head = record
             expected_seq, expected_prev = record.seq + 1, record.record_hash
             if anchor and record.seq == anchor[0] and record.record_hash != anchor[1]:
-                return self._found(checked, head, Finding(
+                return found(Finding(
                     "altered", record.seq, record.decision_id,
                     "its hash differs from the anchor noted earlier: the chain was rewritten"))
+        if signed is not None and (finding := signed.end(head)):
+            return found(finding)
         if anchor and (head is None or head.seq < anchor[0]):
-            return self._found(checked, head, Finding(
+            return found(Finding(
                 "removed", anchor[0], "",
                 f"the log ends at record {head.seq if head else 0}, before the anchor "
                 f"{anchor[0]}: records at its end were removed"))
         versions, finding = self._verify_versions()
-        return self._found(checked, head, finding, versions)
+        return found(finding, versions)
+
+    def _verifying_key(self) -> tuple[LogKey | None, str | None]:
+        """(the key, None), or (None, why the checkpoints cannot be checked)."""
+        if self.key_file is None:
+            return None, "no key given: the signed checkpoints were not checked"
+        try:
+            return read_key(self.key_file), None
+        except FileNotFoundError:
+            return None, (f"no key at {self.key_file}: the signed checkpoints were not checked, "
+                          "so records appended, or cut from the end, by someone who can write "
+                          "to the database would go unnoticed")
+        except (OSError, LogKeyError) as exc:
+            return None, (f"the key {self.key_file} cannot be read "
+                          f"({getattr(exc, 'detail', None) or exc}): the signed checkpoints "
+                          "were not checked")
+
+    def checkpoint_pages(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every checkpoint in order of the last record it covers, read in short
+        transactions of CHECKPOINT_BATCH."""
+        k = log_checkpoints.c
+        while True:
+            with self._errors(), self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(
+                    sa.select(log_checkpoints).where(k.last_seq > after)
+                    .order_by(k.last_seq).limit(CHECKPOINT_BATCH))]
+            yield from rows
+            if len(rows) < CHECKPOINT_BATCH:
+                return
+            after = rows[-1]["last_seq"]
+
+    def _record_at(self, seq: int) -> Record | None:
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(decision_log).where(decision_log.c.seq == seq)).first()
+        return Record(**row._mapping) if row else None
 
     @staticmethod
     def _unkept_version(record: Record, kept: _KeptIndex) -> tuple[str, str] | None:
@@ -786,9 +976,3 @@ class Store:
                    if record.seq > expected_seq else "the record written before it is missing")
         return Finding("removed", record.seq, record.decision_id,
                        f"{missing} (removed, or altered and re-hashed)")
-
-    @staticmethod
-    def _found(checked: int, head: Record | None, finding: Finding | None,
-               versions: int = 0) -> Verification:
-        return Verification(checked, head.seq if head else None,
-                            head.record_hash if head else None, finding, versions)
