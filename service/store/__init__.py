@@ -9,6 +9,8 @@ from .log import (
     SCAN_BATCH,
     Filters,
     Finding,
+    IdempotencyKey,
+    IdempotencyKeyTaken,
     NewDecision,
     Record,
     RulesetVersionMismatchError,
@@ -22,10 +24,11 @@ from .log import (
     encode_cursor,
     record_hash,
 )
-from .tables import decision_log, log_checkpoints, metadata, ruleset_versions
+from .tables import decision_log, idempotency_keys, log_checkpoints, metadata, ruleset_versions
 
-__all__ = ["GENESIS", "SCAN_BATCH", "Filters", "Finding", "LogKey", "LogKeyError", "NewDecision",
-           "Record", "RulesetVersionMismatchError", "RulesetVersionMissingError", "Store",
-           "StoreUnavailableError", "Verification", "canonical_json", "content_sha256",
-           "decision_log", "decode_cursor", "encode_cursor", "log_checkpoints", "metadata",
-           "read_key", "read_or_create_key", "record_hash", "ruleset_versions"]
+__all__ = ["GENESIS", "SCAN_BATCH", "Filters", "Finding", "IdempotencyKey", "IdempotencyKeyTaken",
+           "LogKey", "LogKeyError", "NewDecision", "Record", "RulesetVersionMismatchError",
+           "RulesetVersionMissingError", "Store", "StoreUnavailableError", "Verification",
+           "canonical_json", "content_sha256", "decision_log", "decode_cursor", "encode_cursor",
+           "idempotency_keys", "log_checkpoints", "metadata", "read_key", "read_or_create_key",
+           "record_hash", "ruleset_versions"]

@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import DecisionError
 from .checkpoints import LogKey, LogKeyError, read_key, read_or_create_key
-from .tables import decision_log, log_checkpoints, ruleset_versions
+from .tables import decision_log, idempotency_keys, log_checkpoints, ruleset_versions
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -146,6 +146,24 @@ class RulesetVersionMissingError(DecisionError):
     or checked later)."""
 
     title = "Ruleset version not kept"
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A caller's ``Idempotency-Key`` and the sha256 of the request it came with."""
+
+    caller: str
+    key: str
+    request_sha256: str
+
+
+class IdempotencyKeyTaken(Exception):
+    """Raised by ``append`` when the key was written first by another transaction (two sends
+    of one request at once): nothing was written; the decision given first is ``decision_id``."""
+
+    def __init__(self, decision_id: str, request_sha256: str):
+        super().__init__(decision_id)
+        self.decision_id, self.request_sha256 = decision_id, request_sha256
 
 
 # ------------------------------------------------------------------------------------- records
@@ -629,7 +647,8 @@ class Store:
 
     # -- writing
     def append(self, entries: Sequence[NewDecision],
-               versions: Iterable[Mapping[str, Any]] = ()) -> list[tuple[int, str]]:
+               versions: Iterable[Mapping[str, Any]] = (),
+               idempotency: IdempotencyKey | None = None) -> list[tuple[int, str]]:
         """Write decisions as consecutive records, all in one transaction, committed when this
         returns. Returns (seq, record_hash) of each, in order.
 
@@ -638,15 +657,27 @@ class Store:
         ``versions`` (rows as for ``keep_versions``), and a version neither kept nor given
         raises RulesetVersionMissingError with nothing written. The database is asked each
         time, never a memory of it: a database recreated under a running service has lost the
-        versions it kept before."""
+        versions it kept before.
+
+        With ``idempotency`` (one decision only), the key is written in the same transaction,
+        naming the decision; a key written first by another transaction raises
+        IdempotencyKeyTaken, with nothing written."""
         rows = [_row(e) for e in entries]  # serialise outside the lock: keep it short
         if not rows:
             return []
+        if idempotency is not None and len(rows) != 1:
+            raise ValueError("an idempotency key names one decision")
         named = {r["sha256"]: r for e in entries for r in e.decision["rulesets"]}
         given = {row["sha256"]: row for row in versions}
         key = self._signing_key()
         c = decision_log.c
         with self._guarded(self._write_connection, APPEND_LOCK) as conn:
+            if idempotency is not None:
+                # Under the append lock: of two sends of one request at once, the second sees
+                # the first's key here, once the first has committed.
+                first = self._idempotent(conn, idempotency.caller, idempotency.key)
+                if first is not None:
+                    raise IdempotencyKeyTaken(*first)
             self._keep_named(conn, named, given)
             last = conn.execute(sa.select(c.seq, c.record_hash)
                                 .order_by(c.seq.desc()).limit(1)).first()
@@ -658,7 +689,25 @@ class Store:
             conn.execute(decision_log.insert(), rows)
             if key is not None:
                 self._checkpoint(conn, key, rows[0]["seq"], rows[-1])
+            if idempotency is not None:
+                conn.execute(idempotency_keys.insert(), [{
+                    "caller": idempotency.caller, "idempotency_key": idempotency.key,
+                    "request_sha256": idempotency.request_sha256,
+                    "decision_id": rows[0]["decision_id"], "created_at": rows[0]["decided_at"]}])
         return [(r["seq"], r["record_hash"]) for r in rows]
+
+    def idempotent(self, caller: str, key: str) -> tuple[str, str] | None:
+        """(decision_id, request_sha256) of the decision given for this caller's key, or None
+        when the key was never used."""
+        with self._errors(), self.engine.connect() as conn:
+            return self._idempotent(conn, caller, key)
+
+    @staticmethod
+    def _idempotent(conn: Connection, caller: str, key: str) -> tuple[str, str] | None:
+        c = idempotency_keys.c
+        row = conn.execute(sa.select(c.decision_id, c.request_sha256)
+                           .where(c.caller == caller, c.idempotency_key == key)).first()
+        return (row.decision_id, row.request_sha256) if row else None
 
     @staticmethod
     def _checkpoint(conn: Connection, key: LogKey, first_seq: int,

@@ -112,3 +112,15 @@ log_checkpoints = sa.Table(
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("mac", sa.String(64), nullable=False),
 )
+
+
+# Idempotency keys of POST /v1/decisions (migration 0006): a caller's key names the one decision
+# it was given for, written in the transaction of that decision's append; append-only.
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("caller", sa.String(64), primary_key=True),
+    sa.Column("idempotency_key", sa.String(255), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),  # of the request it came with
+    sa.Column("decision_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)

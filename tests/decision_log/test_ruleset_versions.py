@@ -250,8 +250,8 @@ def test_processes_keep_the_same_versions_at_once(store):
 
 
 # -------------------------------------------------------------------------------- migrations
-def test_the_head_revision_is_0005():
-    assert Store.head_revision() == "0005"
+def test_the_head_revision_is_0006():
+    assert Store.head_revision() == "0006"
 
 
 def append_as_before_0003(store: Store, entries) -> None:
