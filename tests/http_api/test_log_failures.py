@@ -206,3 +206,14 @@ def test_a_database_recreated_under_the_service_gets_its_versions_kept_again(
         assert result.intact, result.finding
     finally:
         fresh.close()
+
+
+def test_serve_refuses_a_database_bound_too_close_to_the_worker_timeout(monkeypatch, capsys):
+    """Two waits at the bound (a connection, then the lock) must end before gunicorn kills the
+    worker, or the client gets no problem+json at all."""
+    from service.cli import main
+
+    monkeypatch.setenv("DECISIONS_DATABASE_TIMEOUT", "30")
+    assert main(["serve", "--timeout", "60"]) == 2
+    assert "DECISIONS_DATABASE_TIMEOUT (30 s) must be under half of --timeout (60 s)" in \
+        capsys.readouterr().err
