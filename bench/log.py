@@ -66,6 +66,7 @@ def fill(url: str, records: int, seconds: float) -> dict:
         facts = {**REQUEST["facts"], "age": age}
         made.append((facts, rules.decider.decide(REQUEST["ruleset"], facts, as_of)))
     rules.decider.close()
+    versions = [v.kept() for v in rules.catalog.all_versions()]
     store = Store(url)
     store.upgrade()
     started = time.perf_counter()
@@ -80,7 +81,7 @@ def fill(url: str, records: int, seconds: float) -> dict:
                                       "decided_at": now},
                                      {**facts, "candidate_id": f"LOG-{i:07d}"},
                                      f"bench-log-{i}", "bench"))
-        store.append(batch)
+        store.append(batch, versions)
         written += len(batch)
     elapsed = time.perf_counter() - started
     size = _size(store, url)

@@ -34,7 +34,7 @@ def create_app(config=None):
         else None
     rules = Rules.load(snapshots.current() if snapshots else config.rulesets_dir,
                        config.isolate_engine, config.engine_timeout)
-    store = Store(config.database_url)
+    store = Store(config.database_url, config.database_timeout, config.log_key_path)
     if config.migrate_on_start:
         store.upgrade()
     tokens = TokenStore(config.tokens_file)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///var/decisions.db"
@@ -39,6 +40,18 @@ class Config:
     # here instead of the folder itself (``service.rulesets.snapshots``).
     rulesets_snapshots: str | None = None
     log_level: str = "INFO"
+    # Seconds any one wait on the database may last: a connection, the log's lock, a statement
+    # (PostgreSQL statement_timeout and lock_timeout, SQLite busy_timeout). Past it the request
+    # gets 503. `decisions serve` keeps it under half of gunicorn's worker timeout, so that a
+    # waiting request is answered before its worker would be killed.
+    database_timeout: int = 10
+    # The key that signs the decision log's checkpoints (service.store.checkpoints): kept apart
+    # from the database, made on first use. None: ``log-key`` beside the tokens file.
+    log_key_file: str | None = None
+
+    @property
+    def log_key_path(self) -> str:
+        return self.log_key_file or str(Path(self.tokens_file).parent / "log-key")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -55,6 +68,8 @@ class Config:
             "engine_timeout": "DECISIONS_ENGINE_TIMEOUT",
             "rulesets_snapshots": "DECISIONS_RULESETS_SNAPSHOTS",
             "log_level": "DECISIONS_LOG_LEVEL",
+            "database_timeout": "DECISIONS_DATABASE_TIMEOUT",
+            "log_key_file": "DECISIONS_LOG_KEY_FILE",
         }
         types = {f.name: f.type for f in fields(cls)}
         for name, variable in names.items():

@@ -4,6 +4,7 @@ build small rulesets, apps over a fresh decision log (tests/apps.py) and the log
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -15,6 +16,21 @@ from service.engine import compiled
 from service.rulesets import load_catalog
 from tests.apps import ROOT, RULESETS, app_config, close_app  # noqa: F401  (ROOT for the tests)
 from tests.databases import database_url, store  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_key_file(tmp_path_factory):
+    """The decision log's signing key for whatever builds its Config from the environment (the
+    CLI in process, servers started by tests): in a folder of the test run, never var/ of the
+    checkout. Apps built by the fixtures have theirs beside their tokens file."""
+    path = tmp_path_factory.mktemp("log-key") / "log-key"
+    previous = os.environ.get("DECISIONS_LOG_KEY_FILE")
+    os.environ["DECISIONS_LOG_KEY_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("DECISIONS_LOG_KEY_FILE", None)
+    else:
+        os.environ["DECISIONS_LOG_KEY_FILE"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -76,12 +76,27 @@ def database_url(request, tmp_path):
         drop()
 
 
+def _synthetic_version() -> dict:
+    from service.store import canonical_json, content_sha256
+
+    content = canonical_json({"id": "oinp.hcp.tech-draw", "version": "2019-07-11",
+                              "rules": {"synthetic": {"require": "age >= 18"}}})
+    return {"sha256": content_sha256(content), "ruleset_id": "oinp.hcp.tech-draw",
+            "version": "2019-07-11", "content": content}
+
+
+# The ruleset version every synthetic decision names: the log keeps it, as it keeps the versions
+# of real decisions (the ``store`` fixture keeps it up front; Store.append takes it too).
+SYNTHETIC_VERSION = _synthetic_version()
+
+
 @pytest.fixture
 def store(database_url):
     from service.store import Store
 
     store = Store(database_url)
     store.upgrade()
+    store.keep_versions([SYNTHETIC_VERSION])
     try:
         yield store
     finally:
@@ -98,7 +113,9 @@ def synthetic_decision(n: int, ruleset: str = "oinp.hcp.tech-draw", outcome: str
         "decided_at": decided_at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "outcome": outcome, "outcome_title": {"en": outcome, "fr": outcome},
         "title": {"en": "Test", "fr": "Essai"},
-        "rulesets": [{"id": ruleset, "version": "2019-07-11", "sha256": "ab" * 32,
+        "rulesets": [{"id": SYNTHETIC_VERSION["ruleset_id"],
+                      "version": SYNTHETIC_VERSION["version"],
+                      "sha256": SYNTHETIC_VERSION["sha256"],
                       "as": "x", "outcome": outcome, "met": True}],
         "scores": {"crs": {"total": n}}, "score_details": {}, "derived": {}, "fired": [],
         "requirements": []}

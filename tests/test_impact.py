@@ -60,7 +60,8 @@ def test_diff_from_the_decision_log_uses_every_decision_that_used_the_ruleset(
                                                      ("express-entry.assessment", "noc_0ab"),
                                                      ("oinp.hcp.tech-draw", "none"),
                                                      ("express-entry.language", "noc_00")])]
-    store.append([NewDecision(decide(catalog, engine, r, f, day), f) for r, f in logged])
+    store.append([NewDecision(decide(catalog, engine, r, f, day), f) for r, f in logged],
+                 [v.kept() for v in catalog.all_versions()])
     store.close()
     result = run("diff", "express-entry.crs", "--from", "2020-10-27", "--to", "2025-03-25",
                  "--log", "--database-url", url, "--json")

@@ -109,7 +109,9 @@ def cmd_draw(args: argparse.Namespace) -> int:
     outcomes = None
     try:
         if not args.no_record:
-            store = Store(args.database_url)
+            # The invited candidates' decisions go to the log: signed like the service's own
+            # (the key of DECISIONS_LOG_KEY_FILE, or beside the tokens file).
+            store = Store(args.database_url, key_file=Config.from_env().log_key_path)
             store.upgrade()
         if args.pool:
             if not Path(args.pool).is_file():
@@ -285,7 +287,7 @@ def cmd_pool_import(args: argparse.Namespace) -> int:
         return 2
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
-        store = Store(args.database_url)
+        store = Store(args.database_url, key_file=Config.from_env().log_key_path)
         store.upgrade()
         with path.open("rb") as fh:
             size = save_pool(store, args.pool_id, (line.rstrip(b"\r\n") for line in fh

@@ -20,21 +20,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="worker processes (default: 2 per core + 1, at most 8)")
     serve.add_argument("--timeout", type=int, default=60,
                        help="seconds a worker may spend on one request before it is replaced")
-    _common(serve, defaults, tokens=True)
+    _common(serve, defaults, tokens=True, key=True)
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="the decision log's database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply every pending migration")
-    _common(upgrade, defaults, rulesets=False)
+    _common(upgrade, defaults, rulesets=False, key=True)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     verify = sub.add_parser("verify-log", help="walk the decision log's hash chain; exit 1 at "
                                                "the first altered, removed or reordered record")
     verify.add_argument("--anchor", metavar="SEQ:HASH",
                         help="a record's hash noted earlier: also catches records removed from "
-                             "the end, or a rewritten chain")
-    _common(verify, defaults, rulesets=False)
+                             "the end with their checkpoints, or a chain rewritten by someone "
+                             "who holds the key")
+    _common(verify, defaults, rulesets=False, key=True)
     verify.set_defaults(func=cmd_verify_log)
 
     export = sub.add_parser("export-log", help="write every logged decision as JSON Lines")
@@ -55,7 +56,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, defaults: Config, rulesets: bool = True,
-            tokens: bool = False) -> None:
+            tokens: bool = False, key: bool = False) -> None:
     if rulesets:
         parser.add_argument("--rulesets", default=defaults.rulesets_dir,
                             help="ruleset folder (DECISIONS_RULESETS)")
@@ -64,6 +65,10 @@ def _common(parser: argparse.ArgumentParser, defaults: Config, rulesets: bool = 
     if tokens:
         parser.add_argument("--tokens-file", default=defaults.tokens_file,
                             help="tokens file (DECISIONS_TOKENS_FILE)")
+    if key:
+        parser.add_argument("--log-key", default=None, metavar="FILE",
+                            help="the key that signs the log's checkpoints (DECISIONS_LOG_KEY_FILE;"
+                                 " default: log-key beside the tokens file)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -77,12 +82,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..store import Store
 
     config = Config.from_env(rulesets_dir=args.rulesets, database_url=args.database_url,
-                             tokens_file=args.tokens_file)
+                             tokens_file=args.tokens_file, log_key_file=args.log_key)
     if config.engine_timeout >= args.timeout:
         # A hung engine must cost its request a 503 before gunicorn kills the whole worker.
         print(f"cannot serve: the engine's deadline (DECISIONS_ENGINE_TIMEOUT, "
               f"{config.engine_timeout:g} s) must be below the worker timeout (--timeout, "
               f"{args.timeout} s)", file=sys.stderr)
+        return 2
+    # A request may wait for the database twice over (a connection, then the log's lock): both
+    # must be over before gunicorn kills the worker, or the client gets no problem+json at all.
+    if 2 * config.database_timeout >= args.timeout:
+        print(f"cannot serve: DECISIONS_DATABASE_TIMEOUT ({config.database_timeout} s) must be "
+              f"under half of --timeout ({args.timeout} s)", file=sys.stderr)
         return 2
     state = prepare_state(args.host, args.port)
     snapshots = RulesetSnapshots(state / "rulesets")
@@ -97,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     snapshots.publish(staged)
     try:
-        store = Store(config.database_url)
+        store = Store(config.database_url, config.database_timeout, config.log_key_path)
         store.upgrade()
         store.close()
         token = create_local_tokens_file(config.tokens_file)
@@ -134,7 +145,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from ..store import Store
 
     try:
-        store = Store(args.database_url)
+        store = Store(args.database_url, key_file=Config.from_env(
+            log_key_file=args.log_key).log_key_path)
         store.upgrade()
         print(f"decision log schema at revision {store.revision()}")
     except DecisionError as exc:
@@ -154,11 +166,17 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
             print("--anchor takes SEQ:HASH, e.g. 1200:9f86d0...", file=sys.stderr)
             return 2
         anchor = (int(seq), digest)
+    key = Config.from_env(log_key_file=args.log_key).log_key_path
     try:
-        result = Store(args.database_url).verify(anchor)
+        result = Store(args.database_url, key_file=key).verify(anchor)
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 2
+    signed = (f"{result.checkpoints} signed checkpoints hold" if result.unchecked is None
+              else f"CHECKPOINTS NOT CHECKED: {result.unchecked}")
+    if result.unsigned_before:
+        signed += (f"; records 1 to {result.unsigned_before} were logged before checkpoints "
+                   "were kept: the chain covers them, no signature")
     if result.finding:
         f = result.finding
         if f.seq is None:  # a kept ruleset version, not a record
@@ -167,11 +185,13 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
         else:
             print(f"BROKEN at record {f.seq} ({f.decision_id or 'no id'}): {f.kind}: {f.detail}")
             print(f"{result.checked} records before it hold.")
+        print(signed)
         return 1
     head = f"head: record {result.head_seq} {result.head_hash}" if result.head_seq else \
         "the log is empty"
     print(f"ok: {result.checked} records, chain intact; {result.versions} ruleset versions "
           f"kept intact; {head}")
+    print(signed)
     if result.head_seq:
         print(f"note the head elsewhere; later, `decisions verify-log --anchor "
               f"{result.head_seq}:{result.head_hash}` proves nothing before it changed")

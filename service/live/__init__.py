@@ -8,10 +8,11 @@ from .decision_service import (
     DecisionNotFoundError,
     DecisionRequest,
     DecisionService,
+    IdempotencyKeyReusedError,
     ReplayUnavailableError,
     Rules,
     version_status,
 )
 
 __all__ = ["MASTER_PID_ENV", "DecisionNotFoundError", "DecisionRequest", "DecisionService",
-           "ReplayUnavailableError", "Rules", "version_status"]
+           "IdempotencyKeyReusedError", "ReplayUnavailableError", "Rules", "version_status"]

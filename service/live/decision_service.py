@@ -24,7 +24,14 @@ from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from ..rulesets import Catalog, RulesetVersion, content_texts, load_catalog
 from ..rulesets.snapshots import RulesetSnapshots
-from ..store import NewDecision, Record, Store
+from ..store import (
+    IdempotencyKey,
+    IdempotencyKeyTaken,
+    NewDecision,
+    Record,
+    Store,
+    StoreUnavailableError,
+)
 
 # Set by `decisions serve` in the gunicorn master: a reload there restarts every worker, so no
 # worker keeps answering with the old rulesets.
@@ -35,6 +42,11 @@ IGNORED_IN_REPLAY = ("decision_id", "decided_at")
 class DecisionNotFoundError(DecisionError):
     status = 404
     title = "Unknown decision"
+
+
+class IdempotencyKeyReusedError(DecisionError):
+    status = 422
+    title = "Idempotency-Key used for another request"
 
 
 class ReplayUnavailableError(DecisionError):
@@ -83,34 +95,50 @@ class DecisionService:
         self.engine_timeout = engine_timeout
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
-        self._kept: Catalog | None = None  # the catalog whose versions the log has
         self._kept_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; kept never change
 
     # -- deciding
-    def decide(self, requests: Sequence[DecisionRequest],
-               caller: str | None) -> list[dict | DecisionError]:
+    def decide(self, requests: Sequence[DecisionRequest], caller: str | None,
+               idempotency: IdempotencyKey | None = None) -> list[dict | DecisionError]:
         """Decide each request; log every decision, committed, before returning any of them.
 
         A request that cannot be decided gets its DecisionError in its place. When the log
-        cannot be written, StoreUnavailableError is raised and no decision is given at all."""
+        cannot be written, StoreUnavailableError is raised and no decision is given at all.
+        ``idempotency``: see ``decide_once``."""
         rules = self.rules  # one snapshot for the whole batch, even if a reload swaps it
         results = rules.decider.decide_many(
             (r.ruleset, r.facts, r.as_of, None) for r in requests)
         logged = [NewDecision(result, request.facts, request.request_id, caller)
                   for request, result in zip(requests, results, strict=True)
                   if not isinstance(result, DecisionError)]
-        if logged:
-            self._keep_versions(rules.catalog)
-        self.store.append(logged)
+        # The log keeps, in the transaction of the append, every version these decisions name
+        # that it does not hold yet (after a database was recreated, even those it held).
+        self.store.append(logged, used_versions(rules.catalog, logged),
+                          idempotency if logged else None)
         return results
 
-    def _keep_versions(self, catalog: Catalog) -> None:
-        """Have the log keep every ruleset version of ``catalog`` before it holds a decision
-        made with one (once per catalog; at the first decision, not at boot, so that the
-        service starts, not ready, while the database is away)."""
-        if self._kept is not catalog:
-            self.store.keep_versions(v.kept() for v in catalog.all_versions())
-            self._kept = catalog
+    def decide_once(self, request: DecisionRequest, idempotency: IdempotencyKey
+                    ) -> tuple[dict | DecisionError, bool]:
+        """Decide a request sent with an idempotency key: (the result, whether it is the
+        decision given earlier for this caller's key).
+
+        The first time, the key is logged with the decision, in its transaction. Sent again
+        with the same request, the logged decision is the answer and nothing is written; with
+        another request, IdempotencyKeyReusedError. A request that was not decided (its
+        DecisionError) does not use its key up."""
+        first = self.store.idempotent(idempotency.caller, idempotency.key)
+        if first is None:
+            try:
+                [result] = self.decide([request], idempotency.caller, idempotency)
+                return result, False
+            except IdempotencyKeyTaken as taken:  # the same request, sent twice at once
+                first = (taken.decision_id, taken.request_sha256)
+        decision_id, request_sha256 = first
+        if request_sha256 != idempotency.request_sha256:
+            raise IdempotencyKeyReusedError(
+                f"the Idempotency-Key '{idempotency.key}' was used for another request "
+                f"(decision {decision_id}): use a new key for a new request")
+        return orjson.loads(self.record(decision_id).decision), True
 
     # -- showing
     def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
@@ -209,11 +237,26 @@ class DecisionService:
         checks["rulesets"] = "ok" if versions else "no ruleset loaded"
         try:
             revision, head = self.store.revision(), self.store.head_revision()
-            checks["database"] = "ok" if revision == head else \
-                f"schema at {revision}, expected {head}: run `decisions db upgrade`"
+            if revision != head:
+                checks["database"] = \
+                    f"schema at {revision}, expected {head}: run `decisions db upgrade`"
+            else:
+                # Reachable is not enough: a read-only or deleted log answers reads while
+                # every decision fails.
+                self.store.check_writable()
+                checks["database"] = "ok"
+        except StoreUnavailableError as exc:
+            checks["database"] = exc.detail
         except Exception as exc:  # any failure to reach the database means not ready
             checks["database"] = f"unreachable ({type(exc).__name__})"
         return checks
+
+
+def used_versions(catalog: Catalog, logged: Sequence[NewDecision]) -> list[dict[str, Any]]:
+    """The rows the log keeps (``RulesetVersion.kept``) of each version the decisions name."""
+    named = {r["sha256"] for entry in logged for r in entry.decision["rulesets"]}
+    return [version.kept() for sha in sorted(named)
+            if (version := catalog.by_sha256(sha)) is not None]
 
 
 def version_status(catalog: Catalog, version: RulesetVersion, today: dt.date) -> str:

@@ -21,15 +21,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from .log import NewDecision, Store, StoreUnavailableError, canonical_json
+from .log import NewDecision, Store, canonical_json, database_errors
 from .tables import draw_candidates, draw_invitations, draws, pool_candidates, pools
 
 INSERT_CHUNK = 2000
 LOG_CHUNK = 100  # invited decisions appended to the log per transaction (~150 KB each in memory)
-
-
-def _unavailable(exc: sa.exc.OperationalError) -> StoreUnavailableError:
-    return StoreUnavailableError(f"the decision log cannot be reached: {type(exc.orig).__name__}")
 
 
 def _chunks(rows: Iterable[dict], size: int = INSERT_CHUNK) -> Iterator[list[dict]]:
@@ -67,7 +63,7 @@ def record_draw(store: Store, summary: Mapping[str, Any], invited: Iterable[NewD
             chunk = []
     logged.extend(store.append(chunk))
     try:
-        with store.engine.connect() as conn, conn.begin():
+        with database_errors(), store.engine.connect() as conn, conn.begin():
             conn.execute(draws.insert(), [{
                 "draw_id": draw_id, "ruleset_id": summary["ruleset"]["id"],
                 "ruleset_version": summary["ruleset"]["version"],
@@ -96,20 +92,16 @@ def record_draw(store: Store, summary: Mapping[str, Any], invited: Iterable[NewD
         if first is None:
             raise
         return first, False
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     return dict(summary), True
 
 
 # -------------------------------------------------------------------------------------- reading
 def load_draw(store: Store, draw_id: str) -> dict | None:
     """The summary of a recorded draw (counts, cutoff, pool...), or None."""
-    try:
+    with database_errors():
         with store.engine.connect() as conn:
             row = conn.execute(sa.select(draws.c.summary)
                                .where(draws.c.draw_id == draw_id)).first()
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     return orjson.loads(row.summary) if row else None
 
 
@@ -121,11 +113,9 @@ def invitations_page(store: Store, draw_id: str, after_rank: int | None = None,
     if after_rank is not None:
         query = query.where(c.rank > after_rank)
     query = query.order_by(c.rank).limit(limit + 1)
-    try:
+    with database_errors():
         with store.engine.connect() as conn:
             rows = [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(query)]
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     more = len(rows) > limit
     rows = rows[:limit]
     for row in rows:
@@ -145,14 +135,12 @@ def all_invitations(store: Store, draw_id: str) -> list[dict]:
 def candidate_outcomes(store: Store, draw_id: str, candidate_id: str) -> list[dict]:
     """Every pool entry of a draw with this candidate id (normally one)."""
     c = draw_candidates.c
-    try:
+    with database_errors():
         with store.engine.connect() as conn:
             rows = [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(
                 sa.select(draw_candidates).where(c.draw_id == draw_id,
                                                  c.candidate_id == candidate_id)
                 .order_by(c.position))]
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     for row in rows:
         row.pop("draw_id")
         row["detail"] = orjson.loads(row["detail"])
@@ -166,7 +154,7 @@ def save_pool(store: Store, pool_id: str, facts_lines: Iterable[bytes], sha256: 
     A pool id is written once: storing it again is an error (IntegrityError)."""
     created = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     size = 0
-    try:
+    with database_errors():
         with store.engine.connect() as conn, conn.begin():
             conn.execute(pools.insert(), [{"pool_id": pool_id, "created_at": created, "size": 0,
                                            "sha256": sha256, "source": source}])
@@ -181,17 +169,13 @@ def save_pool(store: Store, pool_id: str, facts_lines: Iterable[bytes], sha256: 
             for chunk in _chunks(rows()):
                 conn.execute(pool_candidates.insert(), chunk)
             conn.execute(pools.update().where(pools.c.pool_id == pool_id).values(size=size))
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     return size
 
 
 def pool_info(store: Store, pool_id: str) -> dict | None:
-    try:
+    with database_errors():
         with store.engine.connect() as conn:
             row = conn.execute(sa.select(pools).where(pools.c.pool_id == pool_id)).first()
-    except sa.exc.OperationalError as exc:
-        raise _unavailable(exc) from exc
     return {str(k): v for k, v in row._mapping.items()} if row else None
 
 
@@ -200,13 +184,11 @@ def iter_pool(store: Store, pool_id: str, batch: int = 2000) -> Iterator[tuple[i
     c = pool_candidates.c
     after = 0
     while True:
-        try:
+        with database_errors():
             with store.engine.connect() as conn:
                 rows = conn.execute(sa.select(c.position, c.facts)
                                     .where(c.pool_id == pool_id, c.position > after)
                                     .order_by(c.position).limit(batch)).all()
-        except sa.exc.OperationalError as exc:
-            raise _unavailable(exc) from exc
         if not rows:
             return
         yield from ((r.position, r.facts) for r in rows)
@@ -219,7 +201,7 @@ def draw_score_counts(store: Store, draw_id: str) -> list[tuple[int, str, int]]:
     query = (sa.select(c.score, c.status, sa.func.count())
              .where(c.draw_id == draw_id, c.score.is_not(None))
              .group_by(c.score, c.status))
-    with store.engine.connect() as conn:
+    with database_errors(), store.engine.connect() as conn:
         return [(int(score), status, int(n)) for score, status, n in conn.execute(query)]
 
 
@@ -228,5 +210,5 @@ def recent_draws(store: Store, limit: int = 100) -> list[dict]:
     c = draws.c
     query = (sa.select(c.draw_id, c.ruleset_id, c.ruleset_version, c.draw_date, c.held_at,
                        c.pool_size).order_by(c.held_at.desc()).limit(limit))
-    with store.engine.connect() as conn:
+    with database_errors(), store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]

@@ -19,7 +19,8 @@ be explained after the ruleset files changed. That table is append-only like the
 ``verify`` checks each kept content against its sha256.
 
 There is no update or delete in this module, and the migrations add triggers that make the
-database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions.
+database itself refuse UPDATE and DELETE on the log and on the kept ruleset versions, and on
+SQLite an insert that would replace a row (INSERT OR REPLACE deletes without DELETE triggers).
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ import datetime as dt
 import functools
 import hashlib
 import itertools
+import math
 import os
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
@@ -44,7 +48,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import DecisionError
-from .tables import decision_log, ruleset_versions
+from .checkpoints import LogKey, LogKeyError, read_key, read_or_create_key
+from .tables import decision_log, idempotency_keys, log_checkpoints, ruleset_versions
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -52,10 +57,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # fixed 64-bit numbers would do, as long as nothing else in the database uses them.
 APPEND_LOCK = 0x6465_6369_6C6F_6701
 MIGRATE_LOCK = 0x6465_6369_6C6F_6702
-SQLITE_BUSY_SECONDS = 30
+# The longest any one wait on the database may last (a connection, a lock, a statement), unless
+# the Store is given another: well below gunicorn's worker timeout (60 s), so that a client whose
+# request cannot be logged gets 503 problem+json, not a worker killed mid-request.
+DATABASE_TIMEOUT = 10.0
 SCAN_BATCH = 500
 IN_CHUNK = 500  # values per SQL IN list
 VERSION_BATCH = 20  # ruleset versions read per transaction by verify (each up to a few 100 KB)
+CHECKPOINT_BATCH = 2000  # checkpoints read per transaction by verify
 
 HASHED = ("decision_id", "decided_at", "ruleset_id", "ruleset_version", "outcome",
           "candidate_id", "as_of", "request_id", "caller", "facts", "rulesets", "decision",
@@ -70,11 +79,91 @@ class StoreUnavailableError(DecisionError):
     title = "Decision log unavailable"
 
 
+# SQLSTATEs that mean the log's schema is not there (a database recreated, a search_path
+# pointing elsewhere): undefined table, undefined function (the triggers), invalid schema.
+MISSING_SCHEMA_STATES = ("42P01", "42883", "3F000")
+PERMISSION_STATE = "42501"
+SQLITE_FILE_GONE = ("the SQLite log file cannot be opened (deleted or moved while the service "
+                    "ran?): put it back; the service does not start a new, empty log in its "
+                    "place")
+SCHEMA_MISSING = ("the decision log's tables are missing (was the database recreated?): run "
+                  "`decisions db upgrade`")
+
+
+def unavailable(exc: sa.exc.SQLAlchemyError) -> StoreUnavailableError | None:
+    """The StoreUnavailableError (503) a database failure stands for, or None for a failure that
+    is a bug here (a constraint broken by the code, bad SQL), which stays a 500.
+
+    503 when the database cannot be reached or is too slow (a connection, lock or statement
+    timeout: its waits are bounded, see DATABASE_TIMEOUT), and when its schema is missing or
+    the service may not write to it: in every case no decision is given unless it is logged,
+    and the condition can be mended without changing the code."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    message = str(orig or exc)
+    if state in MISSING_SCHEMA_STATES or "no such table" in message:
+        return StoreUnavailableError(SCHEMA_MISSING)
+    if "unable to open database file" in message:
+        return StoreUnavailableError(SQLITE_FILE_GONE)
+    if state == PERMISSION_STATE:
+        return StoreUnavailableError("the database refuses the service's writes or reads "
+                                     "(permission denied): see docs/operations.md for the "
+                                     "grants the service needs")
+    if isinstance(exc, sa.exc.TimeoutError):
+        return StoreUnavailableError("the decision log did not answer in time: every "
+                                     "connection to it is busy")
+    if isinstance(exc, sa.exc.OperationalError):
+        if state in ("55P03", "57014"):  # lock_timeout, statement_timeout
+            return StoreUnavailableError("the decision log did not answer in time: it is busy "
+                                         f"or locked ({type(orig).__name__})")
+        return StoreUnavailableError(f"the decision log cannot be reached: "
+                                     f"{type(orig).__name__}")
+    return None
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn the database failures that are not bugs into StoreUnavailableError (``unavailable``)."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        mapped = unavailable(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
 class RulesetVersionMismatchError(DecisionError):
     """A ruleset version handed to the log whose content does not hash to its sha256 (a bug in
     the caller: the log would keep a version no record can be checked against)."""
 
     title = "Ruleset version does not match its sha256"
+
+
+class RulesetVersionMissingError(DecisionError):
+    """Decisions handed to the log name a ruleset version it does not keep and whose content
+    was not handed over with them (a bug in the caller: such a record could not be explained
+    or checked later)."""
+
+    title = "Ruleset version not kept"
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A caller's ``Idempotency-Key`` and the sha256 of the request it came with."""
+
+    caller: str
+    key: str
+    request_sha256: str
+
+
+class IdempotencyKeyTaken(Exception):
+    """Raised by ``append`` when the key was written first by another transaction (two sends
+    of one request at once): nothing was written; the decision given first is ``decision_id``."""
+
+    def __init__(self, decision_id: str, request_sha256: str):
+        super().__init__(decision_id)
+        self.decision_id, self.request_sha256 = decision_id, request_sha256
 
 
 # ------------------------------------------------------------------------------------- records
@@ -154,6 +243,25 @@ def _row(entry: NewDecision) -> dict[str, Any]:
             "decision": canonical_json(d)}
 
 
+def _version_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Kept-version rows by sha256, each checked against its sha256, in key order: two
+    transactions inserting the same keys then wait on each other in the same order, never in a
+    cycle (PostgreSQL would report a deadlock)."""
+    stored_at = timestamp(dt.datetime.now(dt.UTC))
+    values: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["sha256"] in values:
+            continue
+        if content_sha256(row["content"]) != row["sha256"]:
+            raise RulesetVersionMismatchError(
+                f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
+                f"not hash to its sha256 {row['sha256']}")
+        values[row["sha256"]] = {"sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
+                                 "version": row["version"], "content": row["content"],
+                                 "stored_at": stored_at}
+    return {key: values[key] for key in sorted(values)}
+
+
 # ------------------------------------------------------------------------------------- queries
 @dataclass(frozen=True)
 class Filters:
@@ -213,10 +321,12 @@ def decode_cursor(cursor: str, kind: str = "seq") -> int:
 class Finding:
     """The first place where the log does not hold.
 
-    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``), or
-    version_altered for a kept ruleset version whose content no longer matches its sha256 (no
-    record: ``seq`` and ``decision_id`` are None, the detail names the ruleset id, version and
-    sha256)."""
+    ``kind`` is altered, removed or reordered for a record of the chain (at ``seq``);
+    version_missing for a record that names a ruleset version the log does not keep (deleted,
+    or never kept), or version_altered when the log keeps that sha256 under another ruleset id
+    or version (at ``seq`` too); or version_altered for a kept ruleset version whose content no
+    longer matches its sha256 (no record: ``seq`` and ``decision_id`` are None, the detail names
+    the ruleset id, version and sha256)."""
 
     kind: str
     seq: int | None
@@ -231,10 +341,133 @@ class Verification:
     head_hash: str | None
     finding: Finding | None
     versions: int = 0  # kept ruleset versions checked (only when the chain holds)
+    checkpoints: int = 0  # signed checkpoints that hold
+    # Why the checkpoints were not checked (no key); None when they were.
+    unchecked: str | None = None
+    # Records older than every checkpoint (logged before 0005, or by a store without a key):
+    # the chain covers them, no signature does.
+    unsigned_before: int = 0
 
     @property
     def intact(self) -> bool:
         return self.finding is None
+
+
+class _KeptIndex:
+    """(ruleset id, version) of each kept ruleset version by sha256, for verify: read whole
+    at the start (ids only, not contents), then asked again for a sha256 it does not have,
+    which a service appending during the walk may have kept since."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        c = ruleset_versions.c
+        with store._errors(), store.engine.connect() as conn:
+            self.known = {row.sha256: (row.ruleset_id, row.version) for row in
+                          conn.execute(sa.select(c.sha256, c.ruleset_id, c.version))}
+        self.asked: set[str] = set()
+
+    def get(self, sha256: str) -> tuple[str, str] | None:
+        if sha256 not in self.known and sha256 not in self.asked:
+            self.asked.add(sha256)
+            c = ruleset_versions.c
+            with self.store._errors(), self.store.engine.connect() as conn:
+                row = conn.execute(sa.select(c.ruleset_id, c.version)
+                                   .where(c.sha256 == sha256)).first()
+            if row is not None:
+                self.known[sha256] = (row.ruleset_id, row.version)
+        return self.known.get(sha256)
+
+
+class _CheckpointWalk:
+    """verify's walk through the signed checkpoints, in step with the records (both in log
+    order): each record a checkpoint ends at is checked against it, and the checkpoints must
+    follow each other without a gap from the first record they cover."""
+
+    def __init__(self, store: Store, key: LogKey):
+        self.store, self.key = store, key
+        self.pages = store.checkpoint_pages()
+        self.next: dict[str, Any] | None = next(self.pages, None)
+        self.since = self.next["since_seq"] if self.next else None
+        self.covered = (self.since or 1) - 1  # the last record a checked checkpoint covers
+        self.checked = 0
+        self.asked_again = False
+
+    def unsigned_before(self) -> int:
+        return (self.since or 1) - 1
+
+    def _invalid(self, checkpoint: Mapping[str, Any]) -> str | None:
+        if checkpoint["key_id"] != self.key.key_id:
+            return (f"it was signed with another key (key id {checkpoint['key_id']}; this key "
+                    f"is {self.key.key_id})")
+        if not self.key.signed(checkpoint):
+            return "its signature does not match what it says: forged or altered"
+        if checkpoint["since_seq"] != self.since:
+            return (f"it says checkpoints start at record {checkpoint['since_seq']}, the "
+                    f"first one at {self.since}: checkpoints were removed or forged")
+        return None
+
+    def at(self, record: Record) -> Finding | None:
+        """The finding at ``record`` when a checkpoint ends there and does not hold."""
+        if self.next is None and record.seq > self.covered and not self.asked_again:
+            # Read to the end already, but the log went on: records and their checkpoint are
+            # committed together, so the checkpoints of records appended since are there now.
+            self.pages = self.store.checkpoint_pages(after=self.covered)
+            self.next, self.asked_again = next(self.pages, None), True
+        cp = self.next
+        if cp is None or cp["last_seq"] > record.seq:
+            return None
+        if cp["last_seq"] < record.seq:  # below the first record: no record to check it with
+            return Finding("checkpoint_invalid", cp["last_seq"], None,
+                           f"a checkpoint covers record {cp['last_seq']}, which cannot exist")
+        invalid = self._invalid(cp)
+        if invalid:
+            return Finding("checkpoint_invalid", record.seq, record.decision_id,
+                           f"the checkpoint that ends at this record: {invalid}")
+        if cp["first_seq"] != self.covered + 1:
+            if cp["first_seq"] > self.covered + 1:
+                return Finding("unsigned", self.covered + 1, None, (
+                    f"records {self.covered + 1} to {cp['first_seq'] - 1} are covered by no "
+                    "signed checkpoint: appended by someone without the log's key (forged), "
+                    "or their checkpoints were removed"))
+            return Finding("checkpoint_invalid", record.seq, record.decision_id,
+                           f"the checkpoint that ends at this record overlaps the one before "
+                           f"(it starts at {cp['first_seq']})")
+        if cp["record_hash"] != record.record_hash:
+            return Finding("altered", record.seq, record.decision_id,
+                           "its hash differs from the one its signed checkpoint holds: the "
+                           "chain was rewritten")
+        self.covered, self.checked = record.seq, self.checked + 1
+        self.next, self.asked_again = next(self.pages, None), False
+        return None
+
+    def end(self, head: Record | None) -> Finding | None:
+        """After the last record: records no checkpoint covers, or a checkpoint past the end."""
+        last = head.seq if head else 0
+        cp = self.next
+        if cp is not None:
+            if self.store._record_at(cp["last_seq"]) is not None:
+                return None  # appended while the walk went on: the log grew, nothing lost
+            invalid = self._invalid(cp)
+            if invalid:
+                return Finding("checkpoint_invalid", cp["last_seq"], None,
+                               f"a checkpoint past the end of the log: {invalid}")
+            return Finding("removed", cp["last_seq"], None, (
+                f"the log ends at record {last}, but a signed checkpoint covers records up to "
+                f"{cp['last_seq']}: records at its end were removed"))
+        if last > self.covered:
+            return Finding("unsigned", self.covered + 1, None, (
+                f"records {self.covered + 1} to {last} are covered by no signed checkpoint: "
+                "appended by someone without the log's key (forged), or by a store given no "
+                "key"))
+        return None
+
+
+def _holds_its_texts(record: Record) -> bool:
+    """Whether a record holds its rules' titles itself, as records logged before the log kept
+    ruleset versions (migration 0003) do (decisions.with_texts leaves those as they are)."""
+    decision = orjson.loads(record.decision)
+    return any("title" in entry for part in ("fired", "requirements")
+               for entry in decision.get(part) or ())
 
 
 # --------------------------------------------------------------------------------------- store
@@ -246,29 +479,61 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout: float = DATABASE_TIMEOUT) -> Engine:
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
             raise DecisionError("the decision log needs a SQLite file (sqlite:///path/to.db); "
                                 "an in-memory database would lose every decision")
-        path = Path(database)
+        path = Path(database).absolute()
         path.parent.mkdir(parents=True, exist_ok=True)
         # The log holds candidates' personal facts: readable by the service's user only. SQLite
         # gives its -wal and -shm files the same permissions as the database file.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
-        event.listen(engine, "connect", _sqlite_connect)
+        # Opened with mode=rw, never "create": a log file deleted while the service runs must
+        # fail the requests (503), not be replaced by an empty file that takes their decisions.
+        opened = parsed.set(database=f"file:{quote(str(path))}",
+                            query={"mode": "rw", "uri": "true"})
+        engine = sa.create_engine(opened, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", functools.partial(_sqlite_connect, path, timeout))
+        event.listen(engine, "checkout", functools.partial(_sqlite_checkout, path))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise DecisionError(f"unsupported database {parsed.get_backend_name()!r}: use a "
                             "sqlite:/// file or a postgresql:// URL")
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                              pool_timeout=timeout,
+                              connect_args={"connect_timeout": max(1, math.ceil(timeout))})
+    event.listen(engine, "connect", functools.partial(_postgresql_connect, timeout))
+    return engine
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _postgresql_connect(timeout: float, dbapi_connection, _record) -> None:
+    # Every statement and every lock wait (the append lock above all) ends after ``timeout``
+    # with an error the store reports as 503, instead of waiting until gunicorn kills the
+    # worker. Committed at once: a SET inside a transaction rolled back later would be undone.
+    milliseconds = max(1, round(timeout * 1000))
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        cursor.execute(f"SET lock_timeout = {milliseconds}")
+    dbapi_connection.commit()
+
+
+def file_id(path: Path) -> tuple[int, int] | None:
+    """What tells one file from another at the same path (None when there is none)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _sqlite_connect(path: Path, timeout: float, dbapi_connection, record) -> None:
+    # The file this connection has open: if it is deleted or replaced later, the connection
+    # would go on writing to the old one, which nobody will ever read (see _sqlite_checkout).
+    record.info["file_id"] = file_id(path)
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is DEFERRED and
     # cannot be made IMMEDIATE per transaction).
     dbapi_connection.isolation_level = None
@@ -276,8 +541,15 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     # FULL: a commit is on disk before the response, even if the machine loses power after.
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={max(1, round(timeout * 1000))}")
     cursor.close()
+
+
+def _sqlite_checkout(path: Path, _dbapi_connection, record, _proxy) -> None:
+    # A pooled connection to a file no longer at ``path`` (deleted, or replaced by a restored
+    # copy) is thrown away; the pool then opens the path afresh, which fails when it is gone.
+    if record.info.get("file_id") != file_id(path):
+        raise sa.exc.DisconnectionError(f"the SQLite log file {path} was deleted or replaced")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -301,10 +573,20 @@ def _head_revision() -> str:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float = DATABASE_TIMEOUT,
+                 key_file: str | Path | None = None):
+        """``timeout``: the longest wait for a connection, a lock or a statement, in seconds.
+        ``key_file``: the key that signs the log's checkpoints (``checkpoints``), made on the
+        first append when there is none; verify reads it and never makes one. Without it,
+        appends are not signed: tools and tests only, the service always has one."""
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
+        self.timeout = timeout
+        self.key_file = Path(key_file) if key_file else None
+        self._key: LogKey | None = None
+        self.engine = make_engine(self.url, timeout)
         self.dialect = self.engine.dialect.name
+        self.sqlite_path = Path(make_url(self.url).database).absolute() \
+            if self.dialect == "sqlite" else None
 
     # -- schema
     def upgrade(self) -> None:
@@ -312,17 +594,45 @@ class Store:
         left to do."""
         from alembic import command
 
-        with self._guarded(self._write_connection, MIGRATE_LOCK) as conn:
+        with self._guarded(self._write_connection, MIGRATE_LOCK, bounded=False) as conn:
+            before = self._revision(conn)
             config = self._alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+            # A log that had records before it had checkpoints: signed by this migration.
+            if before is not None and before < "0005" and self.key_file is not None:
+                self._sign_existing(conn, self._signing_key())
+
+    def _sign_existing(self, conn: Connection, key: LogKey) -> None:
+        """The records a log held when it got checkpoints (0005), signed once, by the migration
+        that made them: only then, so that a later start never signs what someone without the
+        key appended."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
+        if conn.execute(sa.select(log_checkpoints.c.last_seq).limit(1)).first() is not None:
+            return  # another process migrated and signed first
+        c = decision_log.c
+        last = conn.execute(sa.select(c.seq, c.record_hash)
+                            .order_by(c.seq.desc()).limit(1)).first()
+        if last is not None:
+            conn.execute(log_checkpoints.insert(), [key.checkpoint(
+                1, 1, last.seq, last.record_hash, timestamp(dt.datetime.now(dt.UTC)))])
+
+    def _signing_key(self) -> LogKey | None:
+        if self._key is None and self.key_file is not None:
+            self._key = read_or_create_key(self.key_file)
+        return self._key
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""
         with self._errors(), self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return self._revision(conn)
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     @staticmethod
     def head_revision() -> str:
@@ -336,14 +646,39 @@ class Store:
         self.engine.dispose()
 
     # -- writing
-    def append(self, entries: Sequence[NewDecision]) -> list[tuple[int, str]]:
+    def append(self, entries: Sequence[NewDecision],
+               versions: Iterable[Mapping[str, Any]] = (),
+               idempotency: IdempotencyKey | None = None) -> list[tuple[int, str]]:
         """Write decisions as consecutive records, all in one transaction, committed when this
-        returns. Returns (seq, record_hash) of each, in order."""
+        returns. Returns (seq, record_hash) of each, in order.
+
+        The log holds no record whose ruleset versions it does not keep: in the same
+        transaction, every version the decisions name that is not kept yet is kept from
+        ``versions`` (rows as for ``keep_versions``), and a version neither kept nor given
+        raises RulesetVersionMissingError with nothing written. The database is asked each
+        time, never a memory of it: a database recreated under a running service has lost the
+        versions it kept before.
+
+        With ``idempotency`` (one decision only), the key is written in the same transaction,
+        naming the decision; a key written first by another transaction raises
+        IdempotencyKeyTaken, with nothing written."""
         rows = [_row(e) for e in entries]  # serialise outside the lock: keep it short
         if not rows:
             return []
+        if idempotency is not None and len(rows) != 1:
+            raise ValueError("an idempotency key names one decision")
+        named = {r["sha256"]: r for e in entries for r in e.decision["rulesets"]}
+        given = {row["sha256"]: row for row in versions}
+        key = self._signing_key()
         c = decision_log.c
         with self._guarded(self._write_connection, APPEND_LOCK) as conn:
+            if idempotency is not None:
+                # Under the append lock: of two sends of one request at once, the second sees
+                # the first's key here, once the first has committed.
+                first = self._idempotent(conn, idempotency.caller, idempotency.key)
+                if first is not None:
+                    raise IdempotencyKeyTaken(*first)
+            self._keep_named(conn, named, given)
             last = conn.execute(sa.select(c.seq, c.record_hash)
                                 .order_by(c.seq.desc()).limit(1)).first()
             seq, prev = (last.seq, last.record_hash) if last else (0, GENESIS)
@@ -352,7 +687,57 @@ class Store:
                 row["seq"], row["prev_hash"] = seq, prev
                 row["record_hash"] = prev = record_hash(row)
             conn.execute(decision_log.insert(), rows)
+            if key is not None:
+                self._checkpoint(conn, key, rows[0]["seq"], rows[-1])
+            if idempotency is not None:
+                conn.execute(idempotency_keys.insert(), [{
+                    "caller": idempotency.caller, "idempotency_key": idempotency.key,
+                    "request_sha256": idempotency.request_sha256,
+                    "decision_id": rows[0]["decision_id"], "created_at": rows[0]["decided_at"]}])
         return [(r["seq"], r["record_hash"]) for r in rows]
+
+    def idempotent(self, caller: str, key: str) -> tuple[str, str] | None:
+        """(decision_id, request_sha256) of the decision given for this caller's key, or None
+        when the key was never used."""
+        with self._errors(), self.engine.connect() as conn:
+            return self._idempotent(conn, caller, key)
+
+    @staticmethod
+    def _idempotent(conn: Connection, caller: str, key: str) -> tuple[str, str] | None:
+        c = idempotency_keys.c
+        row = conn.execute(sa.select(c.decision_id, c.request_sha256)
+                           .where(c.caller == caller, c.idempotency_key == key)).first()
+        return (row.decision_id, row.request_sha256) if row else None
+
+    @staticmethod
+    def _checkpoint(conn: Connection, key: LogKey, first_seq: int,
+                    last: Mapping[str, Any]) -> None:
+        """Sign the records just written, in their transaction: they and their checkpoint are
+        committed together or not at all."""
+        k = log_checkpoints.c
+        latest = conn.execute(sa.select(k.since_seq).order_by(k.last_seq.desc())
+                              .limit(1)).first()
+        since = latest.since_seq if latest else first_seq
+        conn.execute(log_checkpoints.insert(), [key.checkpoint(
+            since, first_seq, last["seq"], last["record_hash"],
+            timestamp(dt.datetime.now(dt.UTC)))])
+
+    def _keep_named(self, conn: Connection, named: Mapping[str, Mapping[str, Any]],
+                    given: Mapping[str, Mapping[str, Any]]) -> None:
+        c = ruleset_versions.c
+        kept = set(conn.execute(sa.select(c.sha256).where(c.sha256.in_(sorted(named))))
+                   .scalars())
+        missing = [sha for sha in sorted(named) if sha not in kept]
+        if not missing:
+            return
+        absent = [named[sha] for sha in missing if sha not in given]
+        if absent:
+            raise RulesetVersionMissingError(
+                "the log keeps no content for " + ", ".join(
+                    f"ruleset {r['id']} version {r['version']} (sha256 {r['sha256']})"
+                    for r in absent) + ": a decision made with it is not logged")
+        conn.execute(self._version_insert(), list(_version_values(
+            given[sha] for sha in missing).values()))
 
     def keep_versions(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep the ruleset versions not kept yet, in one transaction; returns how many were new.
@@ -360,27 +745,16 @@ class Store:
         Each row has sha256, ruleset_id, version, content (the canonical JSON, whose UTF-8 sha256
         must be ``sha256``). Safe when several processes keep the same versions at once: a
         version already there is left as it is."""
-        stored_at = timestamp(dt.datetime.now(dt.UTC))
-        values: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            if content_sha256(row["content"]) != row["sha256"]:
-                raise RulesetVersionMismatchError(
-                    f"ruleset {row['ruleset_id']} version {row['version']}: its content does "
-                    f"not hash to its sha256 {row['sha256']}")
-            values.setdefault(row["sha256"], {
-                "sha256": row["sha256"], "ruleset_id": row["ruleset_id"],
-                "version": row["version"], "content": row["content"],
-                "stored_at": stored_at})
+        values = _version_values(rows)
         if not values:
             return 0
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        insert = (dialect.insert(ruleset_versions).on_conflict_do_nothing()
-                  .returning(ruleset_versions.c.sha256))
-        # In key order: two transactions inserting the same keys wait on each other in the same
-        # order, never in a cycle (PostgreSQL would report a deadlock).
-        ordered = [values[key] for key in sorted(values)]
         with self._errors(), self._write_connection() as conn, conn.begin():
-            return len(conn.execute(insert, ordered).all())
+            return len(conn.execute(self._version_insert(), list(values.values())).all())
+
+    def _version_insert(self):
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return (dialect.insert(ruleset_versions).on_conflict_do_nothing()
+                .returning(ruleset_versions.c.sha256))
 
     def _write_connection(self) -> Connection:
         conn = self.engine.connect()
@@ -391,19 +765,55 @@ class Store:
         return conn
 
     @contextmanager
-    def _guarded(self, connect, lock_key: int) -> Iterator[Connection]:
+    def _guarded(self, connect, lock_key: int, bounded: bool = True) -> Iterator[Connection]:
+        """A transaction that holds ``lock_key`` (PostgreSQL; SQLite's BEGIN IMMEDIATE is the
+        lock). ``bounded=False`` lifts the statement and lock timeouts for this transaction
+        only: migrations are run by an operator or at start, not for a waiting client, and may
+        wait for another process's migration or build an index for longer."""
         with self._errors(), connect() as conn, conn.begin():
             if self.dialect == "postgresql":
+                if not bounded:
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
             yield conn
+            self._check_file(conn)
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailableError(f"the decision log cannot be reached: "
-                                        f"{type(exc.orig).__name__}") from exc
+    def _check_file(self, conn: Connection) -> None:
+        """Before a SQLite write commits: the file it went to must still be the log's file. A
+        connection opened before the file was deleted (or replaced) would commit into a file
+        nobody reads again, and the client would be told its decision was logged. (The pool
+        throws the connection away at its next checkout, _sqlite_checkout.)"""
+        if self.sqlite_path is not None and \
+                conn.connection.info.get("file_id") != file_id(self.sqlite_path):
+            raise StoreUnavailableError(SQLITE_FILE_GONE)
+
+    def check_writable(self) -> None:
+        """Raise StoreUnavailableError unless a record could be written now: what readiness
+        asks. A record is inserted in a transaction that is rolled back, so the check runs
+        into whatever a real append would (a read-only file or role, a deleted file, a lock
+        held too long) without leaving anything behind."""
+        if self.sqlite_path is not None:
+            if file_id(self.sqlite_path) is None:
+                raise StoreUnavailableError(SQLITE_FILE_GONE)
+            if not os.access(self.sqlite_path, os.R_OK | os.W_OK):
+                raise StoreUnavailableError(f"the SQLite log file {self.sqlite_path} is not "
+                                            "writable by the service")
+        probe = secrets.token_hex(32)
+        row = {"seq": -secrets.randbelow(2 ** 31) - 1, "decision_id": f"probe-{probe[:32]}",
+               "decided_at": "", "ruleset_id": "", "ruleset_version": "", "outcome": "",
+               "as_of": "", "facts": "", "rulesets": "", "decision": "", "prev_hash": "",
+               "record_hash": probe}
+        with self._errors(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(decision_log.insert(), [row])
+                self._check_file(conn)
+            finally:
+                transaction.rollback()
+
+    def _errors(self):
+        return database_errors()
 
     # -- reading
     def get(self, decision_id: str) -> Record | None:
@@ -474,39 +884,110 @@ class Store:
 
     # -- verifying
     def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
-        """Walk the chain from the first record; report the first one that does not hold. When
-        the chain holds, check every kept ruleset version against its sha256 too.
+        """Walk the chain from the first record; report the first one that does not hold. With
+        the key (``key_file``), check the signed checkpoints along the way: every record covered
+        by one, each one's hash the record's, none past the end. When the chain holds, check
+        every kept ruleset version against its sha256 too.
 
-        A removed last record leaves no trace in the chain itself: ``anchor`` (seq, hash),
-        noted from an earlier run and kept elsewhere, catches that too."""
+        Without the key, a record appended with a correct hash, or records cut from the end,
+        leave no trace: ``anchor`` (seq, hash), noted from an earlier run and kept elsewhere,
+        catches the second and a rewritten chain."""
         expected_seq, expected_prev = 1, GENESIS
         checked, head = 0, None
+        kept = _KeptIndex(self)
+        key, unchecked = self._verifying_key()
+        signed = _CheckpointWalk(self, key) if key is not None else None
+
+        def found(finding: Finding | None, versions: int = 0) -> Verification:
+            return Verification(
+                checked, head.seq if head else None, head.record_hash if head else None,
+                finding, versions, signed.checked if signed else 0, unchecked,
+                signed.unsigned_before() if signed else 0)
+
         for record in self.scan():
             row = vars(record)
             if record_hash(row) != record.record_hash:
-                return self._found(checked, head, Finding(
-                    "altered", record.seq, record.decision_id,
-                    "its content no longer matches its hash"))
+                return found(Finding("altered", record.seq, record.decision_id,
+                                     "its content no longer matches its hash"))
             if record.prev_hash != expected_prev:
-                return self._found(checked, head, self._broken_link(record, expected_seq))
+                return found(self._broken_link(record, expected_seq))
             if record.seq != expected_seq:  # linked right, numbered wrong: renumbered records
-                return self._found(checked, head, Finding(
+                return found(Finding(
                     "reordered", record.seq, record.decision_id,
                     f"it follows record {expected_seq - 1} but is numbered {record.seq}"))
+            unkept = self._unkept_version(record, kept)
+            if unkept:
+                return found(Finding(unkept[0], record.seq, record.decision_id, unkept[1]))
+            if signed is not None and (finding := signed.at(record)):
+                return found(finding)
             checked += 1
             head = record
             expected_seq, expected_prev = record.seq + 1, record.record_hash
             if anchor and record.seq == anchor[0] and record.record_hash != anchor[1]:
-                return self._found(checked, head, Finding(
+                return found(Finding(
                     "altered", record.seq, record.decision_id,
                     "its hash differs from the anchor noted earlier: the chain was rewritten"))
+        if signed is not None and (finding := signed.end(head)):
+            return found(finding)
         if anchor and (head is None or head.seq < anchor[0]):
-            return self._found(checked, head, Finding(
+            return found(Finding(
                 "removed", anchor[0], "",
                 f"the log ends at record {head.seq if head else 0}, before the anchor "
                 f"{anchor[0]}: records at its end were removed"))
         versions, finding = self._verify_versions()
-        return self._found(checked, head, finding, versions)
+        return found(finding, versions)
+
+    def _verifying_key(self) -> tuple[LogKey | None, str | None]:
+        """(the key, None), or (None, why the checkpoints cannot be checked)."""
+        if self.key_file is None:
+            return None, "no key given: the signed checkpoints were not checked"
+        try:
+            return read_key(self.key_file), None
+        except FileNotFoundError:
+            return None, (f"no key at {self.key_file}: the signed checkpoints were not checked, "
+                          "so records appended, or cut from the end, by someone who can write "
+                          "to the database would go unnoticed")
+        except (OSError, LogKeyError) as exc:
+            return None, (f"the key {self.key_file} cannot be read "
+                          f"({getattr(exc, 'detail', None) or exc}): the signed checkpoints "
+                          "were not checked")
+
+    def checkpoint_pages(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every checkpoint in order of the last record it covers, read in short
+        transactions of CHECKPOINT_BATCH."""
+        k = log_checkpoints.c
+        while True:
+            with self._errors(), self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(
+                    sa.select(log_checkpoints).where(k.last_seq > after)
+                    .order_by(k.last_seq).limit(CHECKPOINT_BATCH))]
+            yield from rows
+            if len(rows) < CHECKPOINT_BATCH:
+                return
+            after = rows[-1]["last_seq"]
+
+    def _record_at(self, seq: int) -> Record | None:
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(decision_log).where(decision_log.c.seq == seq)).first()
+        return Record(**row._mapping) if row else None
+
+    @staticmethod
+    def _unkept_version(record: Record, kept: _KeptIndex) -> tuple[str, str] | None:
+        """(kind, detail) when the record names a ruleset version the log does not keep as
+        named. A record that holds its rule texts itself (logged before migration 0003, when
+        no version was kept) needs none."""
+        for ref in orjson.loads(record.rulesets):
+            name = f"ruleset {ref['id']} version {ref['version']} (sha256 {ref['sha256']})"
+            found = kept.get(ref["sha256"])
+            if found is None:
+                if _holds_its_texts(record):
+                    return None
+                return ("version_missing", f"it names {name}, which the log does not keep "
+                                           "(deleted, or never kept)")
+            if found != (ref["id"], ref["version"]):
+                return ("version_altered", f"it names {name}, but the log keeps that sha256 as "
+                                           f"ruleset {found[0]} version {found[1]}")
+        return None
 
     def _verify_versions(self) -> tuple[int, Finding | None]:
         """(versions that hold, the first kept version whose content does not match its sha256),
@@ -544,9 +1025,3 @@ class Store:
                    if record.seq > expected_seq else "the record written before it is missing")
         return Finding("removed", record.seq, record.decision_id,
                        f"{missing} (removed, or altered and re-hashed)")
-
-    @staticmethod
-    def _found(checked: int, head: Record | None, finding: Finding | None,
-               versions: int = 0) -> Verification:
-        return Verification(checked, head.seq if head else None,
-                            head.record_hash if head else None, finding, versions)

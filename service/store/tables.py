@@ -97,3 +97,30 @@ pool_candidates = sa.Table(
     sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("facts", sa.Text(), nullable=False),
 )
+
+
+# Signed checkpoints of the log (migration 0005, ``checkpoints``): one per append, written in its
+# transaction; append-only like the log.
+log_checkpoints = sa.Table(
+    "log_checkpoints", metadata,
+    sa.Column("last_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("first_seq", sa.BigInteger(), nullable=False),
+    sa.Column("since_seq", sa.BigInteger(), nullable=False),  # the first record any covers
+    sa.Column("record_hash", sa.String(64), nullable=False),  # that of record last_seq
+    sa.Column("signed_at", sa.String(32), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("mac", sa.String(64), nullable=False),
+)
+
+
+# Idempotency keys of POST /v1/decisions (migration 0006): a caller's key names the one decision
+# it was given for, written in the transaction of that decision's append; append-only.
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("caller", sa.String(64), primary_key=True),
+    sa.Column("idempotency_key", sa.String(255), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),  # of the request it came with
+    sa.Column("decision_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)

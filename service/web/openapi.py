@@ -55,6 +55,7 @@ class Operation:
     roles: tuple[str, ...] | None = None  # None: public; (): any valid token
     body: type[Schema] | None = None
     query: type[Schema] | None = None
+    headers: type[Schema] | None = None  # request headers, validated like the query
     problems: tuple[int, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -65,7 +66,7 @@ class Operation:
             codes |= {401, 403} if self.roles else {401}
         if self.body is not None:
             codes |= {400, 413, 415, 422}
-        if self.query is not None:
+        if self.query is not None or self.headers is not None:
             codes.add(422)
         return sorted(codes)
 
@@ -106,6 +107,8 @@ def _operation(op: Operation, endpoint: str, path_parameters: list[dict]) -> dic
     parameters = list(path_parameters)
     if op.query is not None:
         parameters.append({"in": "query", "schema": op.query})
+    if op.headers is not None:
+        parameters.append({"in": "header", "schema": op.headers})
     responses: dict[str, Any] = {}
     for status, success in op.responses.items():
         content: dict[str, Any] = {}

@@ -42,11 +42,11 @@ def service() -> DecisionService:
 
 def operation(summary: str, tag: str, responses: Mapping[int, Success], *,
               roles: tuple[str, ...] | None = None, body: type[Schema] | None = None,
-              query: type[Schema] | None = None, problems: tuple[int, ...] = (),
-              description: str = "") -> Callable:
+              query: type[Schema] | None = None, headers: type[Schema] | None = None,
+              problems: tuple[int, ...] = (), description: str = "") -> Callable:
     """Describe a view for the OpenAPI document and enforce what the description promises."""
     op = Operation(summary=summary, tag=tag, responses=responses, roles=roles, body=body,
-                   query=query, problems=problems, description=description)
+                   query=query, headers=headers, problems=problems, description=description)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -57,12 +57,20 @@ def operation(summary: str, tag: str, responses: Mapping[int, Success], *,
                 kwargs["body"] = validated(body, json_body())
             if query is not None:
                 kwargs["query"] = validated(query, request.args.to_dict(flat=True))
+            if headers is not None:
+                kwargs["headers"] = validated(headers, _headers_of(headers))
             return view(**kwargs)
 
         guarded.operation = op
         return guarded
 
     return decorate
+
+
+def _headers_of(schema: type[Schema]) -> dict[str, str]:
+    """The request headers the schema describes (the others are not the view's business)."""
+    names = (f.data_key or name for name, f in schema_of(schema).fields.items())
+    return {name: request.headers[name] for name in names if name in request.headers}
 
 
 def _authorize(roles: tuple[str, ...]):

@@ -39,6 +39,20 @@ class DecisionRequestSchema(Strict):
                                                  "(default: today)", "example": "2019-07-15"})
 
 
+class DecisionHeadersSchema(Strict):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=[validate.Length(min=1, max=255),
+                  validate.Regexp(r"^[\x21-\x7e]+$", error="visible ASCII characters only")],
+        metadata={"description": "Makes sending the request again safe (after a 503, a timeout, "
+                                 "a lost answer): the same key with the same body gets the "
+                                 "decision given the first time, with Idempotent-Replayed: true, "
+                                 "and no second record; with another body, 422. Keys are the "
+                                 "caller's (per token name) and never expire: use a new one "
+                                 "(a UUID) for each new request.",
+                  "example": "3f1c9e0a-7a51-4b8e-9c55-2d1f0b7e6a42"})
+
+
 class BatchItem(fields.Raw):
     """One batch item: a DecisionRequest, validated on its own so that a bad item gets its own
     problem and the others are still decided (documented as DecisionRequest)."""

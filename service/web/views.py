@@ -8,6 +8,7 @@ the view calls the service and shapes the response with a schema.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask import request as flask_request
 from marshmallow import ValidationError
 
 from ..decisions import localized
@@ -28,7 +30,7 @@ from ..errors import DecisionError
 from ..i18n import localize
 from ..live import DecisionNotFoundError, DecisionRequest, version_status
 from ..rulesets import RulesetVersion
-from ..store import Filters, Record, encode_cursor
+from ..store import Filters, IdempotencyKey, Record, encode_cursor
 from . import observability, problems
 from . import schemas as s
 from .openapi import Success, docs_model
@@ -44,7 +46,7 @@ from .plumbing import (
     schema_of,
     service,
 )
-from .problems import NotReadyError, problem_body
+from .problems import InvalidRequestError, NotReadyError, problem_body
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 ops = Blueprint("ops", __name__)
@@ -58,21 +60,41 @@ def _decision_request(body: Mapping[str, Any], request_id: str) -> DecisionReque
 @v1.post("/decisions")
 @operation("Decide one candidate", "decisions", {201: Success(
     s.DecisionSchema, "The explained decision, already written to the decision log")},
-    roles=("decide",), body=s.DecisionRequestSchema, problems=(404, 503),
+    roles=("decide",), body=s.DecisionRequestSchema, headers=s.DecisionHeadersSchema,
+    problems=(404, 503),
     description="Decides with the ruleset version in force on `as_of` (default today), writes "
                 "the decision to the log and commits it, then answers. Texts follow "
-                "Accept-Language (en or fr). 404: unknown ruleset or no version in force.")
-def create_decision(body: dict) -> Response:
-    [result] = service().decide([_decision_request(body, g.request_id)], g.caller.name)
+                "Accept-Language (en or fr). 404: unknown ruleset or no version in force. "
+                "With an Idempotency-Key, the same request sent again gets the same decision "
+                "and no second record (Idempotent-Replayed: true); another request with that "
+                "key gets 422.")
+def create_decision(body: dict, headers: dict) -> Response:
+    request = _decision_request(body, g.request_id)
+    replayed = False
+    if "idempotency_key" in headers:
+        result, replayed = service().decide_once(request, IdempotencyKey(
+            g.caller.name, headers["idempotency_key"], _request_sha256(body)))
+    else:
+        [result] = service().decide([request], g.caller.name)
     if isinstance(result, DecisionError):
         return problems.problem_response(request_problem(result))
-    observability.count_decision(result)
+    if not replayed:
+        observability.count_decision(result)
     lang = language()
+    answer_headers = {"Location": url_for("v1.get_decision", decision_id=result["decision_id"])}
+    if replayed:
+        answer_headers["Idempotent-Replayed"] = "true"
     # Written as built, without a marshmallow dump: decisions.decide makes exactly the shape
     # DecisionSchema documents (a test holds every answer to it), and dumping ~60 nested entries
     # field by field was a third of a request's time (docs/benchmarks.md).
-    return respond(None, localized(service().shown(result), lang), 201, lang=lang, headers={
-        "Location": url_for("v1.get_decision", decision_id=result["decision_id"])})
+    return respond(None, localized(service().shown(result), lang), 201, lang=lang,
+                   headers=answer_headers)
+
+
+def _request_sha256(body: Mapping[str, Any]) -> str:
+    """What tells one request from another under an idempotency key: the validated body, as
+    canonical JSON (key order and spacing do not count; an omitted as_of is not today's date)."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @v1.post("/decisions/batch")
@@ -82,8 +104,16 @@ def create_decision(body: dict) -> Response:
     roles=("decide",), body=s.BatchRequestSchema, problems=(503,),
     description="Items are validated and decided one by one: a bad item gets its own problem "
                 "and the others are still decided. Every decision is logged, in one "
-                "transaction, before the answer.")
+                "transaction, before the answer. An Idempotency-Key header is refused (422): "
+                "a 503 means nothing of the batch was logged, so send it again as it was; "
+                "send single decisions with a key where a lost answer must not log twice.")
 def create_decisions_batch(body: dict) -> Response:
+    if "Idempotency-Key" in flask_request.headers:
+        # Refused rather than ignored: a client counting on it would log a batch twice.
+        raise InvalidRequestError(
+            "Idempotency-Key: the batch call does not take one; send the items as single "
+            "decisions with a key each, or resend the batch after a 503 (nothing of it was "
+            "logged)", errors={"Idempotency-Key": ["not taken by the batch call"]})
     items = body["items"]
     slots: list[dict] = []
     requests: list[DecisionRequest] = []
@@ -303,7 +333,8 @@ def healthz() -> Response:
 
 @ops.get("/readyz")
 @operation("Readiness", "operations", {200: Success(
-    s.ReadySchema, "Rulesets loaded and the decision log reachable at the current schema")},
+    s.ReadySchema, "Rulesets loaded and the decision log reachable at the current schema "
+                   "and writable")},
     problems=(503,))
 def readyz() -> Response:
     tokens = current_app.extensions["decisions.tokens"]

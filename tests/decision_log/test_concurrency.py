@@ -55,8 +55,10 @@ def test_many_threads_append_at_once(store):
     _assert_log_holds(store, acknowledged)
 
 
-def _process_writer(url: str, writer: int, start, results) -> None:
-    store = Store(url)  # its own engine and connections, as a gunicorn worker has
+def _process_writer(url: str, writer: int, start, results, key_file: str) -> None:
+    # Its own engine and connections, as a gunicorn worker has, and the key they all share
+    # (made by whichever process appends first).
+    store = Store(url, key_file=key_file)
     start.wait()
     with ThreadPoolExecutor(THREADS_PER_PROCESS) as pool:
         futures = [pool.submit(_write, store, writer * 10 + t, APPENDS_PER_PROCESS_THREAD, None)
@@ -65,11 +67,13 @@ def _process_writer(url: str, writer: int, start, results) -> None:
     store.close()
 
 
-def test_several_processes_append_at_once(store):
+def test_several_processes_append_at_once(store, tmp_path):
     context = multiprocessing.get_context("spawn")  # no inherited connections or locks
     start = context.Barrier(PROCESSES)
     results = context.Queue()
-    processes = [context.Process(target=_process_writer, args=(store.url, p, start, results))
+    key_file = str(tmp_path / "log-key")
+    processes = [context.Process(target=_process_writer,
+                                 args=(store.url, p, start, results, key_file))
                  for p in range(PROCESSES)]
     for process in processes:
         process.start()
@@ -87,4 +91,9 @@ def test_several_processes_append_at_once(store):
         assert process.exitcode == 0
     acknowledged = [i for batch in batches for i in batch]
     assert len(acknowledged) == PROCESSES * THREADS_PER_PROCESS * APPENDS_PER_PROCESS_THREAD
-    _assert_log_holds(store, acknowledged)
+    signed = Store(store.url, key_file=key_file)
+    try:
+        _assert_log_holds(signed, acknowledged)  # every append signed, checkpoints tiling
+        assert signed.verify().unchecked is None
+    finally:
+        signed.close()

@@ -15,9 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from service.store import RulesetVersionMismatchError, Store, canonical_json
+from service.store import (
+    RulesetVersionMismatchError,
+    RulesetVersionMissingError,
+    Store,
+    canonical_json,
+)
 from service.store.log import MIGRATE_LOCK
-from tests.databases import synthetic_entry
+from tests.databases import SYNTHETIC_VERSION, synthetic_entry
 from tests.databases import tamper as tamper_with
 
 PROCESSES = 4
@@ -34,9 +39,11 @@ def version_row(n: int, ruleset: str = "oinp.hcp.tech-draw") -> dict:
 
 
 def kept(store: Store) -> list[str]:
+    """The versions kept, but the one the ``store`` fixture keeps for synthetic decisions."""
     with store.engine.connect() as conn:
-        return list(conn.execute(sa.text("SELECT sha256 FROM ruleset_versions ORDER BY sha256"))
-                    .scalars())
+        return [sha for sha in conn.execute(sa.text(
+            "SELECT sha256 FROM ruleset_versions ORDER BY sha256")).scalars()
+            if sha != SYNTHETIC_VERSION["sha256"]]
 
 
 def tamper(store: Store, *statements: str) -> None:
@@ -86,6 +93,33 @@ def test_version_contents_reads_more_than_one_in_list(store):
     assert store.version_contents(asked) == {r["sha256"]: r["content"] for r in rows}
 
 
+def naming(n: int, *more: int):
+    """A synthetic decision that names the kept-version rows ``n`` (and ``more``)."""
+    entry = synthetic_entry(n)
+    entry.decision["rulesets"] = [{"id": row["ruleset_id"], "version": row["version"],
+                                   "sha256": row["sha256"], "as": "x", "outcome": "eligible",
+                                   "met": True} for row in map(version_row, (n, *more))]
+    return entry
+
+
+def test_an_append_keeps_the_versions_it_names_with_it(store):
+    store.append([naming(1), naming(2, 3)], [version_row(n) for n in range(1, 6)])
+    assert kept(store) == sorted(version_row(n)["sha256"] for n in (1, 2, 3))  # not 4, 5
+    store.append([naming(1)], [])  # kept already: nothing to hand over
+    assert store.count() == 3 and store.verify().intact
+
+
+def test_an_append_naming_a_version_not_kept_nor_given_writes_nothing(store):
+    with pytest.raises(RulesetVersionMissingError, match="ruleset oinp.hcp.tech-draw version "
+                                                         "2019-07-02"):
+        store.append([naming(1), naming(2)], [version_row(1)])
+    assert store.count() == 0 and kept(store) == []  # the whole transaction is undone
+    bad = {**version_row(2), "content": version_row(3)["content"]}
+    with pytest.raises(RulesetVersionMismatchError):
+        store.append([naming(2)], [bad])
+    assert store.count() == 0
+
+
 # ------------------------------------------------------------------------------- append-only
 def test_the_database_refuses_update_and_delete_of_a_version(store):
     store.keep_versions([version_row(1)])
@@ -103,7 +137,7 @@ def test_verify_checks_the_kept_versions(store):
     store.append([synthetic_entry(i) for i in range(1, 4)])
     store.keep_versions([version_row(n) for n in range(1, 4)])
     result = store.verify()
-    assert result.intact and (result.checked, result.versions) == (3, 3)
+    assert result.intact and (result.checked, result.versions) == (3, 4)  # and the synthetic
 
 
 def test_an_altered_version_is_found(store):
@@ -120,6 +154,34 @@ def test_an_altered_version_is_found(store):
     assert target["ruleset_id"] in found.detail and target["version"] in found.detail
     assert target["sha256"] in found.detail
     assert result.checked == 3  # the chain itself holds
+
+
+def test_a_deleted_version_that_records_name_is_found(store):
+    store.append([naming(1), naming(2), naming(3)], [version_row(n) for n in (1, 2, 3)])
+    tamper(store, f"DELETE FROM ruleset_versions WHERE sha256 = '{version_row(2)['sha256']}'")
+    result = store.verify()
+    assert not result.intact, "a deleted kept version went unnoticed"
+    assert (result.finding.kind, result.finding.seq) == ("version_missing", 2)
+    assert "2019-07-02" in result.finding.detail and "does not keep" in result.finding.detail
+    assert result.checked == 1
+
+
+def test_a_replaced_version_that_records_name_is_found(store):
+    """Replaced by other content under the other content's own sha256: every kept version
+    still hashes to its key, but the record's version is gone."""
+    store.append([naming(1), naming(2)], [version_row(1), version_row(2)])
+    other = version_row(7)
+    tamper(store, f"UPDATE ruleset_versions SET sha256 = '{other['sha256']}', content = "
+                  f"'{other['content']}' WHERE sha256 = '{version_row(2)['sha256']}'")
+    assert (store.verify().finding.kind, store.verify().finding.seq) == ("version_missing", 2)
+
+
+def test_a_version_relabelled_under_another_ruleset_is_found(store):
+    store.append([naming(1)], [version_row(1)])
+    tamper(store, "UPDATE ruleset_versions SET version = '2020-01-01' "
+                  f"WHERE sha256 = '{version_row(1)['sha256']}'")
+    found = store.verify().finding
+    assert (found.kind, found.seq) == ("version_altered", 1) and "2020-01-01" in found.detail
 
 
 def test_a_broken_chain_is_reported_before_an_altered_version(store):
@@ -188,8 +250,25 @@ def test_processes_keep_the_same_versions_at_once(store):
 
 
 # -------------------------------------------------------------------------------- migrations
-def test_the_head_revision_is_0003():
-    assert Store.head_revision() == "0003"
+def test_the_head_revision_is_0006():
+    assert Store.head_revision() == "0006"
+
+
+def append_as_before_0003(store: Store, entries) -> None:
+    """What the service wrote before the log kept ruleset versions: records that hold their
+    rules' texts (here a fired rule with its title), and no version kept."""
+    from service.store import GENESIS, decision_log, record_hash
+    from service.store.log import _row
+
+    rows, prev = [], GENESIS
+    for seq, entry in enumerate(entries, 1):
+        entry.decision["fired"] = [{"rule": "adult", "ruleset": "oinp.hcp.tech-draw",
+                                    "title": {"en": "Is an adult", "fr": "Est majeur"}}]
+        row = {**_row(entry), "seq": seq, "prev_hash": prev}
+        row["record_hash"] = prev = record_hash(row)
+        rows.append(row)
+    with store.engine.begin() as conn:
+        conn.execute(decision_log.insert(), rows)
 
 
 def test_a_0002_database_is_upgraded(database_url):
@@ -202,12 +281,12 @@ def test_a_0002_database_is_upgraded(database_url):
             config.attributes["connection"] = conn
             command.upgrade(config, "0002")
         assert store.revision() == "0002"
-        store.append([synthetic_entry(i) for i in range(1, 4)])
+        append_as_before_0003(store, [synthetic_entry(i) for i in range(1, 4)])
         with store.engine.connect() as conn:
             assert not sa.inspect(conn).has_table("ruleset_versions")
 
         store.upgrade()
-        assert store.revision() == "0003" == store.head_revision()
+        assert store.revision() == store.head_revision()
         assert store.count() == 3 and store.verify().intact
         assert store.keep_versions([version_row(1)]) == 1
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as c:

@@ -22,12 +22,13 @@ from service.store import (
     record_hash,
 )
 from tests.conftest import PROFILE
-from tests.databases import synthetic_entry
+from tests.databases import SYNTHETIC_VERSION, synthetic_entry
 
 
 def test_a_real_decision_is_logged_whole(store, catalog, engine):
     decision = decide(catalog, engine, "oinp.hcp.tech-draw", PROFILE, dt.date(2019, 7, 15))
-    [(seq, digest)] = store.append([NewDecision(decision, PROFILE, "req-1", "caller-a")])
+    [(seq, digest)] = store.append([NewDecision(decision, PROFILE, "req-1", "caller-a")],
+                                   [v.kept() for v in catalog.all_versions()])
 
     record = store.get(decision["decision_id"])
     assert (record.seq, record.record_hash, record.prev_hash) == (seq, digest, GENESIS)
@@ -142,7 +143,7 @@ def test_an_in_memory_sqlite_log_is_refused():
 def test_a_new_sqlite_log_is_readable_by_its_owner_only(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'var' / 'log.db'}")
     store.upgrade()
-    store.append([synthetic_entry(1)])
+    store.append([synthetic_entry(1)], [SYNTHETIC_VERSION])
     for name in ("log.db", "log.db-wal"):
         assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, name
     store.close()

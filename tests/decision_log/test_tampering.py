@@ -3,10 +3,12 @@ of tampering is found by verify(), at the right record, on SQLite and on Postgre
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 from service.store import Store, record_hash
 from tests.databases import synthetic_entry, tamper
@@ -98,3 +100,71 @@ def test_verify_log_command_reports_the_first_broken_record(log):
                              "--database-url", url], capture_output=True, text=True)
     assert broken.returncode == 1
     assert "BROKEN at record 4" in broken.stdout and "altered" in broken.stdout
+
+
+# ------------------------------------------------------------------- rewriting by re-inserting
+def _forged_chain(log: Store, from_seq: int) -> list[dict]:
+    """Record ``from_seq`` altered and every record after it re-hashed: a chain that holds."""
+    rows, prev = [], None
+    for record in log.scan():
+        row = vars(record).copy()
+        if record.seq == from_seq:
+            row["outcome"] = "forged"
+        if record.seq >= from_seq:
+            row["prev_hash"] = prev
+            row["record_hash"] = record_hash(row)
+            rows.append(row)
+        prev = row["record_hash"]
+    return rows
+
+
+def test_a_record_cannot_be_rewritten_by_inserting_it_again(log):
+    """SQLite's REPLACE deletes the row in the way without firing the DELETE trigger: the
+    append-only triggers alone let a record be rewritten and the chain re-hashed. PostgreSQL
+    has no REPLACE, and its upsert fires the UPDATE trigger."""
+    if log.dialect == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), log.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO decision_log SELECT * FROM decision_log WHERE seq = 3 "
+                "ON CONFLICT (seq) DO UPDATE SET outcome = 'forged'")
+        assert log.verify().intact
+        return
+    import sqlite3
+
+    forged = _forged_chain(log, 3)
+    columns = ", ".join(forged[0])
+    marks = ", ".join("?" * len(forged[0]))
+    raw = sqlite3.connect(log.sqlite_path)  # the attacker's own connection, not the service's
+    try:
+        for verb in ("INSERT OR REPLACE", "REPLACE"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                with raw:
+                    raw.executemany(f"{verb} INTO decision_log ({columns}) VALUES ({marks})",
+                                    [tuple(row.values()) for row in forged])
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), raw:
+            raw.execute("INSERT INTO decision_log (seq, decision_id, decided_at, ruleset_id, "
+                        "ruleset_version, outcome, as_of, facts, rulesets, decision, prev_hash, "
+                        "record_hash) SELECT seq, decision_id, decided_at, ruleset_id, "
+                        "ruleset_version, 'forged', as_of, facts, rulesets, decision, prev_hash, "
+                        "record_hash FROM decision_log WHERE seq = 3 "
+                        "ON CONFLICT DO UPDATE SET outcome = excluded.outcome")
+        # the kept ruleset versions and the draws cannot be replaced either
+        kept = hashlib.sha256(b"kept").hexdigest()
+        raw.execute("INSERT INTO ruleset_versions VALUES (?, 'r', '1', 'kept', 't')", (kept,))
+        raw.commit()
+        with raw:
+            raw.execute("INSERT OR REPLACE INTO ruleset_versions VALUES "
+                        "(?, 'r', '1', 'forged', 't')", (kept,))
+        assert raw.execute("SELECT content FROM ruleset_versions WHERE sha256 = ?",
+                           (kept,)).fetchall() == [("kept",)]
+        draw = ("d1", "r", "1", kept, "2019-07-12", "t", None, None, 1, "p", "q", "{}")
+        with raw:
+            raw.execute(f"INSERT INTO draws VALUES ({', '.join('?' * len(draw))})", draw)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), raw:
+            raw.execute(f"REPLACE INTO draws VALUES ({', '.join('?' * len(draw))})",
+                        (*draw[:-1], '{"forged": true}'))
+    finally:
+        raw.close()
+    assert [r.outcome for r in log.scan()] == ["eligible"] * 6
+    assert log.verify().intact
+

@@ -134,7 +134,7 @@ def test_an_undated_tef_result_is_refused_from_the_day_tef_changed_scale(client)
 
 
 def test_no_answer_without_a_committed_log_record(client, app, monkeypatch):
-    def broken_append(entries):
+    def broken_append(*_entries_and_versions):
         raise StoreUnavailableError("the decision log cannot be reached: OperationalError")
 
     monkeypatch.setattr(app.extensions["decisions"].store, "append", broken_append)
