@@ -22,6 +22,8 @@ from flask import (
     url_for,
 )
 from marshmallow import ValidationError
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as NoRouteMatch
 
 from ..decisions import localized
 from ..errors import DecisionError
@@ -48,6 +50,23 @@ from .problems import NotReadyError, problem_body
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 ops = Blueprint("ops", __name__)
+
+
+class DecisionIdConverter(BaseConverter):
+    """A decision id is never the name of a sibling route: without this, GET /v1/decisions/batch
+    (a POST-only route) was read as the decision 'batch' (404) instead of a 405 naming POST."""
+
+    RESERVED = frozenset({"batch", "export"})
+
+    def to_python(self, value: str) -> str:
+        if value in self.RESERVED:
+            raise NoRouteMatch()  # Werkzeug tries the other routes, then answers 405
+        return value
+
+
+# Registered with the blueprint, before its routes are added (they are compiled against it).
+v1.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "decision_id", DecisionIdConverter))
 
 
 def _decision_request(body: Mapping[str, Any], request_id: str) -> DecisionRequest:
@@ -158,7 +177,7 @@ def export_decisions(query: dict) -> Response:
         "Content-Disposition": "attachment; filename=decisions.jsonl"})
 
 
-@v1.get("/decisions/<decision_id>")
+@v1.get("/decisions/<decision_id:decision_id>")
 @operation("Read one logged decision", "decision log", {200: Success(
     s.DecisionRecordSchema, "The record: facts as sent, versions and hashes, the explanation")},
     roles=("audit",), problems=(404, 503))

@@ -130,6 +130,15 @@ def test_wrong_method_and_unknown_path(client):
     problem(client.get("/v1/no-such-thing", headers=bearer("everything")), 404)
 
 
+def test_reading_the_batch_route_is_a_405_naming_post_not_an_unknown_decision(client):
+    # Issue 17 item 17g: GET /v1/decisions/batch answered "no decision 'batch'" (404).
+    response = client.get("/v1/decisions/batch", headers=bearer("everything"))
+    body = problem(response, 405)
+    assert "POST" in response.headers["Allow"] and "batch" not in body["detail"]
+    assert client.get("/v1/decisions/export", headers=bearer("auditor")).status_code == 200
+    problem(client.get("/v1/decisions/no-such-id", headers=bearer("auditor")), 404)
+
+
 def test_request_ids_are_echoed_when_sane_and_made_otherwise(client):
     sent = client.post("/v1/decisions", json=REQUEST,
                        headers={**bearer("decider"), "X-Request-ID": "caller-abc.123"})
