@@ -8,6 +8,7 @@ Texts are dumped after ``i18n.localize`` has picked one language, so they are pl
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -19,6 +20,19 @@ ID = validate.Regexp(ID_PATTERN, error="a ruleset id: lowercase words joined by 
 def any_value(**kwargs) -> fields.Raw:
     """A JSON value of any type (null included)."""
     return fields.Raw(allow_none=True, **kwargs)
+
+
+class CalendarDate(fields.Date):
+    """A day written YYYY-MM-DD and nothing else: marshmallow's Date reads with
+    date.fromisoformat, which on Python 3.11 also takes 20190715 and 2019-W29-1 (issue 17, 17e)."""
+
+    FORM = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+    default_error_messages = {"invalid": "Not a valid date: write it as YYYY-MM-DD."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
+        if not isinstance(value, str) or not self.FORM.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Strict(Schema):
@@ -35,7 +49,7 @@ class DecisionRequestSchema(Strict):
         "description": "The candidate's facts, checked against the ruleset's facts contract "
                        "(GET /v1/rulesets/{id}): unknown fields, wrong types and out-of-range "
                        "values give 422 with the field path, e.g. facts.age."})
-    as_of = fields.Date(metadata={"description": "Decide with the rules in force on this day "
+    as_of = CalendarDate(metadata={"description": "Decide with the rules in force on this day "
                                                  "(default: today)", "example": "2019-07-15"})
 
 

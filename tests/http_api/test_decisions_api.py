@@ -87,6 +87,12 @@ def test_invalid_facts_give_422_with_paths_into_the_body(client):
     ({"facts": PROFILE}, {"ruleset"}),
     ({"ruleset": "oinp.hcp.tech-draw"}, {"facts"}),
     ({**REQUEST, "as_of": "15/07/2019"}, {"as_of"}),
+    # Issue 17, 17e: only YYYY-MM-DD, though Python 3.11's fromisoformat takes the others.
+    ({**REQUEST, "as_of": "20190715"}, {"as_of"}),
+    ({**REQUEST, "as_of": "2019-W29-1"}, {"as_of"}),
+    ({**REQUEST, "as_of": "2019-07-15T00:00:00"}, {"as_of"}),
+    ({**REQUEST, "as_of": "２０１９-07-15"}, {"as_of"}),
+    ({**REQUEST, "as_of": 20190715}, {"as_of"}),
     ({**REQUEST, "pinned": {"x": "1"}}, {"pinned"}),
     ({**REQUEST, "facts": [1, 2]}, {"facts"}),
     ({**REQUEST, "ruleset": "Not An Id"}, {"ruleset"}),
