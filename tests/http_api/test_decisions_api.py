@@ -116,6 +116,42 @@ def test_malformed_json_gives_400(client):
                             headers=bearer("decider")), 400)
 
 
+@pytest.mark.parametrize("raw, path", [
+    (b'{"ruleset": "oinp.hcp.tech-draw", "ruleset": "express-entry.crs", "facts": {}}',
+     "ruleset"),
+    (orjson.dumps(REQUEST)[:-1] + b', "facts": {"age": 1}}', "facts"),
+    (orjson.dumps(REQUEST).replace(b'"age":29', b'"age":29,"age":99'), "facts.age"),
+    (orjson.dumps(REQUEST).replace(b'"reading":9', b'"reading":9,"reading":4'),
+     "facts.first_language.reading"),
+    (b'{"items": [' + orjson.dumps(REQUEST) + b", "
+     + orjson.dumps(REQUEST).replace(b'"age":29', b'"age":29,"age":99') + b"]}",
+     "items[1].facts.age"),
+])
+def test_a_key_written_twice_in_one_object_gives_422_naming_it(client, raw, path):
+    # Issue 17, 17f: orjson kept the last of them silently; the decision then differed from
+    # what a reader of the body (or another parser) saw.
+    url = "/v1/decisions/batch" if raw.startswith(b'{"items"') else "/v1/decisions"
+    body = problem(client.post(url, data=raw, content_type="application/json",
+                               headers=bearer("decider")), 422)
+    assert set(body["errors"]) == {path}
+    assert "more than once" in body["errors"][path][0]
+
+
+def test_a_body_nested_as_deep_as_orjson_reads_is_refused_not_a_server_error(client):
+    # orjson reads 1,024 levels, the stdlib parser that looks for duplicate keys fewer.
+    deep = b'{"ruleset": "oinp.hcp.tech-draw", "facts": {"x": ' + b"[" * 1020 + b"]" * 1020 \
+        + b"}}"
+    response = client.post("/v1/decisions", data=deep, content_type="application/json",
+                           headers=bearer("decider"))
+    assert 400 <= response.status_code < 500, response.data[:300]
+
+
+def test_equal_keys_in_different_objects_are_not_duplicates(client):
+    same = {"items": [REQUEST, REQUEST]}
+    assert client.post("/v1/decisions/batch", json=same,
+                       headers=bearer("decider")).get_json()["succeeded"] == 2
+
+
 def test_a_body_that_is_not_json_gives_415(client):
     problem(client.post("/v1/decisions", data=orjson.dumps(REQUEST),
                         content_type="text/plain", headers=bearer("decider")), 415)
