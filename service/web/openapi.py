@@ -17,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from ..errors import PLAIN_TEXT
 from ..rulesets import ID_PATTERN
 from . import schemas
 
@@ -31,11 +32,13 @@ PROBLEM_TITLES = {
     422: "Invalid request: messages by field path in `errors`",
     503: "Not available now; retry later",
 }
+# Path parameters hold no control character (web.plumbing refuses them: 422).
 PATH_PARAMETERS = {
     "ruleset_id": {"type": "string", "pattern": ID_PATTERN, "maxLength": 200},
-    "version": {"type": "string", "minLength": 1, "maxLength": 64},
-    "decision_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "version": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT},
+    "decision_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT},
 }
+PLAIN_PARAMETER = {"type": "string", "pattern": PLAIN_TEXT}
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def build_spec(app: Flask, version: str) -> dict:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         parameters = [{"in": "path", "name": name, "required": True,
-                       "schema": PATH_PARAMETERS.get(name, {"type": "string"})}
+                       "schema": PATH_PARAMETERS.get(name, PLAIN_PARAMETER)}
                       for name in sorted(rule.arguments)]
         operations = {method.lower(): _operation(op, rule.endpoint, parameters)
                       for method in sorted(rule.methods - {"HEAD", "OPTIONS"})}

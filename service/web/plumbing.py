@@ -2,9 +2,10 @@
 view and its guard: roles, body, query), the JSON body, validation into 422 problems, cursors,
 and the JSON response.
 
-Each view is declared with ``@operation``: it checks the bearer token's roles, reads the JSON body
-(415, 413, 400) and validates it and the query string with marshmallow (422), and hands the view
-plain data. Every error becomes a problem+json response (``web.problems``).
+Each view is declared with ``@operation``: it checks the bearer token's roles, refuses a path or
+query parameter that holds a control character (422), reads the JSON body (415, 413, 400) and
+validates it and the query string with marshmallow (422), and hands the view plain data. Every
+error becomes a problem+json response (``web.problems``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError
 
 from ..auth import TokenStore
-from ..errors import DecisionError, FactsError, flatten_messages
+from ..errors import DecisionError, FactsError, flatten_messages, parameter_errors
 from ..i18n import negotiate
 from ..live import DecisionService
 from ..store import decode_cursor
@@ -54,6 +55,12 @@ def operation(summary: str, tag: str, responses: Mapping[int, Success], *,
         def guarded(**kwargs: Any) -> Response:
             if roles is not None:
                 g.caller = _authorize(roles)
+            # Every path and query parameter, documented or not, before any reaches a view or
+            # the database (issue 17, item 3).
+            bad = parameter_errors([*((k, str(v)) for k, v in kwargs.items()),
+                                    *request.args.items(multi=True)])
+            if bad:
+                raise invalid_request(bad)
             if body is not None:
                 kwargs["body"] = validated(body, json_body())
             if query is not None:

@@ -12,9 +12,13 @@ import re
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from ..errors import CONTROL_MESSAGE, PLAIN_TEXT
 from ..rulesets import ID_PATTERN
 
 ID = validate.Regexp(ID_PATTERN, error="a ruleset id: lowercase words joined by . or -")
+# Free text that reaches the database or a page: no control character (the request guard,
+# web.plumbing, refuses them in every parameter; this says so in the OpenAPI document).
+PLAIN = validate.Regexp(PLAIN_TEXT, error=CONTROL_MESSAGE)
 
 
 def any_value(**kwargs) -> fields.Raw:
@@ -65,10 +69,10 @@ class BatchRequestSchema(Strict):
 
 
 class DecisionQuerySchema(Strict):
-    ruleset = fields.String(validate=validate.Length(max=200))
-    version = fields.String(validate=validate.Length(max=64))
-    outcome = fields.String(validate=validate.Length(max=64))
-    candidate_id = fields.String(validate=validate.Length(max=200))
+    ruleset = fields.String(validate=[validate.Length(max=200), PLAIN])
+    version = fields.String(validate=[validate.Length(max=64), PLAIN])
+    outcome = fields.String(validate=[validate.Length(max=64), PLAIN])
+    candidate_id = fields.String(validate=[validate.Length(max=200), PLAIN])
     decided_from = fields.AwareDateTime(
         data_key="from", default_timezone=dt.UTC,
         metadata={"description": "decided at or after (ISO 8601; UTC when no offset)"})
@@ -79,7 +83,7 @@ class DecisionQuerySchema(Strict):
 
 class DecisionPageQuerySchema(DecisionQuerySchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Length(max=64), metadata={
+    cursor = fields.String(validate=[validate.Length(max=64), PLAIN], metadata={
         "description": "next_cursor of the previous page"})
     order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]),
                           metadata={"description": "asc: log order; desc: newest first"})

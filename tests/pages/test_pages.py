@@ -236,6 +236,25 @@ def test_an_unknown_decision_is_a_page_not_a_problem(auditor):
     assert "no decision &#39;nope&#39; in the log" in text(response)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_control_character_in_the_address_is_a_422_page_naming_it(make_app, database_url):
+    # Issue 17, item 3: a NUL here was a 500 on PostgreSQL (its text cannot hold NUL).
+    client = make_app(database_url=database_url).test_client()
+    sign_in(client, "everything")
+    for url, name in [("/decisions?candidate_id=C%00", "candidate_id"),
+                      ("/decisions?outcome=a%01b&ruleset=x", "outcome"),
+                      ("/decisions/%00", "decision_id"), ("/draws/d%00", "draw_id"),
+                      ("/decisions/export?version=%7F", "version"),
+                      ("/rulesets/oinp.hcp.tech-draw?version=%C2%85", "version")]:
+        response = client.get(url)
+        assert response.status_code == 422, (url, text(response)[:300])
+        assert response.mimetype == "text/html"
+        assert f"control character in {name}" in text(response), url
+    french = client.get("/draws/%00", headers={"Accept-Language": "fr"})
+    assert "caractère de contrôle dans draw_id" in text(french)
+    assert client.get("/decisions?candidate_id=C-1").status_code == 200
+
+
 def test_the_print_stylesheet_hides_navigation_and_shows_link_targets(client):
     css = text(client.get("/static/pages.css"))
     media = css.split("@media print")[1]
