@@ -31,9 +31,15 @@ def _child_exit(server: Any, worker: Any) -> None:
 def _on_reload(arbiter: Any) -> None:
     """SIGHUP to the master: check the ruleset folder afresh and publish it for the workers
     gunicorn is about to start, only if it passes; otherwise they start on the rules in use.
-    A reload asked through the API has published the folder already: nothing to do then."""
+    A reload asked through the API has published the folder already: nothing to do then.
+
+    A signal carries no parameter, so a folder that no longer has a ruleset in use (or has
+    none) is refused here: removing rulesets is asked by name, POST /v1/admin/reload?remove=
+    (issue 17, item 1)."""
     from .checks import check_rulesets
     from .errors import RulesetError
+    from .live import ReloadRemovesError, removal_refused
+    from .rulesets import load_catalog
     from .rulesets.snapshots import RulesetSnapshots, folder_digest
 
     source = os.environ["DECISIONS_RULESETS"]
@@ -42,10 +48,16 @@ def _on_reload(arbiter: Any) -> None:
         return
     staged = snapshots.stage(source)
     try:
+        refused = removal_refused(load_catalog(snapshots.current()).ids(),
+                                  load_catalog(staged).ids(), None)
+        if refused:
+            raise refused
         check_rulesets(str(staged))
-    except RulesetError as exc:
+    except (RulesetError, ReloadRemovesError) as exc:
         snapshots.discard(staged)
-        arbiter.log.error("reload refused, the rules in use stay: %s", exc.detail)
+        how = " (a reload that removes rulesets is asked through POST /v1/admin/reload?remove=" \
+            "...; a signal cannot name them)" if isinstance(exc, ReloadRemovesError) else ""
+        arbiter.log.error("reload refused, the rules in use stay: %s%s", exc.detail, how)
         return
     snapshots.publish(staged)
     arbiter.log.info("reload: rulesets checked and published from %s", source)

@@ -8,10 +8,13 @@ from .decision_service import (
     DecisionNotFoundError,
     DecisionRequest,
     DecisionService,
+    ReloadRemovesError,
     ReplayUnavailableError,
     Rules,
+    removal_refused,
     version_status,
 )
 
 __all__ = ["MASTER_PID_ENV", "DecisionNotFoundError", "DecisionRequest", "DecisionService",
-           "ReplayUnavailableError", "Rules", "version_status"]
+           "ReloadRemovesError", "ReplayUnavailableError", "Rules", "removal_refused",
+           "version_status"]

@@ -167,6 +167,8 @@ class ProblemSchema(Strict):
                            metadata={"description": "ruleset problems: file, line, key"})
     checks = fields.Dict(keys=fields.String(), values=fields.String(),
                          metadata={"description": "readiness checks that failed"})
+    removed = fields.List(fields.String(), metadata={
+        "description": "reload refused (409): the rulesets in use it would remove"})
 
 
 class BatchResultSchema(Strict):
@@ -353,9 +355,30 @@ class RulesetDetailSchema(RulesetSummarySchema):
         "description": "the version in force today, or the next scheduled one"})
 
 
+class RulesetIds(fields.String):
+    """Ruleset ids separated by commas (``a.b,c-d``), read as a list."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+        for ruleset_id in ids:
+            ID(ruleset_id)
+        return ids
+
+
+class ReloadQuerySchema(Strict):
+    remove = RulesetIds(validate=validate.Length(max=10_000), metadata={
+        "description": "the rulesets in use that this reload takes out of service, separated "
+                       "by commas: exactly those the folder no longer has. Without it, a "
+                       "reload that would remove one is refused (409)",
+        "example": "oinp.hcp.draw.tech-2019-07-12"})
+
+
 class ReloadSchema(Strict):
     rulesets = fields.Integer(required=True)
     versions = fields.Integer(required=True)
+    removed = fields.List(fields.String(), required=True, metadata={
+        "description": "the rulesets this reload took out of service (as named in remove)"})
     workers_restarting = fields.Boolean(required=True)
 
 

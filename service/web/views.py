@@ -302,14 +302,19 @@ def get_ruleset_version(ruleset_id: str, version: str) -> Response:
 @v1.post("/admin/reload")
 @operation("Reload the rulesets from disk", "admin", {200: Success(
     s.ReloadSchema, "The new rules are in use (and workers are being replaced)")},
-    roles=("admin",), problems=(422,),
+    roles=("admin",), query=s.ReloadQuerySchema, problems=(409, 422),
     description="Loads, validates and compiles every ruleset file, then swaps them in whole. "
                 "A broken file gives 422 with every problem (file, line, key) and changes "
-                "nothing. Under `decisions serve` every worker is then replaced gracefully.")
-def reload_rulesets() -> Response:
-    rules, restarting = service().reload()
+                "nothing. A folder that no longer has a ruleset in use gives 409 with the "
+                "rulesets it would remove (`removed`) and changes nothing, unless `remove` "
+                "names exactly those; a folder with no ruleset at all, always 409. Under "
+                "`decisions serve` every worker is then replaced gracefully.")
+def reload_rulesets(query: dict) -> Response:
+    before = set(service().rules.catalog.ids())
+    rules, restarting = service().reload(remove=query.get("remove"))
     versions = sum(len(v) for v in rules.catalog.by_id.values())
     return respond(s.ReloadSchema, {"rulesets": len(rules.catalog.by_id), "versions": versions,
+                                    "removed": sorted(before - set(rules.catalog.ids())),
                                     "workers_restarting": restarting})
 
 

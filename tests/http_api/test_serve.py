@@ -308,6 +308,15 @@ def test_sighup_loads_the_folder_afresh_only_when_it_passes(tmp_path):
         hangup_and_wait(server.output().count("Booting worker"))
         assert "reload refused, the rules in use stay" in server.output()
         assert outcomes(6) == {"not_eligible"}
+        # An emptied folder (issue 17, item 1: it was accepted, and every decision was then a
+        # 404): a signal cannot name what goes, so it is refused and logged.
+        for file in (rulesets / "test").iterdir():
+            file.unlink()
+        hangup_and_wait(server.output().count("Booting worker"))
+        refusal = [line for line in server.output().splitlines()
+                   if "reload refused" in line and "test.min-age" in line]
+        assert refusal and "POST /v1/admin/reload?remove=" in refusal[0], server.output()[-2000:]
+        assert outcomes(6) == {"not_eligible"}
         assert server.process.poll() is None
     finally:
         server.stop()
