@@ -16,8 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Request, Response, current_app, g, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from ..auth import TokenStore
 from ..errors import DecisionError, FactsError, flatten_messages, parameter_errors
@@ -36,6 +39,35 @@ from .problems import (
 
 JSON = "application/json"
 JSON_LINES = "application/jsonl"
+
+
+class _StreamedBodyLimit(LimitedStream):
+    """A body sent without Content-Length (chunked), read against the size limit. Werkzeug's
+    own wrapper stops reading at the limit and hands on what it read as if it were the whole
+    body: a longer body was cut at 2 MiB and its prefix decided (issue 17, 17a). This one reads
+    one byte further: a body that has it is too large (413), as with a Content-Length."""
+
+    def __init__(self, stream: Any, limit: int):
+        super().__init__(stream, limit + 1, is_max=True)
+        self.max = limit
+
+    def readinto(self, buffer: Any) -> int | None:
+        count = super().readinto(buffer)
+        if self._pos > self.max:
+            raise RequestEntityTooLarge()
+        return count
+
+
+class LimitedRequest(Request):
+    """Flask's request, with every body held to MAX_CONTENT_LENGTH however it is sent."""
+
+    @cached_property
+    def stream(self) -> Any:
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None \
+                and self.environ.get("wsgi.input_terminated"):
+            return _StreamedBodyLimit(self.environ["wsgi.input"], limit)
+        return super().stream
 
 
 def service() -> DecisionService:

@@ -4,6 +4,7 @@ every error in the one problem+json shape."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import orjson
 import pytest
@@ -164,6 +165,26 @@ def test_a_body_over_the_configured_limit_gives_413(make_app):
     problem(client.post("/v1/decisions", json=big, headers=bearer("decider")), 413)
     assert client.post("/v1/decisions", json=REQUEST,
                        headers=bearer("decider")).status_code == 201
+
+
+def streamed(client, body: bytes, url: str = "/v1/decisions"):
+    """POST ``body`` as a server hands on a chunked one: no Content-Length, the stream ended
+    by the server (``wsgi.input_terminated``, as gunicorn sets it)."""
+    return client.post(url, input_stream=io.BytesIO(body), content_type="application/json",
+                       headers={**bearer("decider"), "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_streamed_body_over_the_limit_gives_413_not_its_prefix_decided(make_app):
+    # Issue 17, 17a: a chunked body was cut at the limit and the prefix decided (201), when
+    # the prefix was valid JSON (here: the request, then spaces).
+    client = make_app(max_body_bytes=2048).test_client()
+    request = orjson.dumps(REQUEST)
+    assert len(request) < 2048
+    assert streamed(client, request).status_code == 201
+    assert streamed(client, request.ljust(2048)).status_code == 201  # exactly the limit
+    problem(streamed(client, request.ljust(2049)), 413)
+    problem(streamed(client, request.ljust(10_000)), 413)
 
 
 def test_wrong_method_and_unknown_path(client):

@@ -41,7 +41,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, tmp: Path, database_url: str, workers: int = 3,
-                 tokens: Path | None = None, rulesets: Path = RULESETS):
+                 tokens: Path | None = None, rulesets: Path = RULESETS,
+                 options: tuple[str, ...] = ()):
         self.port = free_port()
         self.tokens = tokens or write_tokens(tmp / "tokens")
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 (closed in stop)
@@ -49,7 +50,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers), "--rulesets", str(rulesets),
-             "--database-url", database_url, "--tokens-file", str(self.tokens)],
+             "--database-url", database_url, "--tokens-file", str(self.tokens), *options],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready(timeout=60)
 
