@@ -29,7 +29,7 @@ PROBLEM_TITLES = {
     409: "Conflict",
     413: "Body larger than the configured limit",
     415: "Content-Type is not application/json",
-    422: "Invalid request: messages by field path in `errors`",
+    422: "Invalid request: messages by field or parameter in `errors`",
     503: "Not available now; retry later",
 }
 # Path parameters hold no control character (web.plumbing refuses them: 422).
@@ -63,7 +63,9 @@ class Operation:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def problem_codes(self) -> list[int]:
-        codes = set(self.problems)
+        # 422 on every operation: a path or query parameter with a control character, taken or
+        # not (web.plumbing).
+        codes = set(self.problems) | {422}
         if self.roles is not None:
             codes |= {401, 403} if self.roles else {401}
         if self.body is not None:
