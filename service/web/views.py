@@ -33,7 +33,7 @@ from ..rulesets import RulesetVersion
 from ..store import Filters, Record, encode_cursor
 from . import observability, problems
 from . import schemas as s
-from .openapi import Success, docs_model
+from .openapi import Success, docs_model, with_facts_contracts
 from .plumbing import (
     JSON,
     JSON_LINES,
@@ -350,12 +350,23 @@ def metrics() -> Response:
 @operation("This API's OpenAPI 3.1 document", "operations", {200: Success(
     None, "The OpenAPI document", media=JSON)})
 def openapi_document() -> Response:
-    return respond(None, current_app.extensions["decisions.spec"])
+    return respond(None, _spec())
+
+
+def _spec() -> dict:
+    """The OpenAPI document with the facts contracts of the rulesets in use: made once per
+    catalog (a reload brings a new one)."""
+    catalog = service().rules.catalog
+    made = current_app.extensions.get("decisions.spec.facts")
+    if made is None or made[0] is not catalog:
+        made = (catalog, with_facts_contracts(current_app.extensions["decisions.spec"], catalog))
+        current_app.extensions["decisions.spec.facts"] = made
+    return made[1]
 
 
 @ops.get("/docs")
 @operation("This API's documentation page", "operations", {200: Success(
     None, "HTML", media="text/html")})
 def docs_page() -> str:
-    return render_template("api-docs.html", doc=docs_model(
-        current_app.extensions["decisions.spec"]), spec_url=url_for("ops.openapi_document"))
+    return render_template("api-docs.html", doc=docs_model(_spec()),
+                           spec_url=url_for("ops.openapi_document"))

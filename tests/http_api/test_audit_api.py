@@ -243,12 +243,16 @@ def test_a_reload_that_would_remove_a_ruleset_is_refused_unless_it_is_named(make
                        headers=bearer("admin")).status_code == 422
     assert decide_age(client, "test.other-age") == 201
 
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert "Facts_test.other-age" in schemas  # the document follows the rulesets in use
     named = client.post("/v1/admin/reload?remove=test.other-age", headers=bearer("admin"))
     assert named.status_code == 200, named.get_json()
     assert named.get_json()["removed"] == ["test.other-age"]
     assert named.get_json()["rulesets"] == 1
     assert decide_age(client, "test.other-age") == 404
     assert decide_age(client, "test.min-age") == 201
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert "Facts_test.other-age" not in schemas and "Facts_test.min-age" in schemas
     plain = client.post("/v1/admin/reload", headers=bearer("admin")).get_json()
     assert plain["removed"] == [] and plain["rulesets"] == 1
     wrongly = client.post("/v1/admin/reload?remove=test.min-age", headers=bearer("admin"))
