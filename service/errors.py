@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,3 +130,22 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     about an unknown name ends with."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# Control characters (C0, DEL, C1): no id, name, date or cursor holds one, PostgreSQL's text
+# cannot hold NUL (a NUL in a query parameter was a 500 there), and logs and pages show them
+# badly. PLAIN_TEXT is the same rule as a pattern, for schemas and the OpenAPI document.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+CONTROL_MESSAGE = "must not hold a control character (U+0000-U+001F, U+007F-U+009F)"
+
+
+def parameter_errors(parameters: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The request parameters (path or query, as name and value) that hold a control character,
+    by name, as a 422 problem's ``errors``; a name that holds one itself is shown escaped."""
+    errors: dict[str, list[str]] = {}
+    for name, value in parameters:
+        if CONTROL_CHARACTER.search(name) or CONTROL_CHARACTER.search(value):
+            shown = CONTROL_CHARACTER.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+            errors[shown] = [CONTROL_MESSAGE]
+    return errors

@@ -42,7 +42,13 @@ from typing import Any
 
 import orjson
 
-from ..errors import DecisionError, EngineUnavailableError, FactsError
+from ..errors import (
+    CONTROL_CHARACTER,
+    CONTROL_MESSAGE,
+    DecisionError,
+    EngineUnavailableError,
+    FactsError,
+)
 from ..i18n import both
 from ..rulesets import Catalog, RulesetVersion
 from ..store import NewDecision, Store, canonical_json
@@ -339,6 +345,14 @@ def _batches(pool: Pool, run: _Run, batch_size: int) -> Iterator[list[tuple[int,
                 "title": "Invalid facts", "status": 422, "detail": error}})
             continue
         candidate_id = facts.get("candidate_id")
+        if isinstance(candidate_id, str) and CONTROL_CHARACTER.search(candidate_id):
+            # That candidate's own status, not a failed draw: the id is not recorded (PostgreSQL
+            # text cannot hold NUL, and a page or a log would show it badly; issue 17, item 3).
+            _other(run, position, None, "invalid", {"problem": {
+                "title": "Invalid facts", "status": 422,
+                "detail": f"candidate_id: {CONTROL_MESSAGE}",
+                "errors": {"candidate_id": [CONTROL_MESSAGE]}}})
+            continue
         if isinstance(candidate_id, str) and candidate_id in seen:
             _other(run, position, candidate_id, "duplicate", {
                 "first_position": seen[candidate_id],

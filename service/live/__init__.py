@@ -9,10 +9,13 @@ from .decision_service import (
     DecisionRequest,
     DecisionService,
     IdempotencyKeyReusedError,
+    ReloadRemovesError,
     ReplayUnavailableError,
     Rules,
+    removal_refused,
     version_status,
 )
 
 __all__ = ["MASTER_PID_ENV", "DecisionNotFoundError", "DecisionRequest", "DecisionService",
-           "IdempotencyKeyReusedError", "ReplayUnavailableError", "Rules", "version_status"]
+           "IdempotencyKeyReusedError", "ReloadRemovesError", "ReplayUnavailableError", "Rules",
+           "removal_refused", "version_status"]

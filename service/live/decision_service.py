@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,38 @@ class IdempotencyKeyReusedError(DecisionError):
 class ReplayUnavailableError(DecisionError):
     status = 409
     title = "Cannot replay"
+
+
+class ReloadRemovesError(DecisionError):
+    """A reload that would take rulesets in use out of service (or leave none) without being
+    asked to by name: an emptied or half-copied folder must not silently turn every decision
+    into a 404 (issue 17, item 1)."""
+
+    status = 409
+    title = "The reload would remove rulesets"
+
+
+def removal_refused(in_use: Iterable[str], loaded: Iterable[str],
+                    remove: Collection[str] | None) -> ReloadRemovesError | None:
+    """Why a reload from the rulesets ``in_use`` to those ``loaded`` is refused, or None: it is
+    refused when it would remove a ruleset in use unless ``remove`` names exactly the rulesets
+    that go, and always when it would leave none (then nothing could be decided)."""
+    in_use, loaded = set(in_use), set(loaded)
+    gone, named = sorted(in_use - loaded), sorted(set(remove or ()))
+    if not loaded and not gone:
+        return ReloadRemovesError("the ruleset folder holds no ruleset: nothing could be "
+                                  "decided after this reload", removed=[])
+    if gone == named:
+        return None
+    if not gone:
+        return ReloadRemovesError(f"remove names {', '.join(named)}, but this reload removes no "
+                                  "ruleset: reload without remove", removed=[])
+    what = f"{len(gone)} ruleset{'s' if len(gone) > 1 else ''} in use" + \
+        (", every one" if not loaded else "")
+    asked = f" (remove named {', '.join(named)})" if named else ""
+    return ReloadRemovesError(
+        f"the ruleset folder no longer has {what}: {', '.join(gone)}{asked}. If they are "
+        f"meant to go, reload with remove={','.join(gone)}", removed=gone)
 
 
 @dataclass(frozen=True)
@@ -200,11 +232,13 @@ class DecisionService:
                 "differences": differences}
 
     # -- rulesets
-    def reload(self) -> tuple[Rules, bool]:
+    def reload(self, remove: Collection[str] | None = None) -> tuple[Rules, bool]:
         """Load the ruleset folder again and swap it in whole, only if every file loads and
         every test case passes with every rule covered. Otherwise RulesetError says what is
         wrong and the rules in use stay as they were; so it is with a ruleset that crashes the
-        engine while its cases run in a child process (when the engine is isolated).
+        engine while its cases run in a child process (when the engine is isolated). A folder
+        that no longer has a ruleset in use is refused too (ReloadRemovesError), unless
+        ``remove`` names exactly the rulesets that go; one with no ruleset at all, always.
 
         Under `decisions serve`, what is checked is a snapshot of the folder, published for the
         workers only once it passed; the gunicorn master is then asked (SIGHUP) to replace
@@ -215,6 +249,10 @@ class DecisionService:
             try:
                 check_rulesets(directory, self.isolated)
                 rules = Rules.load(directory, self.isolated, self.engine_timeout)
+                refused = removal_refused(self.rules.catalog.ids(), rules.catalog.ids(), remove)
+                if refused:
+                    rules.decider.close()
+                    raise refused
             except BaseException:
                 if self.snapshots:
                     self.snapshots.discard(directory)

@@ -20,6 +20,7 @@ from .session import (
     SECURE_COOKIES_ENV,
     SESSION_HOURS,
     SessionInterface,
+    ended_sessions,
     secret_key,
     select_locale,
     stale_catalogues,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 def install(app: Flask, config: Config) -> None:
     """Add the pages to an app: cookie session, Babel, CSRF, the blueprint and its assets."""
     app.secret_key = secret_key(config)
+    app.extensions["decisions.ended_sessions"] = ended_sessions(config)  # signed out early
     app.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_HTTPONLY=True,

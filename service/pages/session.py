@@ -5,10 +5,14 @@ security headers of HTML answers. ``install`` wires it all into an app built by 
 Sessions
     Flask's signed cookie. It holds the sha256 of the API token the person signed in with (the
     same hash the tokens file keeps, never the token itself), the token's name, the time of
-    sign-in, the CSRF secret and the language chosen. On every page the hash is looked up in the
-    tokens file again, so revoking a token ends its sessions at once; a session also ends after
-    SESSION_HOURS. The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came
-    over TLS (or always, with DECISIONS_SECURE_COOKIES=true behind a proxy that ends TLS).
+    sign-in, a random session id, the CSRF secret and the language chosen. On every page the
+    hash is looked up in the tokens file again, so revoking a token ends its sessions at once; a
+    session also ends after SESSION_HOURS. Signing out ends it on the server too: the cookie is
+    signed, not stored, so a copy of it would otherwise keep working (issue 17, 17b); its id goes
+    into the ended-sessions file (``EndedSessions``) beside the signing key, which every worker
+    reads, until the session would have expired anyway. The cookie is HttpOnly, SameSite=Strict,
+    and Secure whenever the request came over TLS (or always, with DECISIONS_SECURE_COOKIES=true
+    behind a proxy that ends TLS).
 
 The signing key
     DECISIONS_SECRET_KEY (at least 32 characters) or else a key file, DECISIONS_SECRET_KEY_FILE,
@@ -25,10 +29,14 @@ CSRF
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, has_request_context, request, session
@@ -45,6 +53,7 @@ SECRET_KEY_FILE_ENV = "DECISIONS_SECRET_KEY_FILE"
 SECURE_COOKIES_ENV = "DECISIONS_SECURE_COOKIES"
 SESSION_HOURS = 8
 COOKIE_NAME = "decisions_session"
+ENDED_FILE = "sessions-ended"  # beside the signing key (file), shared by every worker
 PAGES_DOMAIN = "pages"  # the Babel domain of the page texts: translations/*/LC_MESSAGES/pages.po
 log = logging.getLogger("decisions.pages")
 
@@ -57,8 +66,12 @@ def secret_key(config: Config, env: dict[str, str] | None = None) -> str:
         if len(given) < 32:
             raise ValueError(f"{SECRET_KEY_ENV} must be at least 32 characters")
         return given
-    path = Path(env.get(SECRET_KEY_FILE_ENV) or Path(config.tokens_file).parent / "session-key")
-    return read_or_create_key(path)
+    return read_or_create_key(key_file(config, env))
+
+
+def key_file(config: Config, env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get(SECRET_KEY_FILE_ENV) or Path(config.tokens_file).parent / "session-key")
 
 
 def read_or_create_key(path: Path) -> str:
@@ -104,6 +117,82 @@ def _read_key(path: Path) -> str:
     return key
 
 
+# ------------------------------------------------------------------------------ ended sessions
+class EndedSessions:
+    """The ids of sessions signed out before their time, each with the time it would have
+    expired: one ``ID EXPIRES`` line each, in a file every worker (and host, if it shares the
+    key's folder) reads. Appends and the occasional rewrite that drops expired lines hold an
+    exclusive lock (``flock`` on ``FILE.lock``), so no append is lost; readers take none (the
+    rewrite replaces the file whole). Read again whenever the file changes, like the tokens."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._ended: dict[str, int] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():  # fail at start, not at the first sign-out, if it cannot be written
+            self.path.touch(mode=0o600, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def end(self, session_id: str, expires: int) -> None:
+        with self._locked():
+            with open(self.path, "a", encoding="ascii") as fh:
+                fh.write(f"{session_id} {expires}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop the lines of sessions past their expiry, once they are most of the file."""
+        now = int(time.time())
+        lines = self._read()
+        live = {sid: expires for sid, expires in lines.items() if expires > now or sid == "*"}
+        if len(live) * 2 >= len(lines) or len(lines) < 100:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        temporary.write_text("".join(f"{sid} {e}\n" for sid, e in live.items()),
+                             encoding="ascii")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, self.path)
+
+    def _read(self) -> dict[str, int]:
+        ended = {}
+        for line in self.path.read_text(encoding="ascii").splitlines():
+            sid, _, expires = line.partition(" ")
+            if sid and expires.isdigit():
+                ended[sid] = int(expires)
+        return ended
+
+    def has_ended(self, session_id: str, since: int) -> bool:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            # Deleted: every session it held could come back, so every session signed in
+            # before now ends ("*" NOW, read by every worker); sign-in works again at once.
+            with self._locked():
+                if not self.path.exists():
+                    self.path.write_text(f"* {int(time.time()) + 1}\n", encoding="ascii")
+            stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if stamp != self._stamp:
+            with self._lock:
+                self._ended, self._stamp = self._read(), stamp
+        return session_id in self._ended or since < self._ended.get("*", 0)
+
+
+def ended_sessions(config: Config, env: dict[str, str] | None = None) -> EndedSessions:
+    return EndedSessions(key_file(config, env).with_name(ENDED_FILE))
+
+
 # ------------------------------------------------------------------------------------- cookies
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, Secure whenever the request came over TLS."""
@@ -136,10 +225,21 @@ def sign_in(token: str) -> Caller | None:
     session["token"] = hash_token(token)
     session["name"] = caller.name
     session["since"] = int(time.time())
+    session["sid"] = secrets.token_urlsafe(18)
     return caller
 
 
 def sign_out() -> None:
+    """End the session here and on the server: a copy of its cookie no longer signs anyone
+    in."""
+    sid, since = session.get("sid"), session.get("since")
+    if isinstance(sid, str) and isinstance(since, int):
+        current_app.extensions["decisions.ended_sessions"].end(
+            sid, since + SESSION_HOURS * 3600)
+    _forget()
+
+
+def _forget() -> None:
     keep = {k: session[k] for k in ("lang",) if k in session}
     session.clear()
     session.update(keep)
@@ -147,17 +247,19 @@ def sign_out() -> None:
 
 def session_caller() -> Caller | None:
     """Who is signed in: the token whose hash the session holds, if it is still in the tokens
-    file and the session is younger than SESSION_HOURS."""
+    file, the session is younger than SESSION_HOURS and was not signed out."""
     digest = session.get("token")
     since = session.get("since")
-    if not isinstance(digest, str) or not isinstance(since, int):
-        return None
-    if time.time() - since > SESSION_HOURS * 3600:
-        sign_out()
+    sid = session.get("sid")
+    if not isinstance(digest, str) or not isinstance(since, int) or not isinstance(sid, str):
+        return None  # (a session from before sids had none: signed in again, it gets one)
+    if time.time() - since > SESSION_HOURS * 3600 \
+            or current_app.extensions["decisions.ended_sessions"].has_ended(sid, since):
+        _forget()
         return None
     caller = current_app.extensions["decisions.tokens"].by_hash(digest)
     if caller is None:  # revoked, or the tokens file changed: the session ends
-        sign_out()
+        _forget()
     return caller
 
 

@@ -39,13 +39,13 @@ from flask import (
 from flask_babel import format_date, gettext, ngettext
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException, UnprocessableEntity
 from wtforms import ValidationError
 
 from ..checks.impact import Impact
 from ..decisions import localized
 from ..draws import DrawNotFoundError
-from ..errors import DecisionError, UnknownRulesetError
+from ..errors import DecisionError, UnknownRulesetError, parameter_errors
 from ..i18n import LANGUAGES, localize
 from ..live import DecisionService, version_status
 from ..store import Filters, decode_cursor, encode_cursor
@@ -75,6 +75,14 @@ def lang() -> str:
 # ------------------------------------------------------------------------------ request hooks
 @blueprint.before_request
 def _before() -> None:
+    # A control character in the address (a NUL was a 500 on PostgreSQL; issue 17, item 3):
+    # a 422 page naming the parameters, before any reaches the database.
+    bad = parameter_errors([*(request.view_args or {}).items(),
+                            *request.args.items(multi=True)])
+    if bad:
+        raise UnprocessableEntity(gettext(
+            "The address holds a control character in %(names)s. Check the link or what you "
+            "typed.", names=", ".join(bad)))
     caller = web.session_caller()
     g.page_caller = caller
     if caller is not None:

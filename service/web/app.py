@@ -14,6 +14,7 @@ from ..live import DecisionService
 from . import observability, problems
 from .draw_views import blueprint as draws
 from .openapi import build_spec
+from .plumbing import LimitedRequest
 from .views import ops, v1
 
 API_VERSION = "1"
@@ -22,6 +23,7 @@ API_VERSION = "1"
 def build_app(config: Config, decision_service: DecisionService, tokens: TokenStore) -> Flask:
     app = Flask(__name__, static_folder=None)  # templates/ beside this module; no assets
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.request_class = LimitedRequest  # the limit holds for chunked bodies too
     app.extensions["decisions"] = decision_service
     app.extensions["decisions.tokens"] = tokens
     observability.install(app)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from ..draws import DRAW_ID_PATTERN, STATUSES
-from .schemas import ID, RulesetHashSchema, Strict, any_value
+from .schemas import ID, PLAIN, RulesetHashSchema, Strict, any_value
 
 DRAW_ID = validate.Regexp(DRAW_ID_PATTERN, error="letters, digits and . _ - only, at most 128")
 
@@ -18,12 +18,12 @@ class DrawRequestSchema(Strict):
 
     ruleset = fields.String(required=True, validate=[validate.Length(max=200), ID], metadata={
         "example": "oinp.hcp.draw.tech-2019-07-12"})
-    pool_id = fields.String(required=True, validate=validate.Length(min=1, max=128),
+    pool_id = fields.String(required=True, validate=[validate.Length(min=1, max=128), PLAIN],
                             metadata={"description": "a stored pool"})
     draw_id = fields.String(validate=DRAW_ID, metadata={
         "description": "idempotency key: a draw id is held once; sending it again returns the "
                        "first result (default: the ruleset id and the pool's sha256)"})
-    version = fields.String(validate=validate.Length(min=1, max=64), metadata={
+    version = fields.String(validate=[validate.Length(min=1, max=64), PLAIN], metadata={
         "description": "the draw ruleset version (default: its latest)"})
 
 
@@ -34,12 +34,12 @@ class DrawQuerySchema(Strict):
         "description": "the draw ruleset: required with a JSON Lines body",
         "example": "oinp.hcp.draw.tech-2019-07-12"})
     draw_id = fields.String(validate=DRAW_ID)
-    version = fields.String(validate=validate.Length(min=1, max=64))
+    version = fields.String(validate=[validate.Length(min=1, max=64), PLAIN])
 
 
 class InvitationPageQuerySchema(Strict):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    cursor = fields.String(validate=validate.Length(max=64), metadata={
+    cursor = fields.String(validate=[validate.Length(max=64), PLAIN], metadata={
         "description": "next_cursor of the previous page"})
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request, url_for
 
 from ..draws import DrawError, DrawNotFoundError, Pool, default_draw_id, run_draw
+from ..errors import PLAIN_TEXT
 from ..i18n import localize
 from ..store import draws as draw_store
 from ..store import encode_cursor
@@ -38,8 +39,10 @@ MAX_SYNC_POOL = 20_000  # about 25 s of deciding: well inside the workers' 60 s 
 JSON_LINES_TYPES = ("application/jsonl", "application/x-ndjson", "application/jsonlines")
 
 blueprint = Blueprint("draws", __name__, url_prefix="/v1")
-PATH_PARAMETERS.setdefault("draw_id", {"type": "string", "minLength": 1, "maxLength": 128})
-PATH_PARAMETERS.setdefault("candidate_id", {"type": "string", "minLength": 1, "maxLength": 200})
+PATH_PARAMETERS.setdefault("draw_id", {"type": "string", "minLength": 1, "maxLength": 128,
+                                       "pattern": PLAIN_TEXT})
+PATH_PARAMETERS.setdefault("candidate_id", {"type": "string", "minLength": 1, "maxLength": 200,
+                                            "pattern": PLAIN_TEXT})
 
 _BODY = {"required": True, "content": {
     "application/json": {"schema": DrawRequestSchema},

@@ -7,6 +7,7 @@ test checks that every route has one.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from ..errors import PLAIN_TEXT
 from ..rulesets import ID_PATTERN
 from . import schemas
 
@@ -28,14 +30,16 @@ PROBLEM_TITLES = {
     409: "Conflict",
     413: "Body larger than the configured limit",
     415: "Content-Type is not application/json",
-    422: "Invalid request: messages by field path in `errors`",
+    422: "Invalid request: messages by field or parameter in `errors`",
     503: "Not available now; retry later",
 }
+# Path parameters hold no control character (web.plumbing refuses them: 422).
 PATH_PARAMETERS = {
     "ruleset_id": {"type": "string", "pattern": ID_PATTERN, "maxLength": 200},
-    "version": {"type": "string", "minLength": 1, "maxLength": 64},
-    "decision_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "version": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT},
+    "decision_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT},
 }
+PLAIN_PARAMETER = {"type": "string", "pattern": PLAIN_TEXT}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,9 @@ class Operation:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def problem_codes(self) -> list[int]:
-        codes = set(self.problems)
+        # 422 on every operation: a path or query parameter with a control character, taken or
+        # not (web.plumbing).
+        codes = set(self.problems) | {422}
         if self.roles is not None:
             codes |= {401, 403} if self.roles else {401}
         if self.body is not None:
@@ -95,7 +101,7 @@ def build_spec(app: Flask, version: str) -> dict:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         parameters = [{"in": "path", "name": name, "required": True,
-                       "schema": PATH_PARAMETERS.get(name, {"type": "string"})}
+                       "schema": PATH_PARAMETERS.get(name, PLAIN_PARAMETER)}
                       for name in sorted(rule.arguments)]
         operations = {method.lower(): _operation(op, rule.endpoint, parameters)
                       for method in sorted(rule.methods - {"HEAD", "OPTIONS"})}
@@ -138,6 +144,91 @@ def _operation(op: Operation, endpoint: str, path_parameters: list[dict]) -> dic
         out["requestBody"] = {"required": True,
                               "content": {"application/json": {"schema": op.body}}}
     return out
+
+
+# ----------------------------------------------------------------------------- facts contracts
+# Each ruleset's facts contract as JSON Schema, so that generated clients and schema-driven
+# fuzzers (schemathesis, in the test suite) build facts the engine decides, not only 404s and
+# 422s: ``Facts_<ruleset>`` (the contracts of its versions: the one, or anyOf when they differ),
+# ``DecisionRequest_<ruleset>`` (that ruleset, its facts), and ``DecisionRequestByRuleset``, what
+# POST /v1/decisions and each batch item take: any of those, or any other ruleset id (404).
+# Built from the rulesets in use, so a reload changes the document too.
+FACT_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"},
+              "number": {"type": "number"}, "boolean": {"type": "boolean"},
+              "date": {"type": "string", "format": "date"},
+              "datetime": {"type": "string", "format": "date-time"}}
+BY_RULESET = "DecisionRequestByRuleset"
+
+
+def fact_schema(spec: Mapping[str, Any]) -> dict:
+    """One fact of a contract (``rulesets.facts``: type, enum, min, max, pattern, min_length,
+    max_length, nullable, default, required, fields) as JSON Schema."""
+    def number(value: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    if spec["type"] == "object":
+        out: dict[str, Any] = contract_schema(spec["fields"])
+    else:
+        out = dict(FACT_TYPES[spec["type"]])
+    for key, name in (("min", "minimum"), ("max", "maximum"), ("min_length", "minLength"),
+                      ("max_length", "maxLength")):
+        if key in spec:
+            out[name] = number(spec[key])
+    if "pattern" in spec:  # the whole value matches, whatever the pattern's own anchors
+        out["pattern"] = f"^(?:{spec['pattern']})$"
+    if spec.get("enum"):
+        out["enum"] = list(spec["enum"])
+    if spec.get("nullable"):
+        out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"].append(None)
+    if "default" in spec:
+        out["default"] = spec["default"]
+    title = spec.get("title")
+    if title:
+        out["title"] = title.get("en") if isinstance(title, Mapping) else title
+    return out
+
+
+def contract_schema(specs: Mapping[str, Mapping[str, Any]]) -> dict:
+    required = [name for name, spec in specs.items()
+                if spec.get("required", True) and "default" not in spec]
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                           "properties": {name: fact_schema(spec) for name, spec in specs.items()}}
+    if required:
+        out["required"] = required
+    return out
+
+
+def with_facts_contracts(spec: dict, catalog: Any) -> dict:
+    """``spec`` with the facts contract of every ruleset in ``catalog`` (a ``Catalog``)."""
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    as_of = schemas["DecisionRequest"]["properties"]["as_of"]
+    choices = []
+    for ruleset_id in catalog.ids():
+        contracts: list[dict] = []
+        for version in catalog.versions(ruleset_id):
+            contract = contract_schema(catalog.facts_for(version))
+            if contract not in contracts:
+                contracts.append(contract)
+        schemas[f"Facts_{ruleset_id}"] = contracts[0] if len(contracts) == 1 \
+            else {"anyOf": contracts}
+        schemas[f"DecisionRequest_{ruleset_id}"] = {
+            "type": "object", "additionalProperties": False, "required": ["ruleset", "facts"],
+            "properties": {"ruleset": {"const": ruleset_id},
+                           "facts": {"$ref": f"#/components/schemas/Facts_{ruleset_id}"},
+                           "as_of": as_of}}
+        choices.append({"$ref": f"#/components/schemas/DecisionRequest_{ruleset_id}"})
+    schemas[BY_RULESET] = {
+        "description": "A decision request: for a ruleset this server has, its facts contract "
+                       "(DecisionRequest_<ruleset>); any other ruleset id is a 404.",
+        "anyOf": [*choices, {"$ref": "#/components/schemas/DecisionRequest"}]}
+    by_ruleset = {"$ref": f"#/components/schemas/{BY_RULESET}"}
+    spec["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"] = by_ruleset
+    schemas["BatchRequest"]["properties"]["items"]["items"] = by_ruleset
+    return spec
 
 
 # ------------------------------------------------------------------------------------ docs page

@@ -2,23 +2,28 @@
 view and its guard: roles, body, query), the JSON body, validation into 422 problems, cursors,
 and the JSON response.
 
-Each view is declared with ``@operation``: it checks the bearer token's roles, reads the JSON body
-(415, 413, 400) and validates it and the query string with marshmallow (422), and hands the view
-plain data. Every error becomes a problem+json response (``web.problems``).
+Each view is declared with ``@operation``: it checks the bearer token's roles, refuses a path or
+query parameter that holds a control character (422), reads the JSON body (415, 413, 400) and
+validates it and the query string with marshmallow (422), and hands the view plain data. Every
+error becomes a problem+json response (``web.problems``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Request, Response, current_app, g, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from ..auth import TokenStore
-from ..errors import DecisionError, FactsError, flatten_messages
+from ..errors import DecisionError, FactsError, flatten_messages, parameter_errors
 from ..i18n import negotiate
 from ..live import DecisionService
 from ..store import decode_cursor
@@ -34,6 +39,35 @@ from .problems import (
 
 JSON = "application/json"
 JSON_LINES = "application/jsonl"
+
+
+class _StreamedBodyLimit(LimitedStream):
+    """A body sent without Content-Length (chunked), read against the size limit. Werkzeug's
+    own wrapper stops reading at the limit and hands on what it read as if it were the whole
+    body: a longer body was cut at 2 MiB and its prefix decided (issue 17, 17a). This one reads
+    one byte further: a body that has it is too large (413), as with a Content-Length."""
+
+    def __init__(self, stream: Any, limit: int):
+        super().__init__(stream, limit + 1, is_max=True)
+        self.max = limit
+
+    def readinto(self, buffer: Any) -> int | None:
+        count = super().readinto(buffer)
+        if self._pos > self.max:
+            raise RequestEntityTooLarge()
+        return count
+
+
+class LimitedRequest(Request):
+    """Flask's request, with every body held to MAX_CONTENT_LENGTH however it is sent."""
+
+    @cached_property
+    def stream(self) -> Any:
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None \
+                and self.environ.get("wsgi.input_terminated"):
+            return _StreamedBodyLimit(self.environ["wsgi.input"], limit)
+        return super().stream
 
 
 def service() -> DecisionService:
@@ -53,6 +87,12 @@ def operation(summary: str, tag: str, responses: Mapping[int, Success], *,
         def guarded(**kwargs: Any) -> Response:
             if roles is not None:
                 g.caller = _authorize(roles)
+            # Every path and query parameter, documented or not, before any reaches a view or
+            # the database (issue 17, item 3).
+            bad = parameter_errors([*((k, str(v)) for k, v in kwargs.items()),
+                                    *request.args.items(multi=True)])
+            if bad:
+                raise invalid_request(bad)
             if body is not None:
                 kwargs["body"] = validated(body, json_body())
             if query is not None:
@@ -92,9 +132,64 @@ def json_body() -> Any:
                                         f"{request.mimetype or 'no Content-Type'}")
     raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequestError(f"the body is not valid JSON: {exc}") from None
+    path = duplicate_key(raw)
+    if path is not None:
+        message = "this key appears more than once in its object: send it once"
+        raise InvalidRequestError(f"{path}: {message}", errors={path: [message]})
+    return data
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list) -> None:
+    if len(pairs) > 1 and len(dict(pairs)) != len(pairs):
+        raise _Duplicate
+
+
+class _Pairs(list):
+    """An object's (key, value) pairs as written, duplicates kept."""
+
+
+def duplicate_key(raw: bytes) -> str | None:
+    """The path (``items[3].facts.age``) of a key written twice in one object of a JSON text
+    that orjson has read, or None. orjson keeps the last of them silently, so a body could say
+    one thing to a reader and another to the service (issue 17, 17f); the ruleset files refuse
+    duplicate keys too. orjson stays the parser (its strictness: no NaN, no lone surrogates);
+    the stdlib's pairs hook only looks for duplicates: about 5 us on a 1 KB decision and 5 ms
+    on a 700 KB batch of 1,000 (docs/api.md)."""
+    decoder = json.JSONDecoder(object_pairs_hook=_refuse_duplicates)
+    try:
+        decoder.decode(raw.decode())
+        return None
+    except _Duplicate:
+        pass
+    except RecursionError:  # orjson reads 1,024 levels, the stdlib a few less
+        raise BadRequestError("the body nests deeper than this service reads") from None
+    return _first_duplicate(json.JSONDecoder(object_pairs_hook=_Pairs).decode(raw.decode()))
+
+
+def _first_duplicate(value: Any, path: str = "") -> str | None:
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, sub in value:
+            here = f"{path}.{key}" if path else key
+            if key in seen:
+                return here
+            seen.add(key)
+            found = _first_duplicate(sub, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            found = _first_duplicate(sub, f"{path}[{index}]")
+            if found:
+                return found
+    return None
 
 
 @functools.cache

@@ -8,17 +8,35 @@ Texts are dumped after ``i18n.localize`` has picked one language, so they are pl
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from ..errors import CONTROL_MESSAGE, PLAIN_TEXT
 from ..rulesets import ID_PATTERN
 
 ID = validate.Regexp(ID_PATTERN, error="a ruleset id: lowercase words joined by . or -")
+# Free text that reaches the database or a page: no control character (the request guard,
+# web.plumbing, refuses them in every parameter; this says so in the OpenAPI document).
+PLAIN = validate.Regexp(PLAIN_TEXT, error=CONTROL_MESSAGE)
 
 
 def any_value(**kwargs) -> fields.Raw:
     """A JSON value of any type (null included)."""
     return fields.Raw(allow_none=True, **kwargs)
+
+
+class CalendarDate(fields.Date):
+    """A day written YYYY-MM-DD and nothing else: marshmallow's Date reads with
+    date.fromisoformat, which on Python 3.11 also takes 20190715 and 2019-W29-1 (issue 17, 17e)."""
+
+    FORM = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+    default_error_messages = {"invalid": "Not a valid date: write it as YYYY-MM-DD."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
+        if not isinstance(value, str) or not self.FORM.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Strict(Schema):
@@ -35,7 +53,7 @@ class DecisionRequestSchema(Strict):
         "description": "The candidate's facts, checked against the ruleset's facts contract "
                        "(GET /v1/rulesets/{id}): unknown fields, wrong types and out-of-range "
                        "values give 422 with the field path, e.g. facts.age."})
-    as_of = fields.Date(metadata={"description": "Decide with the rules in force on this day "
+    as_of = CalendarDate(metadata={"description": "Decide with the rules in force on this day "
                                                  "(default: today)", "example": "2019-07-15"})
 
 
@@ -65,10 +83,10 @@ class BatchRequestSchema(Strict):
 
 
 class DecisionQuerySchema(Strict):
-    ruleset = fields.String(validate=validate.Length(max=200))
-    version = fields.String(validate=validate.Length(max=64))
-    outcome = fields.String(validate=validate.Length(max=64))
-    candidate_id = fields.String(validate=validate.Length(max=200))
+    ruleset = fields.String(validate=[validate.Length(max=200), PLAIN])
+    version = fields.String(validate=[validate.Length(max=64), PLAIN])
+    outcome = fields.String(validate=[validate.Length(max=64), PLAIN])
+    candidate_id = fields.String(validate=[validate.Length(max=200), PLAIN])
     decided_from = fields.AwareDateTime(
         data_key="from", default_timezone=dt.UTC,
         metadata={"description": "decided at or after (ISO 8601; UTC when no offset)"})
@@ -79,7 +97,7 @@ class DecisionQuerySchema(Strict):
 
 class DecisionPageQuerySchema(DecisionQuerySchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Length(max=64), metadata={
+    cursor = fields.String(validate=[validate.Length(max=64), PLAIN], metadata={
         "description": "next_cursor of the previous page"})
     order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]),
                           metadata={"description": "asc: log order; desc: newest first"})
@@ -163,6 +181,8 @@ class ProblemSchema(Strict):
                            metadata={"description": "ruleset problems: file, line, key"})
     checks = fields.Dict(keys=fields.String(), values=fields.String(),
                          metadata={"description": "readiness checks that failed"})
+    removed = fields.List(fields.String(), metadata={
+        "description": "reload refused (409): the rulesets in use it would remove"})
 
 
 class BatchResultSchema(Strict):
@@ -349,9 +369,30 @@ class RulesetDetailSchema(RulesetSummarySchema):
         "description": "the version in force today, or the next scheduled one"})
 
 
+class RulesetIds(fields.String):
+    """Ruleset ids separated by commas (``a.b,c-d``), read as a list."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+        for ruleset_id in ids:
+            ID(ruleset_id)
+        return ids
+
+
+class ReloadQuerySchema(Strict):
+    remove = RulesetIds(validate=validate.Length(max=10_000), metadata={
+        "description": "the rulesets in use that this reload takes out of service, separated "
+                       "by commas: exactly those the folder no longer has. Without it, a "
+                       "reload that would remove one is refused (409)",
+        "example": "oinp.hcp.draw.tech-2019-07-12"})
+
+
 class ReloadSchema(Strict):
     rulesets = fields.Integer(required=True)
     versions = fields.Integer(required=True)
+    removed = fields.List(fields.String(), required=True, metadata={
+        "description": "the rulesets this reload took out of service (as named in remove)"})
     workers_restarting = fields.Boolean(required=True)
 
 

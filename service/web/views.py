@@ -24,6 +24,8 @@ from flask import (
 )
 from flask import request as flask_request
 from marshmallow import ValidationError
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as NoRouteMatch
 
 from ..decisions import localized
 from ..errors import DecisionError
@@ -33,7 +35,7 @@ from ..rulesets import RulesetVersion
 from ..store import Filters, IdempotencyKey, Record, encode_cursor
 from . import observability, problems
 from . import schemas as s
-from .openapi import Success, docs_model
+from .openapi import Success, docs_model, with_facts_contracts
 from .plumbing import (
     JSON,
     JSON_LINES,
@@ -50,6 +52,23 @@ from .problems import InvalidRequestError, NotReadyError, problem_body
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 ops = Blueprint("ops", __name__)
+
+
+class DecisionIdConverter(BaseConverter):
+    """A decision id is never the name of a sibling route: without this, GET /v1/decisions/batch
+    (a POST-only route) was read as the decision 'batch' (404) instead of a 405 naming POST."""
+
+    RESERVED = frozenset({"batch", "export"})
+
+    def to_python(self, value: str) -> str:
+        if value in self.RESERVED:
+            raise NoRouteMatch()  # Werkzeug tries the other routes, then answers 405
+        return value
+
+
+# Registered with the blueprint, before its routes are added (they are compiled against it).
+v1.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "decision_id", DecisionIdConverter))
 
 
 def _decision_request(body: Mapping[str, Any], request_id: str) -> DecisionRequest:
@@ -188,7 +207,7 @@ def export_decisions(query: dict) -> Response:
         "Content-Disposition": "attachment; filename=decisions.jsonl"})
 
 
-@v1.get("/decisions/<decision_id>")
+@v1.get("/decisions/<decision_id:decision_id>")
 @operation("Read one logged decision", "decision log", {200: Success(
     s.DecisionRecordSchema, "The record: facts as sent, versions and hashes, the explanation")},
     roles=("audit",), problems=(404, 503))
@@ -313,14 +332,19 @@ def get_ruleset_version(ruleset_id: str, version: str) -> Response:
 @v1.post("/admin/reload")
 @operation("Reload the rulesets from disk", "admin", {200: Success(
     s.ReloadSchema, "The new rules are in use (and workers are being replaced)")},
-    roles=("admin",), problems=(422,),
+    roles=("admin",), query=s.ReloadQuerySchema, problems=(409, 422),
     description="Loads, validates and compiles every ruleset file, then swaps them in whole. "
                 "A broken file gives 422 with every problem (file, line, key) and changes "
-                "nothing. Under `decisions serve` every worker is then replaced gracefully.")
-def reload_rulesets() -> Response:
-    rules, restarting = service().reload()
+                "nothing. A folder that no longer has a ruleset in use gives 409 with the "
+                "rulesets it would remove (`removed`) and changes nothing, unless `remove` "
+                "names exactly those; a folder with no ruleset at all, always 409. Under "
+                "`decisions serve` every worker is then replaced gracefully.")
+def reload_rulesets(query: dict) -> Response:
+    before = set(service().rules.catalog.ids())
+    rules, restarting = service().reload(remove=query.get("remove"))
     versions = sum(len(v) for v in rules.catalog.by_id.values())
     return respond(s.ReloadSchema, {"rulesets": len(rules.catalog.by_id), "versions": versions,
+                                    "removed": sorted(before - set(rules.catalog.ids())),
                                     "workers_restarting": restarting})
 
 
@@ -357,12 +381,23 @@ def metrics() -> Response:
 @operation("This API's OpenAPI 3.1 document", "operations", {200: Success(
     None, "The OpenAPI document", media=JSON)})
 def openapi_document() -> Response:
-    return respond(None, current_app.extensions["decisions.spec"])
+    return respond(None, _spec())
+
+
+def _spec() -> dict:
+    """The OpenAPI document with the facts contracts of the rulesets in use: made once per
+    catalog (a reload brings a new one)."""
+    catalog = service().rules.catalog
+    made = current_app.extensions.get("decisions.spec.facts")
+    if made is None or made[0] is not catalog:
+        made = (catalog, with_facts_contracts(current_app.extensions["decisions.spec"], catalog))
+        current_app.extensions["decisions.spec.facts"] = made
+    return made[1]
 
 
 @ops.get("/docs")
 @operation("This API's documentation page", "operations", {200: Success(
     None, "HTML", media="text/html")})
 def docs_page() -> str:
-    return render_template("api-docs.html", doc=docs_model(
-        current_app.extensions["decisions.spec"]), spec_url=url_for("ops.openapi_document"))
+    return render_template("api-docs.html", doc=docs_model(_spec()),
+                           spec_url=url_for("ops.openapi_document"))

@@ -200,6 +200,85 @@ def test_a_reload_whose_cases_fail_changes_nothing(min_age):
     assert decided["outcome"] == "eligible"
 
 
+def write_other(root) -> list:
+    """A second ruleset beside test.min-age, test.other-age: its files."""
+    files = []
+    for suffix in (".yaml", ".cases.yaml"):
+        source = root / "test" / f"min-age-2019-01-01{suffix}"
+        target = root / "test" / f"other-age-2019-01-01{suffix}"
+        target.write_text(source.read_text().replace("test.min-age", "test.other-age")
+                          .replace("min-age-2019-01-01.cases", "other-age-2019-01-01.cases"))
+        files.append(target)
+    return files
+
+
+def decide_age(client, ruleset: str) -> int:
+    return client.post("/v1/decisions", json={
+        "ruleset": ruleset, "facts": {"candidate_id": "R1", "age": 30}},
+        headers=bearer("decider")).status_code
+
+
+def test_a_reload_that_would_remove_a_ruleset_is_refused_unless_it_is_named(make_app,
+                                                                           tmp_path):
+    # Issue 17, item 1: an emptied folder was accepted ({"rulesets": 0}), and every decision
+    # after it was a 404.
+    root = tmp_path / "rulesets"
+    write_min_age(root, "2019-01-01", "2019-01-01")
+    other = write_other(root)
+    client = make_app(rulesets_dir=str(root)).test_client()
+    for path in other:
+        path.unlink()
+    refused = client.post("/v1/admin/reload", headers=bearer("admin"))
+    assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+    body = refused.get_json()
+    assert body["removed"] == ["test.other-age"]
+    assert "remove=test.other-age" in body["detail"]
+    assert decide_age(client, "test.other-age") == 201  # nothing changed
+
+    for wrong in ("test.min-age", "test.other-age,test.min-age", "test.nothing"):
+        response = client.post(f"/v1/admin/reload?remove={wrong}", headers=bearer("admin"))
+        assert response.status_code == 409, wrong
+        assert response.get_json()["removed"] == ["test.other-age"]
+    assert client.post("/v1/admin/reload?remove=Not%20an%20id",
+                       headers=bearer("admin")).status_code == 422
+    assert decide_age(client, "test.other-age") == 201
+
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert "Facts_test.other-age" in schemas  # the document follows the rulesets in use
+    named = client.post("/v1/admin/reload?remove=test.other-age", headers=bearer("admin"))
+    assert named.status_code == 200, named.get_json()
+    assert named.get_json()["removed"] == ["test.other-age"]
+    assert named.get_json()["rulesets"] == 1
+    assert decide_age(client, "test.other-age") == 404
+    assert decide_age(client, "test.min-age") == 201
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert "Facts_test.other-age" not in schemas and "Facts_test.min-age" in schemas
+    plain = client.post("/v1/admin/reload", headers=bearer("admin")).get_json()
+    assert plain["removed"] == [] and plain["rulesets"] == 1
+    wrongly = client.post("/v1/admin/reload?remove=test.min-age", headers=bearer("admin"))
+    assert wrongly.status_code == 409 and "removes no ruleset" in wrongly.get_json()["detail"]
+
+
+def test_a_reload_that_would_leave_no_ruleset_is_refused(make_app, tmp_path):
+    root = tmp_path / "rulesets"
+    write_min_age(root, "2019-01-01", "2019-01-01")
+    client = make_app(rulesets_dir=str(root)).test_client()
+    for path in (root / "test").iterdir():
+        path.unlink()
+    refused = client.post("/v1/admin/reload", headers=bearer("admin"))
+    assert refused.status_code == 409
+    assert refused.get_json()["removed"] == ["test.min-age"]
+    assert "every one" in refused.get_json()["detail"]
+    assert decide_age(client, "test.min-age") == 201
+    assert client.get("/readyz").status_code == 200
+    # Named, it goes: the service then decides nothing and says so (not ready).
+    emptied = client.post("/v1/admin/reload?remove=test.min-age", headers=bearer("admin"))
+    assert emptied.status_code == 200 and emptied.get_json()["rulesets"] == 0
+    assert client.get("/readyz").status_code == 503
+    nothing = client.post("/v1/admin/reload", headers=bearer("admin"))
+    assert nothing.status_code == 409 and "holds no ruleset" in nothing.get_json()["detail"]
+
+
 def test_a_record_shows_the_rules_of_its_own_version_after_an_edit(min_age):
     client = min_age.test_client()
     decided = client.post("/v1/decisions", json={

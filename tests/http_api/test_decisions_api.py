@@ -4,6 +4,7 @@ every error in the one problem+json shape."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import orjson
 import pytest
@@ -171,6 +172,12 @@ def test_a_string_with_a_control_character_is_refused_with_its_path(client):
     ({"facts": PROFILE}, {"ruleset"}),
     ({"ruleset": "oinp.hcp.tech-draw"}, {"facts"}),
     ({**REQUEST, "as_of": "15/07/2019"}, {"as_of"}),
+    # Issue 17, 17e: only YYYY-MM-DD, though Python 3.11's fromisoformat takes the others.
+    ({**REQUEST, "as_of": "20190715"}, {"as_of"}),
+    ({**REQUEST, "as_of": "2019-W29-1"}, {"as_of"}),
+    ({**REQUEST, "as_of": "2019-07-15T00:00:00"}, {"as_of"}),
+    ({**REQUEST, "as_of": "２０１９-07-15"}, {"as_of"}),
+    ({**REQUEST, "as_of": 20190715}, {"as_of"}),
     ({**REQUEST, "pinned": {"x": "1"}}, {"pinned"}),
     ({**REQUEST, "facts": [1, 2]}, {"facts"}),
     ({**REQUEST, "ruleset": "Not An Id"}, {"ruleset"}),
@@ -194,6 +201,42 @@ def test_malformed_json_gives_400(client):
                             headers=bearer("decider")), 400)
 
 
+@pytest.mark.parametrize("raw, path", [
+    (b'{"ruleset": "oinp.hcp.tech-draw", "ruleset": "express-entry.crs", "facts": {}}',
+     "ruleset"),
+    (orjson.dumps(REQUEST)[:-1] + b', "facts": {"age": 1}}', "facts"),
+    (orjson.dumps(REQUEST).replace(b'"age":29', b'"age":29,"age":99'), "facts.age"),
+    (orjson.dumps(REQUEST).replace(b'"reading":9', b'"reading":9,"reading":4'),
+     "facts.first_language.reading"),
+    (b'{"items": [' + orjson.dumps(REQUEST) + b", "
+     + orjson.dumps(REQUEST).replace(b'"age":29', b'"age":29,"age":99') + b"]}",
+     "items[1].facts.age"),
+])
+def test_a_key_written_twice_in_one_object_gives_422_naming_it(client, raw, path):
+    # Issue 17, 17f: orjson kept the last of them silently; the decision then differed from
+    # what a reader of the body (or another parser) saw.
+    url = "/v1/decisions/batch" if raw.startswith(b'{"items"') else "/v1/decisions"
+    body = problem(client.post(url, data=raw, content_type="application/json",
+                               headers=bearer("decider")), 422)
+    assert set(body["errors"]) == {path}
+    assert "more than once" in body["errors"][path][0]
+
+
+def test_a_body_nested_as_deep_as_orjson_reads_is_refused_not_a_server_error(client):
+    # orjson reads 1,024 levels, the stdlib parser that looks for duplicate keys fewer.
+    deep = b'{"ruleset": "oinp.hcp.tech-draw", "facts": {"x": ' + b"[" * 1020 + b"]" * 1020 \
+        + b"}}"
+    response = client.post("/v1/decisions", data=deep, content_type="application/json",
+                           headers=bearer("decider"))
+    assert 400 <= response.status_code < 500, response.data[:300]
+
+
+def test_equal_keys_in_different_objects_are_not_duplicates(client):
+    same = {"items": [REQUEST, REQUEST]}
+    assert client.post("/v1/decisions/batch", json=same,
+                       headers=bearer("decider")).get_json()["succeeded"] == 2
+
+
 def test_a_body_that_is_not_json_gives_415(client):
     problem(client.post("/v1/decisions", data=orjson.dumps(REQUEST),
                         content_type="text/plain", headers=bearer("decider")), 415)
@@ -208,10 +251,39 @@ def test_a_body_over_the_configured_limit_gives_413(make_app):
                        headers=bearer("decider")).status_code == 201
 
 
+def streamed(client, body: bytes, url: str = "/v1/decisions"):
+    """POST ``body`` as a server hands on a chunked one: no Content-Length, the stream ended
+    by the server (``wsgi.input_terminated``, as gunicorn sets it)."""
+    return client.post(url, input_stream=io.BytesIO(body), content_type="application/json",
+                       headers={**bearer("decider"), "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_streamed_body_over_the_limit_gives_413_not_its_prefix_decided(make_app):
+    # Issue 17, 17a: a chunked body was cut at the limit and the prefix decided (201), when
+    # the prefix was valid JSON (here: the request, then spaces).
+    client = make_app(max_body_bytes=2048).test_client()
+    request = orjson.dumps(REQUEST)
+    assert len(request) < 2048
+    assert streamed(client, request).status_code == 201
+    assert streamed(client, request.ljust(2048)).status_code == 201  # exactly the limit
+    problem(streamed(client, request.ljust(2049)), 413)
+    problem(streamed(client, request.ljust(10_000)), 413)
+
+
 def test_wrong_method_and_unknown_path(client):
     body = problem(client.delete("/v1/decisions", headers=bearer("everything")), 405)
     assert "Method" in body["title"]
     problem(client.get("/v1/no-such-thing", headers=bearer("everything")), 404)
+
+
+def test_reading_the_batch_route_is_a_405_naming_post_not_an_unknown_decision(client):
+    # Issue 17 item 17g: GET /v1/decisions/batch answered "no decision 'batch'" (404).
+    response = client.get("/v1/decisions/batch", headers=bearer("everything"))
+    body = problem(response, 405)
+    assert "POST" in response.headers["Allow"] and "batch" not in body["detail"]
+    assert client.get("/v1/decisions/export", headers=bearer("auditor")).status_code == 200
+    problem(client.get("/v1/decisions/no-such-id", headers=bearer("auditor")), 404)
 
 
 def test_request_ids_are_echoed_when_sane_and_made_otherwise(client):

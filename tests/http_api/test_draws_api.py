@@ -7,8 +7,10 @@ import hashlib
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from service.store import draws as draw_store
+from service.store.tables import draw_candidates
 from tests.apps import bearer
 from tests.test_draws import POOL, small_draw_rulesets
 
@@ -147,3 +149,35 @@ def test_the_draw_operations_are_in_the_openapi_document(client):
         post["responses"])
     assert {"/v1/draws/{draw_id}", "/v1/draws/{draw_id}/invitations",
             "/v1/draws/{draw_id}/candidates/{candidate_id}"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_candidate_id_with_a_control_character_is_that_candidates_invalid_not_a_failed_draw(
+        make_app, rulesets, database_url):
+    # Issue 17, item 3: a pool holding a candidate id with NUL failed the whole draw (500) on
+    # PostgreSQL, whose text cannot hold NUL.
+    client = make_app(rulesets_dir=rulesets, database_url=database_url).test_client()
+    bad = [{**POOL[0], "candidate_id": "A\u0000X"}, {**POOL[1], "candidate_id": "B\u0007"}]
+    body = b"".join(orjson.dumps(c) + b"\n" for c in [*bad, *POOL])
+    response = post_pool(client, body=body)
+    assert response.status_code == 201, response.get_json()
+    draw = response.get_json()
+    assert draw["counts"]["invalid"] == 3 and draw["counts"]["pool"] == len(POOL) + 2
+    assert draw["counts"]["invited"] == 3  # the others are held as before
+    store = client.application.extensions["decisions"].store
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(draw_candidates).where(draw_candidates.c.position <= 2)
+                            .order_by(draw_candidates.c.position)).all()
+    assert [(r.position, r.candidate_id, r.status) for r in rows] == [
+        (1, None, "invalid"), (2, None, "invalid")]
+    assert orjson.loads(rows[0].detail)["problem"]["errors"] == {"candidate_id": [
+        "must not hold a control character (U+0000-U+001F, U+007F-U+009F)"]}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_stored_pool_id_with_a_control_character_is_a_422(make_app, rulesets, database_url):
+    client = make_app(rulesets_dir=rulesets, database_url=database_url).test_client()
+    response = client.post("/v1/draws", json={"ruleset": "test.draw.small", "pool_id": "p\u0000"},
+                           headers=bearer("decider"))
+    assert response.status_code == 422, response.get_json()
+    assert set(response.get_json()["errors"]) == {"pool_id"}

@@ -111,12 +111,46 @@ def test_every_route_is_in_the_openapi_document(app, client):
     assert documented == served
     create = spec["paths"]["/v1/decisions"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/DecisionRequest"}
+        "$ref": "#/components/schemas/DecisionRequestByRuleset"}
     assert {"201", "400", "401", "403", "404", "413", "415", "422", "503"} <= set(
         create["responses"])
     batch = spec["components"]["schemas"]["BatchRequest"]["properties"]["items"]
-    assert batch["items"]["$ref"] == "#/components/schemas/DecisionRequest"
+    assert batch["items"]["$ref"] == "#/components/schemas/DecisionRequestByRuleset"
     assert batch["maxItems"] == 1000
+
+
+def test_the_openapi_document_carries_each_rulesets_facts_contract(client, catalog):
+    """Generated clients and schemathesis reach the engine through it: a request that holds to
+    DecisionRequest_<ruleset> is one the service decides, one that breaks it is refused."""
+    import jsonschema_rs  # schemathesis's own validator
+
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+
+    def validator(name: str):
+        return jsonschema_rs.Draft202012Validator({
+            "$ref": f"#/components/schemas/{name}", "components": spec["components"]})
+
+    assert {f"Facts_{i}" for i in catalog.ids()} <= set(schemas)
+    by_ruleset = schemas["DecisionRequestByRuleset"]["anyOf"]
+    assert len(by_ruleset) == len(catalog.ids()) + 1
+    facts = schemas["Facts_oinp.hcp.tech-draw"]
+    assert facts["additionalProperties"] is False and "age" in facts["required"]
+    assert facts["properties"]["age"] == {"type": "integer", "minimum": 0, "maximum": 120}
+    assert facts["properties"]["second_language"]["type"] == ["object", "null"]
+    assert "canadian_work_years" not in facts["required"]  # it has a default
+    request = validator("DecisionRequest_oinp.hcp.tech-draw")
+    assert request.is_valid({"ruleset": "oinp.hcp.tech-draw", "facts": PROFILE,
+                             "as_of": "2019-07-15"})
+    for broken in ({**PROFILE, "age": 130}, {**PROFILE, "nickname": "x"},
+                   {**PROFILE, "primary_noc": "21734x"}, {**PROFILE, "marital_status": None},
+                   {k: v for k, v in PROFILE.items() if k != "age"}):
+        assert not request.is_valid({"ruleset": "oinp.hcp.tech-draw", "facts": broken})
+        assert client.post("/v1/decisions", json={**REQUEST, "facts": broken},
+                           headers=bearer("decider")).status_code == 422
+    assert validator("DecisionRequestByRuleset").is_valid(
+        {"ruleset": "no.such-ruleset", "facts": {}})  # a 404, documented
+
 
 
 def test_the_docs_page_lists_every_operation(client):

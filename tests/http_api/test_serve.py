@@ -41,7 +41,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, tmp: Path, database_url: str, workers: int = 3,
-                 tokens: Path | None = None, rulesets: Path = RULESETS, port: int | None = None):
+                 tokens: Path | None = None, rulesets: Path = RULESETS, port: int | None = None,
+                 options: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.tokens = tokens or write_tokens(tmp / "tokens")
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 (closed in stop)
@@ -49,7 +50,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers), "--rulesets", str(rulesets),
-             "--database-url", database_url, "--tokens-file", str(self.tokens)],
+             "--database-url", database_url, "--tokens-file", str(self.tokens), *options],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready(timeout=60)
 
@@ -381,6 +382,15 @@ def test_sighup_loads_the_folder_afresh_only_when_it_passes(tmp_path):
         path.write_text(path.read_text().replace("age >= 21", "age >= 19"))
         hangup_and_wait(server.output().count("Booting worker"))
         assert "reload refused, the rules in use stay" in server.output()
+        assert outcomes(6) == {"not_eligible"}
+        # An emptied folder (issue 17, item 1: it was accepted, and every decision was then a
+        # 404): a signal cannot name what goes, so it is refused and logged.
+        for file in (rulesets / "test").iterdir():
+            file.unlink()
+        hangup_and_wait(server.output().count("Booting worker"))
+        refusal = [line for line in server.output().splitlines()
+                   if "reload refused" in line and "test.min-age" in line]
+        assert refusal and "POST /v1/admin/reload?remove=" in refusal[0], server.output()[-2000:]
         assert outcomes(6) == {"not_eligible"}
         assert server.process.poll() is None
     finally:

@@ -135,6 +135,58 @@ def test_revoking_the_token_ends_its_sessions(make_app, tmp_path):
     assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
 
 
+def session_cookie(client) -> str:
+    return client.get_cookie("decisions_session").value
+
+
+def test_a_signed_out_session_cookie_no_longer_signs_in_on_any_worker(make_app, tmp_path):
+    # Issue 17, 17b: the cookie is signed, not stored, so a copy of it kept working after
+    # "Sign out". Two apps over the same folder stand for two gunicorn workers.
+    first, second = make_app(), make_app()
+    client = first.test_client()
+    sign_in(client, "auditor")
+    copied = session_cookie(client)
+    other = second.test_client()
+    other.set_cookie("decisions_session", copied)
+    assert other.get("/decisions").status_code == 200  # the same session, on the other worker
+    out = client.post("/sign-out", data={"csrf_token": csrf_token(client, "/decisions")})
+    assert out.status_code == 303 and client.get("/decisions").status_code == 302
+    for app in (first, second):
+        replay = app.test_client()
+        replay.set_cookie("decisions_session", copied)
+        response = replay.get("/decisions")
+        assert response.status_code == 302, app
+        assert response.headers["Location"].startswith("/sign-in")
+    sign_in(client, "auditor")  # a new session works, and is another one
+    assert session_cookie(client) != copied and client.get("/decisions").status_code == 200
+    assert "sessions-ended" in {p.name for p in tmp_path.iterdir()}
+
+
+def test_deleting_the_ended_sessions_file_ends_every_session(make_app, tmp_path, monkeypatch):
+    client = make_app().test_client()
+    sign_in(client, "auditor")
+    assert client.get("/decisions").status_code == 200
+    (tmp_path / "sessions-ended").unlink()
+    assert client.get("/decisions").status_code == 302  # its signed-out list could come back
+    monkeypatch.setattr("service.pages.session.time.time",
+                        lambda: dt.datetime.now().timestamp() + 2)
+    sign_in(client, "auditor")
+    assert client.get("/decisions").status_code == 200
+
+
+def test_the_ended_sessions_file_drops_sessions_past_their_hours(tmp_path, monkeypatch):
+    from service.pages.session import EndedSessions
+
+    ended = EndedSessions(tmp_path / "sessions-ended")
+    now = int(dt.datetime.now().timestamp())
+    for n in range(150):
+        ended.end(f"old-{n}", now - 10)
+    ended.end("live", now + 3600)
+    lines = (tmp_path / "sessions-ended").read_text().splitlines()
+    assert len(lines) < 100 and lines[-1] == f"live {now + 3600}"  # expired ones are dropped
+    assert ended.has_ended("live", now) and not ended.has_ended("old-3", now)
+
+
 def test_a_session_ends_after_its_hours(client, monkeypatch, seeded):
     sign_in(client)
     assert client.get("/decisions").status_code == 200
@@ -234,6 +286,25 @@ def test_an_unknown_decision_is_a_page_not_a_problem(auditor):
     response = auditor.get("/decisions/nope")
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "no decision &#39;nope&#39; in the log" in text(response)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_control_character_in_the_address_is_a_422_page_naming_it(make_app, database_url):
+    # Issue 17, item 3: a NUL here was a 500 on PostgreSQL (its text cannot hold NUL).
+    client = make_app(database_url=database_url).test_client()
+    sign_in(client, "everything")
+    for url, name in [("/decisions?candidate_id=C%00", "candidate_id"),
+                      ("/decisions?outcome=a%01b&ruleset=x", "outcome"),
+                      ("/decisions/%00", "decision_id"), ("/draws/d%00", "draw_id"),
+                      ("/decisions/export?version=%7F", "version"),
+                      ("/rulesets/oinp.hcp.tech-draw?version=%C2%85", "version")]:
+        response = client.get(url)
+        assert response.status_code == 422, (url, text(response)[:300])
+        assert response.mimetype == "text/html"
+        assert f"control character in {name}" in text(response), url
+    french = client.get("/draws/%00", headers={"Accept-Language": "fr"})
+    assert "caractère de contrôle dans draw_id" in text(french)
+    assert client.get("/decisions?candidate_id=C-1").status_code == 200
 
 
 def test_the_print_stylesheet_hides_navigation_and_shows_link_targets(client):
