@@ -495,7 +495,8 @@ def make_engine(url: str, timeout: float = DATABASE_TIMEOUT) -> Engine:
         # fail the requests (503), not be replaced by an empty file that takes their decisions.
         opened = parsed.set(database=f"file:{quote(str(path))}",
                             query={"mode": "rw", "uri": "true"})
-        engine = sa.create_engine(opened, connect_args={"timeout": timeout})
+        engine = sa.create_engine(opened, connect_args={"timeout": timeout},
+                                  hide_parameters=True)
         event.listen(engine, "connect", functools.partial(_sqlite_connect, path, timeout))
         event.listen(engine, "checkout", functools.partial(_sqlite_checkout, path))
         event.listen(engine, "begin", _sqlite_begin)
@@ -503,8 +504,10 @@ def make_engine(url: str, timeout: float = DATABASE_TIMEOUT) -> Engine:
     if parsed.get_backend_name() != "postgresql":
         raise DecisionError(f"unsupported database {parsed.get_backend_name()!r}: use a "
                             "sqlite:/// file or a postgresql:// URL")
+    # hide_parameters: a failed statement's error (which reaches the logs) must not carry its
+    # bound values, candidates' ids and facts among them.
     engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                              pool_timeout=timeout,
+                              pool_timeout=timeout, hide_parameters=True,
                               connect_args={"connect_timeout": max(1, math.ceil(timeout))})
     event.listen(engine, "connect", functools.partial(_postgresql_connect, timeout))
     return engine

@@ -147,3 +147,17 @@ def test_a_new_sqlite_log_is_readable_by_its_owner_only(tmp_path):
     for name in ("log.db", "log.db-wal"):
         assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, name
     store.close()
+
+
+def test_a_failed_statement_never_carries_its_values_into_an_error(tmp_path):
+    """Errors reach the logs: a candidate's id or facts bound into a failing statement must not
+    (SQLAlchemy prints bound parameters in its errors unless told not to)."""
+    import sqlalchemy as sa
+
+    from service.store.log import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    with pytest.raises(sa.exc.OperationalError) as err, engine.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table WHERE candidate_id = :c"),
+                     {"c": "C-SECRET-42"})
+    assert "C-SECRET-42" not in str(err.value) and "no_such_table" in str(err.value)
