@@ -6,7 +6,7 @@ One package per stage, in the order of the flow (README.md, "Layout"):
     checks, draws                                              built on the core
     live                                                       the running service: decide and log
     web, pages, cli                                            the doors: HTTP API, pages, command
-    config, errors, i18n, auth, jsonlog, child                 the kernel, imported by every stage
+    config, errors, i18n, auth, jsonlog, child, keyfile        the kernel, imported by every stage
 
 The core imports no Flask. ``create_app`` (here) and ``serve`` (gunicorn) assemble the doors;
 the dependency rules are import-linter contracts (pyproject.toml) that the tests run.

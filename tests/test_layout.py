@@ -47,7 +47,7 @@ def test_no_private_name_is_imported_from_another_module():
 
 def test_no_flat_module_is_left_beside_the_packages():
     kernel = {"__init__.py", "config.py", "errors.py", "i18n.py", "auth.py", "jsonlog.py",
-              "child.py", "conditions.py", "serve.py"}
+              "child.py", "keyfile.py", "conditions.py", "serve.py"}
     assert {p.name for p in SERVICE.glob("*.py")} == kernel
     assert [p for p in STAGES if not (SERVICE / p / "__init__.py").is_file()] == []
     assert Path(SERVICE / "store" / "migrations" / "env.py").is_file()

@@ -47,6 +47,7 @@ from ..auth import Caller, TokenStore, hash_token
 from ..config import Config
 from ..errors import DecisionError
 from ..i18n import LANGUAGES, TRANSLATIONS_DIR, negotiate
+from ..keyfile import read_or_create
 
 SECRET_KEY_ENV = "DECISIONS_SECRET_KEY"
 SECRET_KEY_FILE_ENV = "DECISIONS_SECRET_KEY_FILE"
@@ -75,43 +76,16 @@ def key_file(config: Config, env: dict[str, str] | None = None) -> Path:
 
 
 def read_or_create_key(path: Path) -> str:
-    """The key in ``path``; a new random one when the file does not exist. Several processes may
-    start at once: the key is written to a file of its own and linked into place, so every one of
-    them reads the same, complete key."""
+    """The key in ``path``; a new random one when the file does not exist (shared by every
+    worker: ``keyfile.read_or_create``)."""
     try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise DecisionError(f"cannot read the pages' session key {path}: {exc.strerror}; set "
-                            f"{SECRET_KEY_ENV}, or {SECRET_KEY_FILE_ENV} to a readable file"
-                            ) from None
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        key = read_or_create(path)
     except OSError as exc:
         # Stop the start with the reason (a key of each worker's own would make sessions fail
         # at random across workers).
-        raise DecisionError(f"cannot create the pages' session key {path}: {exc.strerror}; "
-                            f"set {SECRET_KEY_ENV}, or {SECRET_KEY_FILE_ENV} to a writable "
-                            "place") from None
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process was first: use its key
-    finally:
-        os.unlink(temporary)
-    return _read_key(path)
-
-
-def _read_key(path: Path) -> str:
-    key = path.read_text(encoding="ascii").strip()
+        raise DecisionError(f"cannot read or create the pages' session key {path}: "
+                            f"{exc.strerror}; set {SECRET_KEY_ENV}, or {SECRET_KEY_FILE_ENV} to "
+                            "a readable and writable place") from None
     if len(key) < 32:
         raise ValueError(f"{path}: the session key must be at least 32 characters")
     return key

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import DecisionError
+from ..keyfile import read_or_create
 
 KEY_BYTES = 32
 MAC_CONTEXT = "decisions-log-checkpoint/1"
@@ -70,7 +69,10 @@ class LogKey:
 def read_key(path: str | Path) -> LogKey:
     """The key in ``path``; FileNotFoundError when there is none, LogKeyError when the file
     is not a key."""
-    text = Path(path).read_text(encoding="ascii").strip()
+    return _parse(Path(path), Path(path).read_text(encoding="ascii").strip())
+
+
+def _parse(path: Path, text: str) -> LogKey:
     try:
         secret = bytes.fromhex(text)
     except ValueError:
@@ -83,31 +85,10 @@ def read_key(path: str | Path) -> LogKey:
 
 def read_or_create_key(path: str | Path) -> LogKey:
     """The key in ``path``, made on first use: 256 random bits, readable by the service's user
-    only. Several workers may start at once: the key is written to a file of its own and
-    linked into place, so that every one of them reads the same, complete key."""
+    only (``keyfile.read_or_create``)."""
     path = Path(path)
     try:
-        return read_key(path)
-    except FileNotFoundError:
-        pass
+        return _parse(path, read_or_create(path, KEY_BYTES))
     except OSError as exc:
-        raise LogKeyError(f"cannot read the decision log key {path}: {exc.strerror}") from None
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise LogKeyError(f"cannot create the decision log key {path}: {exc.strerror}; set "
-                          "DECISIONS_LOG_KEY_FILE to a writable place") from None
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(KEY_BYTES) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process was first: use its key
-    finally:
-        os.unlink(temporary)
-    return read_key(path)
+        raise LogKeyError(f"cannot read or create the decision log key {path}: {exc.strerror};"
+                          " set DECISIONS_LOG_KEY_FILE to a writable place") from None
