@@ -288,7 +288,11 @@ class Catalog:
         return {v.id for v in self._closure(top)}
 
     def _closure(self, top: RulesetVersion) -> list[RulesetVersion]:
+        # A revoked version takes the facts its ruleset took before: a profile the program
+        # accepted gets its "revoked" answer, not a 422 for a field it no longer knows.
         out, stack, seen = [], [top], set()
+        if "revoked" in top.raw:
+            stack.extend(self.by_id.get(top.id, []))
         while stack:
             v = stack.pop()
             if (v.id, v.version) in seen:

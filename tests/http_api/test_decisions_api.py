@@ -84,6 +84,9 @@ def test_a_program_revoked_on_the_decision_date_is_answered_and_explained(client
         assert all(w in requirement["because"] for w in words[:1])
         assert requirement["reference"] == "https://www.ontario.ca/laws/regulation/r26047"
         assert body["rulesets"][-1]["version"] == "2026-05-30"
+    # a fact an earlier version took (declared by a ruleset it included) is still taken
+    extra = {**request, "facts": {**PROFILE, "authorized_to_work_in_canada": True}}
+    assert client.post("/v1/decisions", json=extra, headers=bearer("decider")).status_code == 201
     before = client.post("/v1/decisions", json={**request, "as_of": "2026-05-29"},
                          headers=bearer("decider")).get_json()
     assert before["outcome"] == "meets_criteria"

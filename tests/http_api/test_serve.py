@@ -42,11 +42,12 @@ def free_port() -> int:
 class Server:
     def __init__(self, tmp: Path, database_url: str, workers: int = 3,
                  tokens: Path | None = None, rulesets: Path = RULESETS, port: int | None = None,
-                 options: tuple[str, ...] = ()):
+                 options: tuple[str, ...] = (), environment: dict[str, str] | None = None):
         self.port = port or free_port()
         self.tokens = tokens or write_tokens(tmp / "tokens")
         self.log = open(tmp / "server.log", "w+b")  # noqa: SIM115 (closed in stop)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECISIONS_")}
+        env.update(environment or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers), "--rulesets", str(rulesets),

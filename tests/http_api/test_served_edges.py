@@ -20,8 +20,12 @@ MAX_BODY = 2 * 1024 * 1024  # the default DECISIONS_MAX_BODY_BYTES
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
     # --timeout 3: a batch of a thousand decisions outlasts it (the worker-timeout test).
+    # The engine's deadline and the database's waits must end before the worker timeout
+    # (`decisions serve` refuses to start otherwise): shortened with it.
     server = Server(tmp, f"sqlite:///{tmp / 'decisions.db'}", workers=1,
-                    options=("--timeout", "3"))
+                    options=("--timeout", "3"),
+                    environment={"DECISIONS_ENGINE_TIMEOUT": "2",
+                                 "DECISIONS_DATABASE_TIMEOUT": "1"})
     yield server
     server.stop()
 
