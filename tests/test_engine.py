@@ -275,3 +275,10 @@ def test_every_finite_number_reaches_the_engine_as_the_same_number(numbers, x, n
                    **{f"h{i}": x * 0.5 >= t for i, t in enumerate(X_THRESHOLDS)},
                    "x-eq": x == 1e-7,
                    **{f"n{i}": n > t for i, t in enumerate(N_THRESHOLDS)}}
+
+
+def test_engines_of_one_process_share_each_compiled_version(catalog):
+    """durable-rules frees next to nothing when a ruleset is deleted: an engine built again for
+    the same content reuses the compiled versions instead of growing the process by a catalog."""
+    version = catalog.in_force("oinp.hcp.tech-draw", dt.date(2019, 7, 15))
+    assert Engine().prepare(version) is Engine().prepare(version)

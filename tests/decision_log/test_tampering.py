@@ -89,15 +89,18 @@ def test_a_rewritten_chain_is_found_with_an_anchor(log):
     assert (found.kind, found.seq) == ("altered", 6)
 
 
-def test_verify_log_command_reports_the_first_broken_record(log):
+def test_verify_log_command_reports_the_first_broken_record(log, tmp_path):
     url = log.url
+    # This store signs nothing: verify with no key (checkpoints are test_checkpoints' part),
+    # whatever key another test of the run may have made at the default place.
+    no_key = ["--log-key", str(tmp_path / "none")]
     ok = subprocess.run([sys.executable, "-m", "service.cli", "verify-log", "--database-url",
-                         url], capture_output=True, text=True)
+                         url, *no_key], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "ok: 6 records, chain intact" in ok.stdout
     tamper(log, "UPDATE decision_log SET caller = 'someone else' WHERE seq = 4")
     broken = subprocess.run([sys.executable, "-m", "service.cli", "verify-log",
-                             "--database-url", url], capture_output=True, text=True)
+                             "--database-url", url, *no_key], capture_output=True, text=True)
     assert broken.returncode == 1
     assert "BROKEN at record 4" in broken.stdout and "altered" in broken.stdout
 
