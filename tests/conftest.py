@@ -68,6 +68,7 @@ PROFILE = {
     "spouse_accompanying": False,
     "spouse_is_citizen_or_pr": False,
     "education": "bachelors",
+    "education_degree": "bachelors",
     "education_assessed": True,
     "canadian_education": "none",
     "first_language": {"test": "clb", "reading": 9, "writing": 9, "listening": 9, "speaking": 9},

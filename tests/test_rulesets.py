@@ -88,6 +88,68 @@ def test_version_in_force_is_chosen_by_effective_dates(ruleset_dir):
         catalog.in_force("demo.datd", dt.date(2020, 1, 1))
 
 
+def _dated(ruleset_dir, version: str, start: str, extra: str = "", minimum: int = 18) -> None:
+    ruleset_dir(f"demo-{version}.yaml", f"""\
+        id: demo.dated
+        version: "{version}"
+        effective: {{from: {start}}}
+        title: {{en: Demo, fr: Démo}}
+        reference: https://example.org
+        contract: candidate-profile
+        rules:
+          - id: adult
+            title: {{en: Adult, fr: Majeur}}
+            reference: https://example.org
+            require: age >= {minimum}
+        """.rstrip(" ") + textwrap.indent(textwrap.dedent(extra), " " * 8))
+
+
+CORRECTS = """\
+    corrects:
+      version: "{target}"
+      made: 2026-12-04
+      because: {{en: The age was wrong, fr: L'âge était faux}}
+    """
+
+
+def test_a_correction_replaces_its_version_over_its_period(ruleset_dir):
+    _dated(ruleset_dir, "a", "2019-01-01")
+    _dated(ruleset_dir, "a.2", "2019-01-01", CORRECTS.format(target="a"), minimum=21)
+    _dated(ruleset_dir, "b", "2021-01-01")
+    catalog = load_catalog(ruleset_dir.root)
+    assert catalog.in_force("demo.dated", dt.date(2019, 1, 1)).version == "a.2"
+    assert catalog.in_force("demo.dated", dt.date(2020, 12, 31)).version == "a.2"
+    assert catalog.in_force("demo.dated", dt.date(2021, 1, 1)).version == "b"
+    corrected = catalog.version("demo.dated", "a")  # still loaded: decisions that named it replay
+    assert catalog.corrected_by(corrected).version == "a.2"
+    assert catalog.corrected_by(catalog.version("demo.dated", "a.2")) is None
+    assert catalog.last_day(corrected) == dt.date(2020, 12, 31)
+    top = catalog.in_force("demo.dated", dt.date(2020, 1, 1))
+    assert [v.version for _, v in catalog.chain(top, dt.date(2020, 1, 1),
+                                                {"demo.dated": "a"})] == ["a.2"]
+
+
+@pytest.mark.parametrize("versions, message", [
+    ([("a", "2019-01-01", ""), ("a.2", "2019-01-01", CORRECTS.format(target="z"))],
+     "demo-a.2.yaml:.*corrects.version: no other version 'z' of demo.dated to correct"),
+    ([("a", "2019-01-01", ""), ("a.2", "2019-02-01", CORRECTS.format(target="a"))],
+     "demo-a.2.yaml:.*effective: a correction covers the period of the version it corrects"),
+    ([("a", "2019-01-01", ""), ("a.2", "2019-01-01", CORRECTS.format(target="a")),
+      ("a.3", "2019-01-01", CORRECTS.format(target="a"))],
+     "corrects.version: demo.dated version a is already corrected by"),
+    ([("a", "2019-01-01", ""), ("a.2", "2019-01-01", CORRECTS.format(target="a.2"))],
+     "corrects.version: no other version 'a.2' of demo.dated to correct"),
+    ([("a", "2019-01-01", ""), ("b", "2019-01-01", "")],
+     "starts on the same day \\(a version that replaces it over its whole period says so"),
+])
+def test_a_correction_names_another_version_and_covers_its_period(ruleset_dir, versions,
+                                                                  message):
+    for version, start, extra in versions:
+        _dated(ruleset_dir, version, start, extra)
+    with pytest.raises(RulesetError, match=message):
+        load_catalog(ruleset_dir.root)
+
+
 def test_include_cycle_is_refused(ruleset_dir):
     for name, other in (("a", "b"), ("b", "a")):
         ruleset_dir(f"{name}.yaml", f"""\

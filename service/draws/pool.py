@@ -96,6 +96,8 @@ def quotas(distribution: Distribution, size: int) -> list[int]:
 # 6,529 of 85,300 invitations); about 62% chose Ontario; 48% lived in Canada. The pool has more
 # older, less educated and lower-scoring candidates than the invited, so the mixes below are
 # wider than those anchors (docs/draws.md lists them).
+DEGREE_OF_LEVEL = {"bachelors": "bachelors", "two_or_more_credentials": "bachelors",
+                   "masters": "masters", "doctoral": "doctoral"}
 MIXES: dict[str, Any] = {
     "age": [((18, 19), 1), ((20, 24), 12), ((25, 29), 33), ((30, 34), 29), ((35, 39), 15),
             ((40, 44), 7), ((45, 50), 3)],
@@ -275,6 +277,9 @@ class Model:
             # Every profile has its education assessed (ECA) or Canadian: foreign education
             # without an ECA earns no CRS points, and the plain CRS function does not model it.
             "education_assessed": True,
+            # The pool's make-up counts degrees ("bachelor's degree or more"), so a bachelor's
+            # level here is a degree; so are two credentials (no published share of diplomas).
+            "education_degree": DEGREE_OF_LEVEL.get(education, "none"),
             "canadian_education": canadian_education,
             "first_language": first,
             "second_language": second,

@@ -298,6 +298,8 @@ def used_versions(catalog: Catalog, logged: Sequence[NewDecision]) -> list[dict[
 
 
 def version_status(catalog: Catalog, version: RulesetVersion, today: dt.date) -> str:
+    if catalog.corrected_by(version) is not None:
+        return "corrected"
     if version.effective_from > today:
         return "scheduled"
     try:

@@ -366,8 +366,8 @@ def _outcome_sentence(view: dict) -> Markup:
 # ---------------------------------------------------------------------------------- rulesets
 def _status_label(status: str) -> str:
     return {"in_force": gettext("in force"), "scheduled": gettext("scheduled"),
-            "superseded": gettext("superseded"), "expired": gettext("expired")}.get(status,
-                                                                                   status)
+            "superseded": gettext("superseded"), "expired": gettext("expired"),
+            "corrected": gettext("corrected")}.get(status, status)
 
 
 @blueprint.app_template_global()
@@ -431,7 +431,7 @@ def ruleset(ruleset_id: str):
     return render_template(
         "pages/ruleset.html", ruleset_id=ruleset_id,
         versions=[(v, version_status(catalog, v, today), catalog.last_day(v)) for v in versions],
-        v=shown,
+        v=shown, corrects=shown.raw.get("corrects"), corrected_by=catalog.corrected_by(shown),
         groups=_rule_groups(shown, lang()),
         title=shown.title[lang()],
         description=shown.description[lang()] if shown.description else None,

@@ -79,14 +79,7 @@ def load_catalog(root: str | Path) -> Catalog:
             problems.append(Problem(display, lines.get(("version",)), "version",
                                     f"{key[0]} version {key[1]} is also defined in {seen[key]}"))
         seen[key] = display
-    starts: dict[tuple[str, dt.date], str] = {}
-    for loaded, lines, display, _ in parsed:
-        key = (loaded["id"], loaded["effective"]["from_"])
-        if key in starts and starts[key] != display:
-            problems.append(Problem(display, lines.get(("effective", "from")), "effective.from",
-                                    f"another version of {key[0]} ({starts[key]}) starts on the "
-                                    f"same day"))
-        starts.setdefault(key, display)
+    problems.extend(_correction_problems(parsed))
 
     shells = []
     for loaded, lines, display, canonical in parsed:
@@ -109,6 +102,51 @@ def load_catalog(root: str | Path) -> Catalog:
     if problems:
         raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key)))
     return Catalog(versions, root)
+
+
+def _correction_problems(parsed: list[tuple[dict, dict, str, str]]) -> list[Problem]:
+    """Versions of one id may start on the same day only as a version and its corrections, one
+    after the other; a correction names a loaded version of its id, covers exactly its period,
+    and is the only correction of it."""
+    problems = []
+    by_version = {(loaded["id"], loaded["version"]): (loaded, display)
+                  for loaded, _, display, _ in parsed}
+    corrected: dict[tuple[str, str], str] = {}
+    for loaded, lines, display, _ in parsed:
+        if "corrects" not in loaded:
+            continue
+        ruleset_id, target = loaded["id"], loaded["corrects"]["version"]
+        where = lines.get(("corrects", "version"))
+        found = by_version.get((ruleset_id, target))
+        if found is None or target == loaded["version"]:
+            others = [v for i, v in by_version if i == ruleset_id and v != loaded["version"]]
+            problems.append(Problem(display, where, "corrects.version",
+                                    f"no other version '{target}' of {ruleset_id} to correct"
+                                    f"{did_you_mean(target, others)}"))
+            continue
+        if (ruleset_id, target) in corrected:
+            problems.append(Problem(display, where, "corrects.version",
+                                    f"{ruleset_id} version {target} is already corrected by "
+                                    f"{corrected[(ruleset_id, target)]}"))
+        corrected.setdefault((ruleset_id, target), display)
+        period, own = found[0]["effective"], loaded["effective"]
+        if (period["from_"], period.get("to")) != (own["from_"], own.get("to")):
+            problems.append(Problem(display, lines.get(("effective",)), "effective",
+                                    f"a correction covers the period of the version it corrects"
+                                    f" ({found[1]}: from {period['from_']}"
+                                    f"{' to ' + str(period['to']) if period.get('to') else ''})"))
+    starts: dict[tuple[str, dt.date], list[tuple[dict, dict, str]]] = {}
+    for loaded, lines, display, _ in parsed:
+        starts.setdefault((loaded["id"], loaded["effective"]["from_"]), []).append(
+            (loaded, lines, display))
+    for (ruleset_id, _), group in starts.items():
+        originals = [item for item in group if "corrects" not in item[0]]
+        for loaded, lines, display in originals[1:]:
+            problems.append(Problem(display, lines.get(("effective", "from")), "effective.from",
+                                    f"another version of {ruleset_id} ({originals[0][2]}) "
+                                    "starts on the same day (a version that replaces it over "
+                                    "its whole period says so with `corrects:`)"))
+    return problems
 
 
 def _display(path: Path, root: Path) -> str:
@@ -200,5 +238,5 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
             DEFAULT_OUTCOME if any("require" in r for r in loaded["rules"])
             else ASSESSED_OUTCOME),
         cases=loaded.get("cases"), draw=loaded.get("draw"),
-        checks=contract_checks,
+        corrects=(loaded.get("corrects") or {}).get("version"), checks=contract_checks,
         raw=loaded, lines=lines, canonical=canonical)

@@ -83,6 +83,7 @@ class RulesetVersion:
     outcome: dict
     cases: str | None
     draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
+    corrects: str | None = None  # the version this one replaces over the same period
     checks: tuple = ()  # the Checks of its contract
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
@@ -174,6 +175,7 @@ class Catalog:
         for v in sorted(versions, key=lambda v: (v.id, v.effective_from)):
             self.by_id.setdefault(v.id, []).append(v)
         self._by_sha256 = {v.sha256: v for v in self.all_versions()}
+        self._corrected_by = {(v.id, v.corrects): v for v in self.all_versions() if v.corrects}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]
@@ -201,6 +203,10 @@ class Catalog:
                 return v
         raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
 
+    def corrected_by(self, version: RulesetVersion) -> RulesetVersion | None:
+        """The version that replaces ``version`` over its whole period, if one does."""
+        return self._corrected_by.get((version.id, version.version))
+
     def last_day(self, version: RulesetVersion) -> dt.date | None:
         """The last day ``version`` is in force: its own ``to``, or the day before the next
         version starts, whichever is first; None while no end is known."""
@@ -212,7 +218,9 @@ class Catalog:
 
     def in_force(self, ruleset_id: str, day: dt.date) -> RulesetVersion:
         """The version in force on ``day``: the latest ``from`` on or before it, not expired."""
-        candidates = [v for v in self.versions(ruleset_id) if v.in_force_on(day)]
+        # A corrected version no longer decides (a replay pins it by name, through chain()).
+        candidates = [v for v in self.versions(ruleset_id) if v.in_force_on(day)
+                      and (v.id, v.version) not in self._corrected_by]
         if not candidates:
             raise UnknownRulesetError(f"no version of '{ruleset_id}' is in force on {day}")
         return max(candidates, key=lambda v: v.effective_from)

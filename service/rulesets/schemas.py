@@ -265,6 +265,7 @@ class RulesetSchema(Strict):
     outcome = fields.Nested(OutcomesSchema)
     draw = fields.Nested(DrawSchema)
     revoked = fields.Nested(lambda: RevokedSchema())
+    corrects = fields.Nested(lambda: CorrectsSchema())
     cases = fields.String()
 
     @validates_schema
@@ -285,6 +286,16 @@ class RevokedSchema(Strict):
     because = Text(required=True)  # the why-not a person reads, naming the instrument
     reference = fields.String(required=True, validate=validate.Length(min=1))
     note = fields.String()
+
+
+class CorrectsSchema(Strict):
+    """This version replaces another version of the same ruleset over the same period because
+    that one encoded the rules wrongly. Decisions as of a day in the period take the correction;
+    a logged decision replays on the version it names, so the log keeps what was decided."""
+
+    version = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    made = fields.Date(required=True)  # the day the correction was written
+    because = Text(required=True)  # what was wrong, for the person who reads the ruleset
 
 
 class EffectiveSchema(Strict):

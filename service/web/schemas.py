@@ -262,9 +262,14 @@ class ReplaySchema(Strict):
 class VersionSummarySchema(Strict):
     version = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(
-        ["in_force", "scheduled", "superseded", "expired"]))
+        ["in_force", "scheduled", "superseded", "expired", "corrected"]))
     effective_from = fields.Date(required=True)
     effective_to = fields.Date(allow_none=True)
+    corrects = fields.String(allow_none=True, metadata={
+        "description": "the version this one replaces over the same period (a correction)"})
+    corrected_by = fields.String(allow_none=True, metadata={
+        "description": "the version that replaces this one; decisions no longer use it, "
+                       "replays of decisions that named it still do"})
     sha256 = fields.String(required=True)
 
 

@@ -245,8 +245,11 @@ def replay_decision(decision_id: str) -> Response:
 
 # ---------------------------------------------------------------------------------- rulesets
 def _version_summary(v: RulesetVersion, today: dt.date) -> dict:
-    return {"version": v.version, "status": version_status(service().rules.catalog, v, today),
+    catalog = service().rules.catalog
+    corrector = catalog.corrected_by(v)
+    return {"version": v.version, "status": version_status(catalog, v, today),
             "effective_from": v.effective_from, "effective_to": v.effective_to,
+            "corrects": v.corrects, "corrected_by": corrector.version if corrector else None,
             "sha256": v.sha256}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import textwrap
 
 import orjson
 import pytest
@@ -154,6 +155,45 @@ def test_replay_reports_each_difference_when_a_version_was_edited_in_place(min_a
     assert {"outcome", "rulesets[0].sha256", "requirements[0].met"} <= paths
     outcome = next(d for d in body["differences"] if d["path"] == "outcome")
     assert (outcome["logged"], outcome["replayed"]) == ("eligible", "not_eligible")
+
+
+def test_a_correction_decides_from_now_on_and_the_log_replays_as_decided(min_age):
+    """The way to fix a version that encoded the rules wrongly: a correction over its period.
+    New decisions on a day of that period take the correction; a decision already logged with
+    the corrected version replays identically, and the versions list says which is which."""
+    client = min_age.test_client()
+    request = {"ruleset": "test.min-age", "facts": {"candidate_id": "B5", "age": 19},
+               "as_of": "2020-01-01"}
+    before = client.post("/v1/decisions", json=request, headers=bearer("decider")).get_json()
+    assert before["outcome"] == "eligible"
+
+    path = write_min_age(min_age.rulesets_root, "2019-01-01.2", "2019-01-01", minimum=21)
+    path.write_text(path.read_text(encoding="utf-8") + textwrap.dedent("""\
+        corrects:
+          version: "2019-01-01"
+          made: 2026-12-04
+          because: {en: The minimum age is 21, fr: L'âge minimum est de 21 ans}
+        """), encoding="utf-8")
+    # The old version's cases are now decided by the correction: they state the new minimum too.
+    folder = min_age.rulesets_root / "test"
+    (folder / "min-age-2019-01-01.cases.yaml").write_text(
+        (folder / "min-age-2019-01-01.2.cases.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8")
+    response = client.post("/v1/admin/reload", headers=bearer("admin"))
+    assert response.status_code == 200, response.get_json()
+
+    after = client.post("/v1/decisions", json=request, headers=bearer("decider")).get_json()
+    assert after["outcome"] == "not_eligible"
+    assert after["rulesets"][0]["version"] == "2019-01-01.2"
+    body = client.post(f"/v1/decisions/{before['decision_id']}/replay",
+                       headers=bearer("auditor")).get_json()
+    assert body["result"] == "identical", body["differences"]
+    versions = {v["version"]: v for v in client.get(
+        "/v1/rulesets/test.min-age", headers=bearer("auditor")).get_json()["versions"]}
+    assert versions["2019-01-01"]["status"] == "corrected"
+    assert versions["2019-01-01"]["corrected_by"] == "2019-01-01.2"
+    assert versions["2019-01-01.2"]["corrects"] == "2019-01-01"
+    assert versions["2019-01-01.2"]["status"] == "in_force"
 
 
 def test_replay_is_409_when_the_version_is_gone(min_age):
