@@ -22,7 +22,7 @@ from .. import conditions as cond
 from ..engine import Engine
 from ..errors import EvaluationError
 from ..rulesets import Catalog, Rule, RulesetVersion
-from .why_not import because_text
+from .why_not import Words, because_text, fill
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -46,6 +46,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     derived: dict[str, Any] = {}
     used: list[dict] = []
     outcome: dict = {}
+    titles, values = catalog.words([v for _, v in chain])
+    words = Words(titles, values, sources={}, outcomes={})
     for alias, version in chain:
         run = engine.evaluate(version, working)
         working = run.facts
@@ -54,17 +56,26 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         awards: dict[str, int] = {}
         for firing in run.fired:
             rule = version.rules[firing.index]
-            fired.append(_fired_entry(version, rule, firing.value, working))
+            entry = _fired_entry(version, rule, firing.value, working)
+            fired.append(entry)
             if rule.kind == "award":
                 awards[rule.bucket] = awards.get(rule.bucket, 0) + rule.points
-        stage_requirements = [_requirement(version, rule, index in met_rules, working)
-                              for index, rule in version.requirements]
+            elif rule.kind == "derive":  # a why-not over this fact names what it came from
+                words.sources[rule.fact] = entry["matched"]
+        stage = [(rule, _requirement(version, rule, index in met_rules, working, words))
+                 for index, rule in version.requirements]
+        stage_requirements = [entry for _, entry in stage]
         requirements.extend(stage_requirements)
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)
             cond.set_path(working, f"scores.{name}", dict(scores[name]))
         met = all(r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
+        # What an includer's why-not says of this stage: each failed requirement with its
+        # why-not, or only its title when that why-not is itself another stage's (no nesting).
+        words.outcomes[alias] = {"title": outcome["title"], "failed": [
+            (rule.title, None if _reads_an_outcome(rule, words) else entry["because"])
+            for rule, entry in stage if not entry["met"]]}
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
         cond.set_path(working, f"{alias}.outcome", outcome["code"])
@@ -87,6 +98,10 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     }
 
 
+def _reads_an_outcome(rule: Rule, words: Words) -> bool:
+    return any(path.rpartition(".")[0] in words.outcomes for path in rule.reads)
+
+
 def _without_nulls(facts: Mapping[str, Any]) -> dict:
     """Null and absent mean the same to the engine: drop nulls, recursively."""
     return {k: _without_nulls(v) if isinstance(v, Mapping) else v
@@ -95,7 +110,7 @@ def _without_nulls(facts: Mapping[str, Any]) -> dict:
 
 def _matched(rule: Rule, facts: Mapping[str, Any]) -> dict:
     out = {}
-    for path in rule.reads:
+    for path in rule.reads + rule.shows:
         value = cond.get_path(facts, path)
         out[path] = None if value is cond.MISSING else value
     return out
@@ -115,7 +130,8 @@ def _fired_entry(version: RulesetVersion, rule: Rule, value: Any, facts: Mapping
     return entry
 
 
-def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping) -> dict:
+def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping,
+                 words: Words) -> dict:
     entry = {"rule": rule.id, "ruleset": version.id, "met": met}
     if met:
         return entry
@@ -124,8 +140,12 @@ def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping)
         raise EvaluationError(f"{version.id} {version.version}: requirement {rule.id} was not met "
                               "by the engine, yet its condition holds on the facts")
     entry["why_not"] = reason
-    entry["because"] = rule.because or because_text(reason)
     entry["matched"] = _matched(rule, facts)
+    if rule.because:
+        constants = {name: c["value"] for name, c in version.constants.items()}
+        entry["because"] = fill(rule.because, {**constants, **entry["matched"]}, words)
+    else:
+        entry["because"] = because_text(reason, words)
     return entry
 
 

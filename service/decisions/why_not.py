@@ -1,49 +1,209 @@
-"""Why a requirement was not met, as one sentence in each official language, from the why-not tree
-the condition language gives (``conditions.why_not``)."""
+"""Why a requirement was not met, as one sentence a candidate can read, in each official language.
+
+Two ways, both from the why-not tree the condition language gives (``conditions.why_not``):
+- the rule's own ``because:`` text, a template over the facts, derived facts and constants the
+  rule can see (``{primary_noc}``), filled in with the candidate's values, formatted for the
+  language (numbers, dates, lists, enum values as words);
+- otherwise a generated sentence that names each fact by its declared title and shows the
+  candidate's value and what is needed, never an identifier. A derived fact is traced to the
+  facts the candidate gave (NOC 6311 -> not a tech occupation); another ruleset's outcome
+  (``hcp.met``) lists the requirements of that ruleset that failed; an ``or`` shows only the
+  alternatives that apply to the candidate (those that do not fail on a classification such as
+  the occupation's TEER).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..i18n import gettext
+from babel.dates import format_date
+from babel.lists import format_list
+from babel.numbers import format_decimal
+
+from ..i18n import LANGUAGES, gettext
+from ..rulesets import PLACEHOLDER
+MAX_SOURCES = 6  # input facts named for one derived fact: more reads as noise
+GUARD_OPS = ("==", "!=", "in", "not in")
 
 
-def _show(value: Any, lang: str) -> str:
+@dataclass(frozen=True)
+class Words:
+    """What the sentences of one decision name things by (see ``Catalog.words``)."""
+
+    titles: Mapping[str, dict] = field(default_factory=dict)  # fact path -> {en, fr}
+    values: Mapping[str, Mapping[Any, dict]] = field(default_factory=dict)  # path -> enum words
+    # A derived fact -> the facts the rule that derived it read, with their values.
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # An include's alias -> its outcome title and the sentences of its failed requirements.
+    outcomes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+NO_WORDS = Words()
+
+
+def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS
+         ) -> dict[str, str]:
+    """A ``because:`` template in each language, with each ``{name}`` replaced by the value."""
+    return {lang: PLACEHOLDER.sub(lambda m: show(values.get(m.group(1)), lang, words,
+                                                 m.group(1)), text[lang])
+            for lang in LANGUAGES}
+
+
+def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS) -> dict[str, str]:
+    """The generated why-not of a requirement as one sentence in each official language."""
+    return {lang: _sentence(_because(_applicable(reason), lang, words), lang)
+            for lang in LANGUAGES}
+
+
+# ------------------------------------------------------------------------------------- values
+def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None) -> str:
+    """A value as a person reads it in ``lang``."""
+    if value is None:
+        return gettext(lang, "not given")
     if isinstance(value, bool):
         return gettext(lang, "yes" if value else "no")
     if isinstance(value, list | tuple):
-        return ", ".join(_show(v, lang) for v in value)
+        return format_list([show(v, lang, words, path) for v in value], locale=lang) \
+            if value else gettext(lang, "none")
+    named = words.values.get(path or "", {}).get(value)
+    if named:
+        return named[lang]
+    if isinstance(value, int | float):
+        number = format_decimal(value, locale=lang, decimal_quantization=False)
+        return number.replace("\u202f", "\u00a0")  # one kind of non-breaking space
+    if isinstance(value, dt.datetime):
+        return f"{show(value.date(), lang)} {value.strftime('%H:%M')} UTC"
+    if isinstance(value, dt.date):
+        return _day(value, lang)
+    if isinstance(value, str):
+        day = _as_day(value)
+        if day is not None:
+            return show(day, lang)
     return str(value)
 
 
-def because_text(reason: Mapping[str, Any]) -> dict[str, str]:
-    """The why-not of a requirement as one sentence in each official language."""
-    return {lang: _because(reason, lang) for lang in ("en", "fr")}
+def _day(day: dt.date, lang: str) -> str:
+    text = format_date(day, format="long", locale=lang)
+    if lang == "fr" and day.day == 1:
+        text = "1er" + text[1:]
+    return text
 
 
-def _because(reason: Mapping[str, Any], lang: str) -> str:
+def _as_day(text: str) -> dt.date | dt.datetime | None:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return dt.date.fromisoformat(text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", text):
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment
+    return None
+
+
+# -------------------------------------------------------------------------------- sentences
+def _applicable(reason: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Of the alternatives of an ``or``, those that apply to the candidate: an alternative that
+    fails on a classification (``==``, ``in``... on a category such as the TEER, not a number)
+    is for other candidates, unless every alternative does."""
     if "all" in reason:
-        return "; ".join(_because(r, lang) for r in reason["all"])
+        return {"all": [_applicable(r) for r in reason["all"]]}
+    if "any" not in reason:
+        return reason
+    branches = [_applicable(r) for r in reason["any"]]
+    open_ = [b for b in branches if not _fails_on_guard(b)]
+    kept = open_ or branches
+    return kept[0] if len(kept) == 1 else {"any": kept}
+
+
+def _fails_on_guard(reason: Mapping[str, Any]) -> bool:
+    if "all" in reason:
+        return any(_fails_on_guard(r) for r in reason["all"])
     if "any" in reason:
-        items = gettext(lang, " or ").join(_because(r, lang) for r in reason["any"])
-        return gettext(lang, "either {items}", items=items)
-    fact, op, missing = reason["fact"], reason["op"], reason["missing"]
-    expected = _show(reason["expected"], lang)
-    if reason["constant"]:
-        expected = f"{reason['constant']} ({expected})"
-    value = _show(reason["value"], lang)
-    if reason["expected"] is None:
-        message = ("{fact} = {value}, needs to be empty" if op == "==" else
-                   "{fact} is not given, needs a value")
-    elif op in ("in", "not in"):
-        verb = "needs one of" if op == "in" else "must not be one of"
-        message = ("{fact} is not given, " if missing else "{fact} = {value}, ") + verb + \
-            " {expected}"
-    elif op == "==":
-        message = "{fact} is not given, needs {expected}" if missing else \
-            "{fact} = {value}, needs {expected}"
-    else:
-        message = "{fact} is not given, needs {op} {expected}" if missing else \
-            "{fact} = {value}, needs {op} {expected}"
-    return gettext(lang, message, fact=fact, value=value, op=op, expected=expected)
+        return all(_fails_on_guard(r) for r in reason["any"])
+    expected = reason["expected"]
+    values = expected if isinstance(expected, list) else [expected]
+    return reason["op"] in GUARD_OPS and not reason["missing"] and all(
+        isinstance(v, str) for v in values) and bool(values)
+
+
+def _sentence(text: str, lang: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def _because(reason: Mapping[str, Any], lang: str, words: Words) -> str:
+    if "all" in reason:
+        return "; ".join(_because(r, lang, words) for r in reason["all"])
+    if "any" in reason:
+        if not reason["any"]:
+            return gettext(lang, "this can never be met")
+        items = gettext(lang, " or ").join(_because(r, lang, words) for r in reason["any"])
+        return gettext(lang, "one of these is needed: {items}", items=items)
+    fact = reason["fact"]
+    alias, _, last = fact.rpartition(".")
+    if last in ("met", "outcome") and alias in words.outcomes:
+        return _included(words.outcomes[alias], lang)
+    title = words.titles.get(fact, {}).get(lang, fact)
+    value = gettext(lang, "not given") if reason["missing"] else show(reason["value"], lang,
+                                                                     words, fact)
+    text = gettext(lang, "{title}: {value}", title=title, value=value)
+    traced = _traced(fact, lang, words)
+    if traced:
+        text += gettext(lang, " (from {inputs})", inputs=traced)
+    return text + gettext(lang, ", {needed}", needed=_needed(reason, lang, words))
+
+
+def _needed(reason: Mapping[str, Any], lang: str, words: Words) -> str:
+    op, fact, expected = reason["op"], reason["fact"], reason["expected"]
+    if expected is None:
+        return gettext(lang, "needs to be empty") if op == "==" else \
+            gettext(lang, "needs a value")
+    shown = show(expected, lang, words, fact) if not isinstance(expected, list) else \
+        format_list([show(v, lang, words, fact) for v in expected], style="or", locale=lang)
+    message = {">=": "needs at least {expected}", ">": "needs more than {expected}",
+               "<=": "needs at most {expected}", "<": "needs less than {expected}",
+               "==": "needs {expected}", "!=": "needs anything but {expected}",
+               "in": "needs {expected}", "not in": "needs anything but {expected}"}[op]
+    return gettext(lang, message, expected=shown)
+
+
+def _traced(fact: str, lang: str, words: Words, depth: int = 0) -> str:
+    """The facts the candidate gave that a derived fact comes from, with their values."""
+    inputs: dict[str, Any] = {}
+
+    def walk(path: str, level: int) -> None:
+        for source, value in (words.sources.get(path) or {}).items():
+            if source in words.sources and level < 3:
+                walk(source, level + 1)
+            elif len(inputs) < MAX_SOURCES:
+                inputs.setdefault(source, value)
+
+    walk(fact, depth)
+    # Facts of one object read as one group: "First official language: CLB, reading 9, ..."
+    groups: dict[str, list[str]] = {}
+    for path, value in inputs.items():
+        parent, _, name = path.rpartition(".")
+        if parent and parent in words.titles and path in words.titles:
+            child = words.titles[path][lang]
+            prefix = words.titles[parent][lang] + ", "
+            child = child[len(prefix):] if child.startswith(prefix) else child
+            groups.setdefault(words.titles[parent][lang], []).append(
+                f"{child} {show(value, lang, words, path)}")
+        else:
+            groups.setdefault(words.titles.get(path, {}).get(lang, path), []).append(
+                show(value, lang, words, path))
+    return "; ".join(gettext(lang, "{title}: {value}", title=title, value=", ".join(parts))
+                     for title, parts in groups.items())
+
+
+def _included(outcome: Mapping[str, Any], lang: str) -> str:
+    failed = outcome["failed"]
+    title = outcome["title"][lang]
+    if not failed:
+        return title
+    parts = "; ".join(gettext(lang, "{title}: {because}", title=t[lang],
+                              because=b[lang].rstrip(".")) if b else t[lang]
+                      for t, b in failed)
+    return gettext(lang, "{outcome} ({parts})", outcome=title, parts=parts)

@@ -10,7 +10,7 @@ from typing import Any
 from .. import conditions as cond
 from ..errors import ConditionError, Problem, RulesetError, did_you_mean
 from .model import Rule, RulesetVersion, bucket_paths, exported_names, flatten_facts
-from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source
+from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source, template_names
 from .yamlfile import dotted, line_of
 
 
@@ -54,6 +54,19 @@ def _names_for(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> 
     facts.update({name: cond.Field(spec["type"], tuple(spec["enum"]) if spec.get("enum")
                                    else None) for name, spec in v.derives.items()})
     return cond.Names(facts, {n: c["value"] for n, c in v.constants.items()})
+
+
+def _template_facts(text: Mapping[str, str] | None, names: cond.Names, path: tuple,
+                    problem: Any) -> tuple:
+    """The facts a ``because:`` text fills in; a name the rule cannot see is a problem."""
+    shows = []
+    for name in template_names(text or {}):
+        if name in names.facts:
+            shows.append(name)
+        elif name not in names.constants:
+            problem(path, f"'{{{name}}}' names no fact, derived fact or constant this rule can "
+                          f"see{names.suggest(name)}")
+    return tuple(shows)
 
 
 def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> None:
@@ -107,10 +120,11 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
                       line=line_of(v.lines, base))
         if "require" in raw:
             tree = parse(raw["require"], base + ("require",))
+            shows = _template_facts(raw.get("because"), names, base + ("because",), problem)
             if tree is not None:
                 v.rules.append(Rule(kind="require", condition=tree, source=raw["require"],
                                     because=raw.get("because"), reads=tuple(cond.paths(tree)),
-                                    **common))
+                                    shows=shows, **common))
             continue
         when = parse(raw["when"], base + ("when",)) if "when" in raw else cond.TRUE
         if when is None:

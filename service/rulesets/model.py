@@ -37,6 +37,7 @@ class Rule:
     table: str | None = None
     line: int | None = None
     reads: tuple = ()  # fact paths shown as "matched" in the explanation
+    shows: tuple = ()  # fact paths its ``because`` template fills in (matched too)
 
     @property
     def never_holds(self) -> bool:
@@ -142,6 +143,39 @@ def flatten_facts(specs: Mapping[str, dict], prefix: str = "") -> dict[str, cond
     return out
 
 
+def fact_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict]]:
+    """What a person reads for the facts a version knows: the title of each fact path (facts,
+    derived facts, score totals and buckets) and the words of each enum value that has them."""
+    titles: dict[str, dict] = {}
+    values: dict[str, dict] = {}
+
+    def walk(specs: Mapping[str, dict], prefix: str = "", parent: dict | None = None) -> None:
+        for name, spec in specs.items():
+            path = f"{prefix}{name}"
+            title = spec.get("title")
+            if title and parent:  # "First official language, reading"
+                title = {lang: f"{parent[lang]}, {_lower_first(text)}"
+                         for lang, text in title.items()}
+            if title:
+                titles[path] = title
+            if spec.get("titles"):
+                values[path] = spec["titles"]
+            if spec["type"] == "object":
+                walk(spec["fields"], path + ".", title)
+
+    walk(version.facts)
+    walk(version.derives)
+    for score, spec in version.scores.items():
+        titles[f"scores.{score}.total"] = spec["title"]
+        for bucket, sub in (spec.get("buckets") or {}).items():
+            titles[f"scores.{score}.{bucket}"] = sub["title"]
+    return titles, values
+
+
+def _lower_first(text: str) -> str:
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+
+
 def bucket_paths(score: str, spec: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Every award target of a score: ``crs.core``, ``crs.transferability.education``..."""
     out = []
@@ -176,6 +210,7 @@ class Catalog:
             self.by_id.setdefault(v.id, []).append(v)
         self._by_sha256 = {v.sha256: v for v in self.all_versions()}
         self._corrected_by = {(v.id, v.corrects): v for v in self.all_versions() if v.corrects}
+        self._words: dict[tuple, tuple[dict, dict]] = {}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]
@@ -202,6 +237,22 @@ class Catalog:
             if v.version == version:
                 return v
         raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
+
+    def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict]:
+        """Fact titles and enum words of every version of one decision's chain (``fact_words``),
+        later versions over earlier ones; built once per chain."""
+        versions = list(versions)
+        key = tuple((v.id, v.version) for v in versions)
+        found = self._words.get(key)
+        if found is None:
+            titles: dict[str, dict] = {}
+            values: dict[str, dict] = {}
+            for v in versions:
+                more_titles, more_values = fact_words(v)
+                titles.update(more_titles)
+                values.update(more_values)
+            found = self._words[key] = (titles, values)
+        return found
 
     def corrected_by(self, version: RulesetVersion) -> RulesetVersion | None:
         """The version that replaces ``version`` over its whole period, if one does."""

@@ -4,12 +4,21 @@ explanation shows of a rule, read from a version's canonical content."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .schemas import RulesetSchema
 
 REVOKED_RULE = "in-force"  # the one requirement of a revoked version (never met)
+# A name a ``because:`` text fills in with the candidate's value: ``{primary_noc}``.
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\}")
+
+
+def template_names(text: Mapping[str, str]) -> list[str]:
+    """The names a ``because:`` text fills in, in any of its languages, in order of first use."""
+    return list(dict.fromkeys(m.group(1) for lang_text in text.values()
+                              for m in PLACEHOLDER.finditer(lang_text)))
 
 
 def content_texts(canonical: str) -> dict[str, dict]:

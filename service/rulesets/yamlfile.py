@@ -13,6 +13,9 @@ import yaml
 from ..errors import Problem, RulesetError
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader; the tree is walked by hand to keep lines and catch duplicate keys."""
 
@@ -45,16 +48,29 @@ def _convert(loader: _Loader, node: yaml.Node, path: tuple, lines: dict, problem
              display: str) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+        # `<<: *anchor` puts the anchor's keys first; a key written here replaces one of them
+        # (YAML's merge), and is refused only when written twice here.
+        merged_count = getattr(node, "merged_count", None)  # an alias reaches a node again
+        if merged_count is None:
+            written = sum(1 for key_node, _ in node.value if key_node.tag != MERGE_TAG)
+            loader.flatten_mapping(node)
+            merged_count = node.merged_count = len(node.value) - written
+        merged: set[str] = set()
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        for i, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str | int | bool):
                 problems.append(Problem(display, line, dotted(path), "keys must be plain text"))
                 continue
             key = str(key) if not isinstance(key, str) else key
-            if key in result:
+            if i < merged_count:
+                if key in result:
+                    continue  # of two merged mappings, the first one's key holds
+                merged.add(key)
+            elif key in merged:
+                merged.discard(key)  # written here: it replaces the merged one
+            elif key in result:
                 problems.append(Problem(display, line, dotted(path + (key,)),
                                         f"duplicate key '{key}' (first at line "
                                         f"{lines[path + (key,)]})"))
