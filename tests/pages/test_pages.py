@@ -554,6 +554,7 @@ def test_a_points_table_reads_as_the_published_grid(auditor):
     assert age[0][1] == "Avec époux ou conjoint de fait quand with_spouse"
     assert ["17 ou moins", "0", "0"] in age and ["20 à 29", "100", "110"] in age
     assert ["45 ou plus", "0", "0"] in age
+    assert "points à Âge" in french
 
 
 def test_grid_numbers_are_written_as_each_language_writes_them(auditor):
