@@ -85,9 +85,10 @@ def test_every_page_fits_the_screen_in_both_languages(sized_page, server):
         if problems:
             found[url] = problems
     assert not found, found
-    if width == 390:
+    if width == 390 and page.language == "fr":
         page.goto(f"/decisions/{server.seeded['not_met']}")
-        shot(page, f"decision-{width}-{page.language}")
+        page.evaluate("document.getElementById('requirements').scrollIntoView()")
+        shot(page, "decision-phone-fr")
 
 
 def test_the_not_met_badge_stays_in_its_cell_and_the_decision_id_wraps(sized_page, server):
@@ -120,7 +121,8 @@ def test_the_crs_ruleset_page_is_folded_into_its_parts(page, server, capsys):
     page.click("details.part >> nth=0 >> summary")
     grid = page.locator("table.grid").first
     assert grid.is_visible() and "20 to 29" in grid.inner_text()
-    shot(page, "ruleset-grid", "details.part[open]")
+    page.evaluate("document.getElementById('rules').scrollIntoView()")
+    shot(page, "ruleset-grid")
     with capsys.disabled():
         print(f"\nCRS ruleset page height at 1280 px: {heights}")
     assert heights["folded"] < 4000 < heights["?open=all"] < 15_000
