@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import orjson
 import pytest
 
+from service.pages import data as page_data
 from service.pages import views as pages
 from service.store import record_hash
 from tests.apps import MIN_AGE, TOKENS, bundled_cases
@@ -590,6 +591,33 @@ def test_a_long_ruleset_is_folded_by_its_own_parts(auditor):
     assert len(re.findall(r'<details class="part" id="part-\d+" open>', draw)) == 1
 
 
+def test_every_version_of_every_ruleset_shows_in_both_languages(auditor):
+    """Grids and parts from every bundled table shape (points, conversion charts, codes,
+    revoked versions, draws), in English and French."""
+    catalog = auditor.application.extensions["decisions"].rules.catalog
+    for version in catalog.all_versions():
+        for language in ("en", "fr"):
+            url = f"/rulesets/{version.id}?version={version.version}"
+            response = auditor.get(url, headers={"Accept-Language": language})
+            assert response.status_code == 200, (url, language)
+            html = text(response)
+            tables = len(version.raw.get("tables") or [])
+            assert html.count('<table class="data grid">') <= tables, url
+            assert (tables == 0) == ('<table class="data grid">' not in html), url
+
+
+def test_the_log_choices_hold_versions_only_the_log_kept(auditor):
+    """A ruleset or version the loaded rulesets no longer have, but decisions in the log used,
+    is still offered."""
+    catalog = auditor.application.extensions["decisions"].rules.catalog
+    choices = page_data.log_choices(catalog, [("oinp.hcp.retired", "2018-01-01")], {}, "fr")
+    assert ("oinp.hcp.retired", "oinp.hcp.retired") in choices["ruleset"]
+    assert ("2018-01-01", "2018-01-01") in choices["version"]
+    assert ("", "") not in choices["version"]
+    outcomes = dict(choices["outcome"])
+    assert outcomes["revoked"] == "Plus en vigueur : abrogé (revoked)"
+
+
 def test_a_failing_case_shows_expected_and_actual(make_app, tmp_path):
     root = tmp_path / "rulesets"
     write_min_age(root, "2019-01-01", 18, cases=(
@@ -684,7 +712,8 @@ class _Page(HTMLParser):
 
 def page_urls(seeded) -> list[str]:
     return ["/", f"/decisions/{seeded['not_met']}", f"/decisions/{seeded['crs']}", "/decisions",
-            "/rulesets", "/rulesets/oinp.hcp.tech-draw", "/rulesets/express-entry.crs/diff",
+            "/rulesets", "/rulesets/oinp.hcp.tech-draw", "/rulesets/express-entry.crs",
+            "/rulesets/express-entry.crs/diff",
             "/draws"]
 
 
