@@ -190,10 +190,6 @@ class Grid:
     rows: list[dict]  # {"match": shown_match, "cells": [{"value": shown_value, "reference"}]}
 
     @property
-    def ids(self) -> list[str]:
-        return [c.table for c in self.columns]
-
-    @property
     def one_target(self) -> bool:
         return len({c.target for c in self.columns}) == 1
 
@@ -226,7 +222,7 @@ def _words_apart(titles: list[str]) -> tuple[str, list[str]]:
 
     def common(lists: list[list[str]]) -> int:
         n = 0
-        while all(len(w) > n for w in lists) and len({tuple(w[n:n + 1]) for w in lists}) == 1:
+        while all(len(w) > n for w in lists) and len({w[n] for w in lists}) == 1:
             n += 1
         return n
 
