@@ -47,7 +47,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     used: list[dict] = []
     outcome: dict = {}
     for alias, version in chain:
-        run = engine.evaluate(version, working)
+        run = engine.evaluate(version, working, day)
         working = run.facts
         derived.update(run.derived)
         met_rules = {f.index for f in run.fired}
@@ -63,7 +63,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)
             cond.set_path(working, f"scores.{name}", dict(scores[name]))
-        met = all(r["met"] for r in stage_requirements)
+        met = (any if version.outcome_when == "any" else all)(
+            r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
