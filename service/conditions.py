@@ -486,11 +486,13 @@ def window_days(window: Window, item: Mapping[str, Any], day: dt.date) -> int:
     """The days of ``item``'s period within the ``window.years`` years that end on ``day``:
     from the day after the same date ``years`` earlier, to ``day``, both included (a 29 February
     goes back to the 28th)."""
-    try:
-        opens = day.replace(year=day.year - window.years)
-    except ValueError:
-        opens = day.replace(year=day.year - window.years, day=28)
-    first = max(dt.date.fromisoformat(item[window.start]), opens + dt.timedelta(days=1))
+    if day.year - window.years < 1:  # the window opens before the first day a date holds
+        first = dt.date.min
+    else:
+        opens = day.replace(year=day.year - window.years, day=min(day.day, 28)
+                            if (day.month, day.day) == (2, 29) else day.day)
+        first = opens + dt.timedelta(days=1)
+    first = max(dt.date.fromisoformat(item[window.start]), first)
     end = item.get(window.end)
     last = min(dt.date.fromisoformat(end), day) if end else day
     return max(0, (last - first).days + 1)
