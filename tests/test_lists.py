@@ -333,3 +333,48 @@ def test_a_window_that_would_open_before_year_one_opens_on_the_first_day():
     window = cond.Window("start", "end", 3)
     assert cond.window_days(window, {"start": "0001-01-01", "end": None},
                             dt.date(2, 1, 1)) == 366
+
+
+# ------------------------------------------------------------ the candidate's values in a why-not
+def test_a_because_shows_the_facts_it_names_never_rounded_up_to_a_threshold():
+    from service.decisions.why_not import filled
+
+    because = {"en": "found {hours} hours, offer: {offer}, level {level}",
+               "fr": "trouvé {hours} heures, offre : {offer}, niveau {level}"}
+    assert filled(because, {"hours": 779.99, "offer": False, "level": 6.0}) == {
+        "en": "found 779.9 hours, offer: no, level 6",
+        "fr": "trouvé 779,9 heures, offre : non, niveau 6"}
+    assert filled(because, {"hours": 780.0})["en"] == "found 780 hours, offer: —, level —"
+
+
+def test_the_why_not_of_a_category_says_what_the_candidate_has_in_both_languages(catalog,
+                                                                                  engine):
+    facts = {**PROFILE, "work_history": [job(end="2024-06-29")]}  # 181 days: 775.7 hours
+    decision = decide(catalog, engine, "express-entry.categories", facts, DAY)
+    stem = next(r for r in decision["requirements"] if r["rule"] == "stem")
+    assert not stem["met"] and stem["why_not"]["value"] == 30 * 181 / 7
+    assert stem["because"]["en"].endswith("found: 775.7 hours in one such job")
+    assert stem["because"]["fr"].endswith("trouvé : 775,7 heures dans un tel emploi")
+    french = next(r for r in decision["requirements"] if r["rule"] == "french")
+    assert "first official language (clb) 9" in french["because"]["en"]
+
+
+def test_a_because_that_names_an_unknown_fact_is_refused_at_load(ruleset_dir):
+    ruleset_dir("demo.yaml", """\
+        id: demo.lists
+        version: "2024-01-01"
+        effective: {from: 2024-01-01}
+        title: {en: Lists, fr: Listes}
+        reference: https://example.org
+        contract: candidate-profile
+        rules:
+          - id: adult
+            title: {en: Adult, fr: Majeur}
+            reference: https://example.org
+            require: age >= 18
+            because: {en: "age {age}", fr: "âge {agee}"}
+        """)
+    with pytest.raises(RulesetError) as err:
+        load_catalog(ruleset_dir.root)
+    [found] = err.value.problems
+    assert found.key == "rules[adult].because.fr" and "unknown fact '{agee}'" in found.message

@@ -22,7 +22,7 @@ from .. import conditions as cond
 from ..engine import Engine
 from ..errors import EvaluationError
 from ..rulesets import Catalog, Rule, RulesetVersion
-from .why_not import because_text
+from .why_not import because_text, filled
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -125,7 +125,7 @@ def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping)
         raise EvaluationError(f"{version.id} {version.version}: requirement {rule.id} was not met "
                               "by the engine, yet its condition holds on the facts")
     entry["why_not"] = reason
-    entry["because"] = rule.because or because_text(reason)
+    entry["because"] = filled(rule.because, facts) if rule.because else because_text(reason)
     entry["matched"] = _matched(rule, facts)
     return entry
 

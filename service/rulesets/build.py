@@ -17,7 +17,7 @@ from .model import (
     flatten_facts,
     list_facts,
 )
-from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source
+from .texts import PLACEHOLDER, REVOKED_RULE, table_keys, table_row_key, table_row_source
 from .yamlfile import dotted, line_of
 
 
@@ -113,6 +113,11 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
         common = dict(id=raw["id"], title=raw["title"], reference=raw["reference"],
                       line=line_of(v.lines, base))
         if "require" in raw:
+            for lang, text in (raw.get("because") or {}).items():
+                for name in PLACEHOLDER.findall(text):
+                    if name not in names.facts:
+                        problem(base + ("because", lang), f"unknown fact '{{{name}}}'"
+                                f"{names.suggest(name)}")
             tree = parse(raw["require"], base + ("require",))
             if tree is not None:
                 v.rules.append(Rule(kind="require", condition=tree, source=raw["require"],
