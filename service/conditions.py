@@ -7,6 +7,10 @@ with Python's ``ast`` module and only a whitelist of node kinds is accepted; not
 the engine (which decides) and evaluated here to render why a requirement was not met. A property
 test keeps the two in agreement.
 
+A derive over a list fact (``Aggregate``: sum, max or count of an item expression, with a
+filter, a date window and a group-by) is evaluated here only, in the engine's action: the engine
+compares the number it gives, never the list.
+
 Semantics, shared by both: a fact that is absent or null makes every comparison on it false, except
 ``x == null`` (true) and ``x != null`` (false). ``not`` is pushed down to the comparisons before
 anything is evaluated, so ``not age >= 20`` means ``age < 20`` and is false when ``age`` is absent.
