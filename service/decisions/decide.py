@@ -22,7 +22,7 @@ from .. import conditions as cond
 from ..engine import Engine
 from ..errors import EvaluationError
 from ..rulesets import Catalog, Rule, RulesetVersion
-from .why_not import because_text
+from .why_not import because_text, filled
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -47,7 +47,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     used: list[dict] = []
     outcome: dict = {}
     for alias, version in chain:
-        run = engine.evaluate(version, working)
+        run = engine.evaluate(version, working, day)
         working = run.facts
         derived.update(run.derived)
         met_rules = {f.index for f in run.fired}
@@ -63,7 +63,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)
             cond.set_path(working, f"scores.{name}", dict(scores[name]))
-        met = all(r["met"] for r in stage_requirements)
+        met = (any if version.outcome_when == "any" else all)(
+            r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
@@ -124,7 +125,7 @@ def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping)
         raise EvaluationError(f"{version.id} {version.version}: requirement {rule.id} was not met "
                               "by the engine, yet its condition holds on the facts")
     entry["why_not"] = reason
-    entry["because"] = rule.because or because_text(reason)
+    entry["because"] = filled(rule.because, facts) if rule.because else because_text(reason)
     entry["matched"] = _matched(rule, facts)
     return entry
 

@@ -3,10 +3,13 @@ the condition language gives (``conditions.why_not``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from .. import conditions as cond
 from ..i18n import gettext
+from ..rulesets import PLACEHOLDER
 
 
 def _show(value: Any, lang: str) -> str:
@@ -47,3 +50,23 @@ def _because(reason: Mapping[str, Any], lang: str) -> str:
         message = "{fact} is not given, needs {op} {expected}" if missing else \
             "{fact} = {value}, needs {op} {expected}"
     return gettext(lang, message, fact=fact, value=value, op=op, expected=expected)
+
+
+def filled(because: Mapping[str, str], facts: Mapping[str, Any]) -> dict[str, str]:
+    """A rule's own ``because`` with each ``{fact}`` replaced by the candidate's value of it:
+    a number written as people read it in that language (``775.7``, ``775,7``), never rounded up
+    to a threshold it does not reach (one decimal, cut off); a fact not given as a dash."""
+    def fill(text: str, lang: str) -> str:
+        return PLACEHOLDER.sub(lambda m: _value(cond.get_path(facts, m.group(1)), lang), text)
+
+    return {lang: fill(text, lang) for lang, text in because.items()}
+
+
+def _value(value: Any, lang: str) -> str:
+    if value is cond.MISSING:
+        return "—"
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value * 10) / 10
+        text = str(int(value)) if value.is_integer() else f"{value:.1f}"
+        return text.replace(".", ",") if lang == "fr" else text
+    return _show(value, lang)

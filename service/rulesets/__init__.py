@@ -6,11 +6,12 @@ from .facts import MAX_FACTS_DEPTH, check_depth, facts_schema, validate_facts
 from .load import CASES_SUFFIX, CONTRACTS_DIR, load_catalog
 from .model import Catalog, Rule, RulesetVersion, bucket_paths, default_alias, exported_names
 from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, schema_problems
-from .texts import content_texts, rule_texts
+from .texts import PLACEHOLDER, content_texts, rule_texts
 from .yamlfile import dotted, load_yaml
 
 __all__ = [
-    "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "MAX_FACTS_DEPTH", "Catalog",
+    "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "MAX_FACTS_DEPTH", "PLACEHOLDER",
+    "Catalog",
     "Rule", "RulesetSchema", "RulesetVersion", "bucket_paths", "check_depth", "content_texts",
     "default_alias", "dotted", "exported_names", "facts_schema", "load_catalog", "load_yaml",
     "rule_texts", "schema_problems", "validate_facts",

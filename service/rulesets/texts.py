@@ -4,12 +4,16 @@ explanation shows of a rule, read from a version's canonical content."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .schemas import RulesetSchema
 
 REVOKED_RULE = "in-force"  # the one requirement of a revoked version (never met)
+# A fact named in a requirement's ``because`` (``{experience.stem_hours}``): the why-not shows the
+# candidate's value there (``decisions.why_not.filled``).
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\}")
 
 
 def content_texts(canonical: str) -> dict[str, dict]:
