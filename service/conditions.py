@@ -7,6 +7,10 @@ with Python's ``ast`` module and only a whitelist of node kinds is accepted; not
 the engine (which decides) and evaluated here to render why a requirement was not met. A property
 test keeps the two in agreement.
 
+A derive over a list fact (``Aggregate``: sum, max or count of an item expression, with a
+filter, a date window and a group-by) is evaluated here only, in the engine's action: the engine
+compares the number it gives, never the list.
+
 Semantics, shared by both: a fact that is absent or null makes every comparison on it false, except
 ``x == null`` (true) and ``x != null`` (false). ``not`` is pushed down to the comparisons before
 anything is evaluated, so ``not age >= 20`` means ``age < 20`` and is false when ``age`` is absent.
@@ -15,6 +19,7 @@ anything is evaluated, so ``not age >= 20`` means ``age < 20`` and is false when
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +44,14 @@ class Atom:
     op: str
     value: Any
     const: str | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The other side of a comparison of two facts (``end >= start``): only in contract checks,
+    which are evaluated here and never compiled for the engine."""
+
+    path: str
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ TRUE = All(())
 FALSE = Any_(())  # no alternative holds: a requirement that is never met (a revoked program)
 _KEYWORDS = {"null": None, "true": True, "false": False}  # as policy staff write them in YAML
 _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max}
-_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 # ------------------------------------------------------------------------------- names and types
@@ -99,11 +112,14 @@ class Field:
 
 
 class Names:
-    """The names a condition may use: facts (dotted paths) and constants."""
+    """The names a condition may use: facts (dotted paths) and constants. ``fact_pairs``: two
+    facts of one type may be compared (contract checks only: the engine cannot)."""
 
-    def __init__(self, facts: Mapping[str, Field], constants: Mapping[str, Any]):
+    def __init__(self, facts: Mapping[str, Field], constants: Mapping[str, Any],
+                 fact_pairs: bool = False):
         self.facts = dict(facts)
         self.constants = dict(constants)
+        self.fact_pairs = fact_pairs
 
     def suggest(self, name: str) -> str:
         return did_you_mean(name, list(self.facts) + list(self.constants))
@@ -116,6 +132,9 @@ def article(word: str) -> str:
 def check_atom(atom: Atom, field: Field) -> str | None:
     """Why ``atom`` cannot compare its fact with its value(s); None when it can."""
     listed = atom.op in ("in", "not in")
+    if field.type == "list":
+        return (f"'{atom.path}' is a list: a condition reads a number made of it by a derive "
+                "with 'over' (docs/rulesets.md, \"Facts over lists\")")
     if listed and not isinstance(atom.value, tuple):
         return f"'{atom.op}' needs a list of values"
     if atom.op in ("<", "<=", ">", ">=") and atom.value is None:
@@ -246,6 +265,13 @@ class _Parser:
         if op is None:
             raise self.fail("unsupported comparison", node)
         lname, rname = self.dotted(left), self.dotted(right)
+        if self.names.fact_pairs and lname in self.names.facts and rname in self.names.facts:
+            lfield, rfield = self.names.facts[lname], self.names.facts[rname]
+            if op in ("in", "not in") or lfield.type != rfield.type or lfield.type in (
+                    "object", "list"):
+                raise self.fail(f"'{lname}' ({lfield.type}) and '{rname}' ({rfield.type}) "
+                                "cannot be compared", node)
+            return Atom(lname, op, Ref(rname))
         if lname in self.names.facts:
             path, lit = lname, self.literal(right)
         elif rname in self.names.facts and op not in ("in", "not in"):
@@ -302,11 +328,15 @@ def paths(node: Any) -> list[str]:
     def walk(n: Any) -> None:
         if isinstance(n, Atom | Path):
             seen.setdefault(n.path)
+            if isinstance(n, Atom) and type(n.value) is Ref:
+                seen.setdefault(n.value.path)
         elif isinstance(n, All | Any_):
             for i in n.items:
                 walk(i)
         elif isinstance(n, Not):
             walk(n.item)
+        elif isinstance(n, Ref):
+            seen.setdefault(n.path)
         elif isinstance(n, Arith):
             walk(n.left)
             walk(n.right)
@@ -360,6 +390,12 @@ def holds(atom: Atom, facts: Mapping[str, Any]) -> bool:
         return (value is MISSING) == (atom.op == "==")
     if value is MISSING:
         return False
+    expected = atom.value
+    if type(expected) is Ref:  # a fact on both sides: absent on either makes it false
+        expected = get_path(facts, expected.path)
+        if expected is MISSING:
+            return False
+        atom = Atom(atom.path, atom.op, expected)
     op = atom.op
     try:
         if op == "==":
@@ -403,6 +439,8 @@ def evaluate_value(node: Any, facts: Mapping[str, Any]) -> Any:
         return value
     if isinstance(node, Arith):
         a, b = evaluate_value(node.left, facts), evaluate_value(node.right, facts)
+        if node.op == "/":
+            return a / b  # ZeroDivisionError: the decision fails, as any arithmetic error
         return a + b if node.op == "+" else a - b if node.op == "-" else a * b
     if isinstance(node, Call):
         return _FUNCS[node.func](*(evaluate_value(a, facts) for a in node.args))
@@ -420,6 +458,81 @@ def compute(node: Any, facts: Mapping[str, Any]) -> Any:
         return None
 
 
+# ------------------------------------------------------------------------------ facts over lists
+@dataclass(frozen=True)
+class Window:
+    """Each item of a list is a period from its ``start`` to its ``end`` date field (an ``end``
+    that is null: ongoing, to the decision date); only the part within the ``years`` years that
+    end on the decision date counts: ``days`` is that part's length in days, both ends
+    included."""
+
+    start: str
+    end: str
+    years: int
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A number made of the items of a list fact (``derive`` with ``over``): ``func`` is
+    ``sum``, ``max`` (0 over no item) or ``count``; ``expr`` a value expression over one item's
+    fields (and ``days`` with a window); ``where`` an NNF condition an item must meet; ``by`` an
+    item field: with ``sum``, the largest total of the items that share one value of it."""
+
+    func: str
+    over: str
+    expr: Any
+    where: Any
+    window: Window | None = None
+    by: str | None = None
+
+
+def window_days(window: Window, item: Mapping[str, Any], day: dt.date) -> int:
+    """The days of ``item``'s period within the ``window.years`` years that end on ``day``:
+    from the day after the same date ``years`` earlier, to ``day``, both included (a 29 February
+    goes back to the 28th)."""
+    if day.year - window.years < 1:  # the window opens before the first day a date holds
+        first = dt.date.min
+    else:
+        opens = day.replace(year=day.year - window.years, day=min(day.day, 28)
+                            if (day.month, day.day) == (2, 29) else day.day)
+        first = opens + dt.timedelta(days=1)
+    first = max(dt.date.fromisoformat(item[window.start]), first)
+    end = item.get(window.end)
+    last = min(dt.date.fromisoformat(end), day) if end else day
+    return max(0, (last - first).days + 1)
+
+
+def aggregate(agg: Aggregate, facts: Mapping[str, Any], day: dt.date | None) -> int | float:
+    """The value of ``agg`` over the list at ``agg.over`` in ``facts`` on the decision date
+    ``day`` (needed by a window). An absent list has no items; over no item every function
+    gives 0."""
+    items = get_path(facts, agg.over)
+    if items is MISSING:
+        items = []
+    if agg.window is not None and day is None:
+        raise EvaluationError(f"'{agg.over}' is counted within {agg.window.years} years of the "
+                              "decision date, and none was given")
+    totals: dict[Any, int | float] = {}
+    best: int | float = 0
+    for item in items:
+        seen = dict(item)
+        if agg.window is not None:
+            seen["days"] = window_days(agg.window, item, day)
+        if not evaluate(agg.where, seen):
+            continue
+        value = 1 if agg.func == "count" else compute(agg.expr, seen)
+        if value is None:  # an item field the expression reads is null: nothing to count
+            continue
+        if agg.func == "max":
+            best = max(best, value)
+        else:
+            key = item.get(agg.by) if agg.by else None
+            totals[key] = totals.get(key, 0) + value
+    if agg.func == "max":
+        return best
+    return max(totals.values(), default=0)
+
+
 # -------------------------------------------------------------------------------------- explain
 def why_not(node: Any, facts: Mapping[str, Any]) -> dict | None:
     """The parts of an NNF condition that fail, as data; None when the condition holds.
@@ -431,8 +544,12 @@ def why_not(node: Any, facts: Mapping[str, Any]) -> dict | None:
             return None
         value = get_path(facts, node.path)
         expected = list(node.value) if isinstance(node.value, tuple) else node.value
+        const = node.const
+        if type(expected) is Ref:  # "needs >= start (2021-01-01)"
+            const, expected = expected.path, get_path(facts, expected.path)
+            expected = None if expected is MISSING else expected
         return {"fact": node.path, "value": None if value is MISSING else value, "op": node.op,
-                "expected": expected, "constant": node.const, "missing": value is MISSING}
+                "expected": expected, "constant": const, "missing": value is MISSING}
     if isinstance(node, Not):
         return why_not(nnf(node), facts)
     failing = [f for f in (why_not(i, facts) for i in node.items) if f is not None]
@@ -448,6 +565,8 @@ def why_not(node: Any, facts: Mapping[str, Any]) -> dict | None:
 def render(node: Any) -> str:
     """A condition tree written back as text (for pages and the ruleset listing)."""
     if isinstance(node, Atom):
+        if type(node.value) is Ref:
+            return f"{node.path} {node.op} {node.value.path}"
         value = node.const or (list(node.value) if isinstance(node.value, tuple) else node.value)
         return f"{node.path} {node.op} {value!r}" if not node.const else \
             f"{node.path} {node.op} {value}"

@@ -50,13 +50,14 @@ def test_explain_eligible_and_ineligible_candidates(tmp_path):
     assert "[met    ] Intends to live in Ontario" in result.stdout
 
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**PROFILE, "education": "two_year_post_secondary"}))
+    bad.write_text(json.dumps({**PROFILE, "education": "two_year_post_secondary",
+                               "education_degree": "none"}))
     result = run("explain", "oinp.hcp.tech-draw", str(bad), "--as-of", "2019-07-15", "--json")
     decision = json.loads(result.stdout)
     assert decision["outcome"] == "does_not_meet_criteria"
     education = next(r for r in decision["requirements"] if r["rule"] == "education")
-    assert education["because"]["en"].startswith("education = two_year_post_secondary, needs "
-                                                 "one of degree_levels")
+    assert education["because"]["en"].startswith("The stream asks for a bachelor's, master's "
+                                                 "or doctoral degree.")
 
     result = run("explain", "oinp.hcp.tech-draw", str(bad), "--as-of", "2019-07-15",
                  "--lang", "fr")

@@ -15,7 +15,7 @@ from service.decisions import (
     with_texts,
     without_texts,
 )
-from service.errors import FactsError
+from service.errors import FactsError, UnknownRulesetError
 from service.i18n import localize, negotiate
 
 from .conftest import PROFILE
@@ -86,6 +86,56 @@ def test_ineligible_candidate_is_told_why_not_in_both_languages(catalog, engine)
     french = localized(with_texts(d, catalog_texts(catalog)), "fr")
     assert french["outcome_title"] == "Ne satisfait pas aux critères du tirage technologique"
     assert all(isinstance(r["title"], str) for r in french["requirements"])
+
+
+ONTARIO_OFFER = {"noc": "21231", "full_time": True, "permanent": True, "employer_eligible": True,
+                 "occupation_months_last_five_years": 30}
+
+
+def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regulation(
+        catalog, engine):
+    """O. Reg. 204/26 (made and filed 2026-06-25) created the TEER 0-3 category: a decision in
+    December 2026 explains every criterion in English and French, the job offer's own NOC
+    deciding the TEER (44101 home support workers: second digit 4); a profile without a job
+    offer is told the offer is not given; the day before the regulation there is no category."""
+    day = dt.date(2026, 12, 2)
+    facts = {**PROFILE, "ontario_job_offer": {**ONTARIO_OFFER, "noc": "44101"}}
+    d = with_texts(decide(catalog, engine, "oinp.workforce.teer-0-3", facts, day),
+                   catalog_texts(catalog))
+    assert [r["id"] for r in d["rulesets"]] == [
+        "express-entry.language", "oinp.workforce.job-offer", "oinp.workforce.teer-0-3"]
+    assert d["derived"]["offer_occupation.teer"] == 4
+    expected = {"en": ("Does not meet the criteria of the TEER 0-3 category",
+                       "offer_occupation.teer = 4, needs <= max_teer (3)"),
+                "fr": ("Ne satisfait pas aux critères de la catégorie FEER 0 à 3",
+                       "offer_occupation.teer = 4, doit être <= max_teer (3)")}
+    for lang, (outcome_title, because) in expected.items():
+        shown = localized(d, lang)
+        assert (shown["outcome"], shown["outcome_title"]) == ("does_not_meet_criteria",
+                                                              outcome_title)
+        unmet = {r["rule"]: r for r in shown["requirements"] if not r["met"]}
+        assert set(unmet) == {"owp-teer-0-3"}
+        assert unmet["owp-teer-0-3"]["because"] == because
+        assert unmet["owp-teer-0-3"]["reference"].count("https://www.ontario.ca/laws/") == 1
+        assert all(isinstance(r["title"], str) and r["title"] for r in shown["requirements"])
+    met = localized(with_texts(decide(catalog, engine, "oinp.workforce.teer-0-3",
+                                      {**PROFILE, "ontario_job_offer": ONTARIO_OFFER}, day),
+                               catalog_texts(catalog)), "fr")
+    assert met["outcome"] == "meets_public_criteria"
+    assert met["outcome_title"].startswith("Satisfait aux critères publics de la catégorie FEER")
+    # No job offer: the offer criteria are "not given", never guessed; education and language
+    # are still judged.
+    without = decide(catalog, engine, "oinp.workforce.teer-0-3", PROFILE, day)
+    unmet = {r["rule"]: r["because"] for r in without["requirements"] if not r["met"]}
+    assert set(unmet) == {"owp-full-time-permanent-offer", "owp-eligible-employer",
+                          "owp-teer-0-3", "owp-experience"}
+    assert unmet["owp-eligible-employer"] == {
+        "en": "ontario_job_offer.employer_eligible is not given, needs yes",
+        "fr": "ontario_job_offer.employer_eligible n'est pas fourni, doit être oui"}
+    with pytest.raises(UnknownRulesetError,
+                       match=r"^no version of 'oinp\.workforce\.teer-0-3' is in force on "
+                             r"2026-06-24$"):
+        decide(catalog, engine, "oinp.workforce.teer-0-3", facts, dt.date(2026, 6, 24))
 
 
 def test_boolean_why_not_reads_yes_and_no():

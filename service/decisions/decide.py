@@ -49,7 +49,7 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     titles, values = catalog.words([v for _, v in chain])
     words = Words(titles, values, sources={}, outcomes={})
     for alias, version in chain:
-        run = engine.evaluate(version, working)
+        run = engine.evaluate(version, working, day)
         working = run.facts
         derived.update(run.derived)
         met_rules = {f.index for f in run.fired}
@@ -69,7 +69,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)
             cond.set_path(working, f"scores.{name}", dict(scores[name]))
-        met = all(r["met"] for r in stage_requirements)
+        met = (any if version.outcome_when == "any" else all)(
+            r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
         # What an includer's why-not says of this stage: each failed requirement with its
         # why-not, or only its title when that why-not is itself another stage's (no nesting).

@@ -15,6 +15,7 @@ Two ways, both from the why-not tree the condition language gives (``conditions.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None
     named = words.values.get(path or "", {}).get(value)
     if named:
         return named[lang]
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        # One decimal, cut off: 779.96 hours never reads as the 780 it does not reach.
+        value = math.floor(value * 10) / 10
     if isinstance(value, int | float):
         number = format_decimal(value, locale=lang, decimal_quantization=False)
         return number.replace("\u202f", "\u00a0")  # one kind of non-breaking space

@@ -22,6 +22,7 @@ How a ruleset version runs (see docs/engine.md for the measurements behind each 
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import gc
 import itertools
 import math
@@ -103,8 +104,9 @@ class CompiledRuleset:
         self._sid: str | None = None
         self._uses = 0
 
-    def evaluate(self, facts: Mapping[str, Any]) -> Run:
+    def evaluate(self, facts: Mapping[str, Any], day: dt.date | None = None) -> Run:
         """Run the facts through this ruleset's session; every rule that fires, in firing order.
+        ``day`` is the decision date, which a derive over a list with a window counts up to.
 
         The session is reused: after each evaluation every fact it asserted (the input and each
         derived fact) is retracted, which leaves it empty. Creating a session costs about 100 us
@@ -143,7 +145,7 @@ class CompiledRuleset:
                         if rule.kind == "derive":
                             known = rule.fact in derived
                             try:
-                                value = _derive(rule, working, derived)
+                                value = _derive(rule, working, derived, day)
                             except (TypeError, ValueError, ArithmeticError) as exc:
                                 raise EvaluationError(
                                     f"{self.version.id} {self.version.version}: rule {rule.id} "
@@ -239,8 +241,14 @@ def _for_engine(value: Any, path: str = "") -> Any:
     return value
 
 
-def _derive(rule: Rule, working: dict[str, Any], derived: dict[str, Any]) -> Any:
-    value = rule.value if rule.expr is None else cond.compute(rule.expr, working)
+def _derive(rule: Rule, working: dict[str, Any], derived: dict[str, Any],
+            day: dt.date | None = None) -> Any:
+    # A derive over a list reads the whole facts here, in Python: the engine never sees a list,
+    # only the number made of it (asserted as any derived fact).
+    if rule.aggregate is not None:
+        value = cond.aggregate(rule.aggregate, working, day)
+    else:
+        value = rule.value if rule.expr is None else cond.compute(rule.expr, working)
     if rule.fact in derived:
         if derived[rule.fact] == value:
             return value
@@ -294,5 +302,6 @@ class Engine:
         # from walking them again and again (it cost a quarter of a 1,000-decision batch).
         gc.freeze()
 
-    def evaluate(self, version: RulesetVersion, facts: Mapping[str, Any]) -> Run:
-        return self.prepare(version).evaluate(facts)
+    def evaluate(self, version: RulesetVersion, facts: Mapping[str, Any],
+                 day: dt.date | None = None) -> Run:
+        return self.prepare(version).evaluate(facts, day)

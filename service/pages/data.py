@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from babel.numbers import format_decimal
 
 from ..checks.cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
 from ..checks.impact import Case, Impact, compare
 from ..checks.trial import cases_in_child
 from ..decisions import InlineDecider, TextsOf, localized, with_texts
 from ..errors import DecisionError, RulesetError, UnknownRulesetError
-from ..rulesets import Catalog, RulesetVersion, load_yaml
+from ..rulesets import Catalog, Rule, RulesetVersion, load_yaml
+from ..rulesets.texts import table_keys
 from ..store import GENESIS, Filters, Record, Store, record_hash
 
 LOG_CASES = 2000  # the impact page decides at most this many logged decisions (the latest)
@@ -131,6 +133,260 @@ def decision_view(record: Record, catalog: Catalog, lang: str,
         "top_not_met": [r for r in top_requirements if not r["met"]],
         "not_met": [r for r in d["requirements"] if not r["met"]],
         "top_version": next((r["version"] for r in refs if r["id"] == top), record.ruleset_version),
+    }
+
+
+# ------------------------------------------------------------------------------ ruleset page
+NUMBER_LOCALES = {"en": "en_CA", "fr": "fr_CA"}  # fr_CA: 1 200,5 with a non-breaking space
+MATCHES = ("range", "at_least", "at_most", "equals", "in_")
+
+
+def shown_value(value: Any, lang: str) -> dict:
+    """A value of a table as a page shows it: a number formatted for the language (every digit
+    the policy wrote: 3.499 stays 3.499), a yes/no, a code (kept as written), or nothing."""
+    if value is None:
+        return {"none": True}
+    if isinstance(value, bool):
+        return {"flag": value}
+    if isinstance(value, int | float):
+        return {"number": format_decimal(value, locale=NUMBER_LOCALES.get(lang, "en_CA"),
+                                         decimal_quantization=False)}
+    return {"code": str(value)}
+
+
+def shown_match(row: dict, lang: str) -> dict:
+    """How a row of a table matches its key, as the published grid says it: ``range`` (low to
+    high), ``at_least``, ``at_most``, ``equals`` or ``in``, with the values shown."""
+    kind = next(k for k in MATCHES if k in row)
+    if kind == "range":
+        low, high = row["range"]
+        return {"kind": "range", "low": shown_value(low, lang), "high": shown_value(high, lang)}
+    if kind == "in_":
+        return {"kind": "in", "values": [shown_value(v, lang) for v in row["in_"]]}
+    return {"kind": kind, "value": shown_value(row[kind], lang)}
+
+
+@dataclass
+class GridColumn:
+    table: str  # the table's id
+    title: str  # the part of its title that differs from the other columns' (all of it alone)
+    when: str | None  # its condition as written, for every row
+    target: str  # the bucket it awards to, or the fact it derives
+    target_title: str | None
+
+
+@dataclass
+class Grid:
+    """One or more decision tables shown as one published grid: tables of a section that follow
+    each other with the same keys and the same rows become columns of one grid (the age points
+    with and without a spouse), each row a band of the key with a value in each column."""
+
+    caption: str
+    kind: str  # award or derive
+    keys: list[str]
+    key_title: str | None
+    reference: str
+    columns: list[GridColumn]
+    rows: list[dict]  # {"match": shown_match, "cells": [{"value": shown_value, "reference"}]}
+
+    @property
+    def one_target(self) -> bool:
+        return len({c.target for c in self.columns}) == 1
+
+
+@dataclass
+class RuleSection:
+    """A part of a ruleset version as its own structure gives it: its requirements, each
+    top-level bucket of a score (the rules and tables that award to it), each derived fact (the
+    rules and tables that derive it)."""
+
+    key: str
+    kind: str  # require, award or derive
+    title: str | None
+    rules: list[Rule] = field(default_factory=list)
+    grids: list[Grid] = field(default_factory=list)
+    tables: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.rules) + self.tables
+
+
+def _words_apart(titles: list[str]) -> tuple[str, list[str]]:
+    """A caption and what differs in each title: the words all titles start with ("Age,"), else
+    those they all end with ("… with first-language levels"); the titles whole when they share
+    neither, or when a title would be left with nothing."""
+    split = [t.split() for t in titles]
+    if len(titles) < 2:
+        return titles[0], titles
+
+    def common(lists: list[list[str]]) -> int:
+        n = 0
+        while all(len(w) > n for w in lists) and len({w[n] for w in lists}) == 1:
+            n += 1
+        return n
+
+    def tidy(words: list[str]) -> str:
+        text = " ".join(words).strip(" ,;:–—-")
+        return text[:1].upper() + text[1:]
+
+    head = common(split)
+    if head and all(len(w) > head for w in split):
+        return " ".join(split[0][:head]).rstrip(" ,;:–—-"), [tidy(w[head:]) for w in split]
+    tail = common([w[::-1] for w in split])
+    if tail and all(len(w) > tail for w in split):
+        return "… " + " ".join(split[0][-tail:]), [tidy(w[:-tail]) for w in split]
+    return "", titles
+
+
+def _fact_titles(catalog: Catalog, version: RulesetVersion) -> dict[str, dict]:
+    """The titles of the derived facts a version can read: its own and those of the rulesets it
+    includes (their latest version), by fact name."""
+    titles: dict[str, dict] = {}
+    seen: set[str] = set()
+
+    def visit(v: RulesetVersion) -> None:
+        for name, spec in v.derives.items():
+            if isinstance(spec, dict) and spec.get("title"):
+                titles.setdefault(name, spec["title"])
+        for included, _alias in v.includes:
+            if included not in seen and included in catalog.by_id:
+                seen.add(included)
+                visit(catalog.versions(included)[-1])
+
+    visit(version)
+    return titles
+
+
+def _bucket_title(scores: dict, path: str, lang: str) -> str | None:
+    parts = path.split(".")
+    spec: dict = {"buckets": scores}
+    for part in parts:
+        spec = (spec.get("buckets") or {}).get(part) or {}
+    return (spec.get("title") or {}).get(lang)
+
+
+def _section_of(kind: str, target: str | None, version: RulesetVersion) -> str:
+    if kind == "award" and target:
+        parts = target.split(".")
+        return "award:" + ".".join(parts[:2]) if len(parts) > 1 and parts[0] in version.scores \
+            else "award:" + parts[0]
+    if kind == "derive" and target:
+        return "derive:" + target
+    return "require:"
+
+
+def _matchers(rows: list[dict]) -> list[tuple]:
+    return [tuple((k, str(row[k])) for k in MATCHES if k in row) for row in rows]
+
+
+def _grids(raws: list[dict], version: RulesetVersion, titles: dict[str, dict],
+           lang: str) -> list[Grid]:
+    runs: list[list[dict]] = []
+    for raw in raws:  # tables that follow each other with the same keys and rows: one grid
+        if runs and table_keys(runs[-1][0]) == table_keys(raw) \
+                and _matchers(runs[-1][0]["rows"]) == _matchers(raw["rows"]):
+            runs[-1].append(raw)
+        else:
+            runs.append([raw])
+    grids = []
+    for run in runs:
+        first = run[0]
+        kind = "award" if "award" in first else "derive"
+        caption, parts = _words_apart([raw["title"][lang] for raw in run])
+        columns = []
+        for raw, part in zip(run, parts, strict=True):
+            target = raw[kind]
+            target_title = _bucket_title(version.scores, target, lang) if kind == "award" \
+                else (titles.get(target) or {}).get(lang)
+            columns.append(GridColumn(raw["id"], part, raw.get("when"), target, target_title))
+        rows = []
+        for r, row in enumerate(first["rows"]):
+            cells = []
+            for raw in run:
+                this = raw["rows"][r]
+                reference = this.get("reference")
+                cells.append({"value": shown_value(this["points" if kind == "award"
+                                                        else "value"], lang),
+                              "reference": reference if reference != raw["reference"] else None})
+            rows.append({"match": shown_match(row, lang), "cells": cells})
+        keys = table_keys(first)
+        key_title = (titles.get(keys[0]) or {}).get(lang) if len(keys) == 1 else None
+        grids.append(Grid(caption, kind, keys, key_title, first["reference"], columns, rows))
+    return grids
+
+
+def rule_sections(catalog: Catalog, version: RulesetVersion, lang: str) -> list[RuleSection]:
+    """The rules and tables of a version in sections, as its own structure gives them:
+    requirements first, then each top-level bucket of each score in the order the scores
+    declare them, then each derived fact in the order ``derives`` declares them. Rules keep
+    their form; tables become grids (``Grid``)."""
+    titles = _fact_titles(catalog, version)
+    sections: dict[str, RuleSection] = {"require:": RuleSection("require:", "require", None)}
+    for score, spec in version.scores.items():
+        buckets = spec.get("buckets") or {}
+        for name, bucket in buckets.items():
+            sections[f"award:{score}.{name}"] = RuleSection(
+                f"award:{score}.{name}", "award", (bucket.get("title") or {}).get(lang))
+        if not buckets:
+            sections[f"award:{score}"] = RuleSection(f"award:{score}", "award",
+                                                     (spec.get("title") or {}).get(lang))
+    for fact, spec in version.derives.items():
+        sections[f"derive:{fact}"] = RuleSection(f"derive:{fact}", "derive",
+                                                 (spec.get("title") or {}).get(lang))
+
+    def section(kind: str, target: str | None) -> RuleSection:
+        key = _section_of(kind, target, version)
+        if key not in sections:
+            sections[key] = RuleSection(key, kind, target)
+        return sections[key]
+
+    for rule in version.rules:
+        if rule.table is None:
+            section(rule.kind, rule.bucket if rule.kind == "award" else rule.fact).rules.append(
+                rule)
+    by_section: dict[str, list[dict]] = defaultdict(list)
+    for raw in version.raw.get("tables") or []:
+        kind = "award" if "award" in raw else "derive"
+        target = section(kind, raw[kind])
+        target.tables += 1
+        by_section[target.key].append(raw)
+    for key, raws in by_section.items():
+        sections[key].grids = _grids(raws, version, titles, lang)
+    return [s for s in sections.values() if s.count]
+
+
+# ------------------------------------------------------------------------------ decision log
+def _some(titles: list[str], most: int = 2) -> str:
+    """The titles an outcome code has in the rulesets, the first ``most`` of them."""
+    return " / ".join(titles[:most]) + (" / …" if len(titles) > most else "")
+
+
+def log_choices(catalog: Catalog, kept: list[tuple[str, str]], chosen: dict[str, str],
+                lang: str) -> dict[str, list[tuple[str, str]]]:
+    """The choices of the log's filters, as (value, label): every ruleset and version the
+    loaded rulesets have or the log kept, every outcome code the loaded rulesets give (labelled
+    with its titles). A value asked for in the address that none of these has is offered too,
+    so that an old link still filters and shows what it filters on."""
+    rulesets = set(catalog.ids()) | {ruleset_id for ruleset_id, _ in kept}
+    versions = {v.version for v in catalog.all_versions()} | {version for _, version in kept}
+    titles: dict[str, list[str]] = defaultdict(list)
+    for v in catalog.all_versions():
+        for outcome in v.outcome.values():
+            title = outcome["title"][lang]
+            if title not in titles[outcome["code"]]:
+                titles[outcome["code"]].append(title)
+    for name, known in (("ruleset", rulesets), ("version", versions), ("outcome", titles)):
+        if chosen.get(name) and chosen[name] not in known:
+            if isinstance(known, set):
+                known.add(chosen[name])
+            else:
+                known[chosen[name]] = []
+    return {
+        "ruleset": [(i, i) for i in sorted(rulesets)],
+        "version": [(i, i) for i in sorted(versions, reverse=True)],
+        "outcome": [(code, f"{_some(titles[code])} ({code})" if titles[code] else code)
+                    for code in sorted(titles)],
     }
 
 

@@ -262,12 +262,6 @@ def _log_filters(args) -> tuple[Filters, dict[str, str], dict[str, str]]:
     return filters, values, errors
 
 
-def _outcome_codes() -> list[str]:
-    codes = {o["code"] for v in service().rules.catalog.all_versions()
-             for o in v.outcome.values()}
-    return sorted(codes)
-
-
 @blueprint.get("/decisions")
 @requires("audit")
 def decisions():
@@ -295,7 +289,8 @@ def decisions():
         "pages/decisions.html", rows=rows, values=values, errors=errors, next_url=next_url,
         first_url=first_url, export_url=url_for("pages.export", **query),
         filtered=any(values[k] for k in values if k != "order"), verification=verification,
-        ruleset_ids=catalog.ids(), outcome_codes=_outcome_codes(), query=urlencode(query)), \
+        choices=data.log_choices(catalog, service().store.kept_versions(), values, lang()),
+        query=urlencode(query)), \
         422 if errors else 200
 
 
@@ -404,20 +399,6 @@ def _shown_version(ruleset_id: str, wanted: str | None):
         return next((v for v in versions if v.effective_from > today), versions[-1])
 
 
-def _rule_groups(version, language: str) -> list[dict]:
-    """Rules in file order; the rows of a table together under the table's title."""
-    groups: list[dict] = []
-    for rule in version.rules:
-        if rule.table:
-            if not groups or groups[-1].get("table") != rule.id:
-                groups.append({"table": rule.id, "title": rule.title[language], "rows": [],
-                               "reference": rule.reference})
-            groups[-1]["rows"].append(rule)
-        else:
-            groups.append({"rule": rule, "title": rule.title[language]})
-    return groups
-
-
 @blueprint.get("/rulesets/<ruleset_id>")
 @requires()
 def ruleset(ruleset_id: str):
@@ -432,7 +413,8 @@ def ruleset(ruleset_id: str):
         "pages/ruleset.html", ruleset_id=ruleset_id,
         versions=[(v, version_status(catalog, v, today), catalog.last_day(v)) for v in versions],
         v=shown, corrects=shown.raw.get("corrects"), corrected_by=catalog.corrected_by(shown),
-        groups=_rule_groups(shown, lang()),
+        sections=data.rule_sections(catalog, shown, lang()),
+        open_all=request.args.get("open") == "all",
         title=shown.title[lang()],
         description=shown.description[lang()] if shown.description else None,
         run=run, results=results, coverage=coverage, passed=sum(r.passed for r in results),

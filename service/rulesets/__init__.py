@@ -10,7 +10,8 @@ from .texts import PLACEHOLDER, content_texts, rule_texts
 from .yamlfile import dotted, load_yaml
 
 __all__ = [
-    "CASES_SUFFIX", "CONTRACTS_DIR", "PLACEHOLDER", "ID_PATTERN", "LANGUAGES", "MAX_FACTS_DEPTH", "Catalog",
+    "CASES_SUFFIX", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES", "MAX_FACTS_DEPTH", "PLACEHOLDER",
+    "Catalog",
     "Rule", "RulesetSchema", "RulesetVersion", "bucket_paths", "check_depth", "content_texts",
     "default_alias", "dotted", "exported_names", "facts_schema", "load_catalog", "load_yaml",
     "rule_texts", "schema_problems", "validate_facts",

@@ -9,7 +9,14 @@ from typing import Any
 
 from .. import conditions as cond
 from ..errors import ConditionError, Problem, RulesetError, did_you_mean
-from .model import Rule, RulesetVersion, bucket_paths, exported_names, flatten_facts
+from .model import (
+    Rule,
+    RulesetVersion,
+    bucket_paths,
+    exported_names,
+    flatten_facts,
+    list_facts,
+)
 from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source, template_names
 from .yamlfile import dotted, line_of
 
@@ -139,6 +146,13 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
         derive = raw["derive"]
         if not check_target("derive", derive["fact"], base + ("derive", "fact")):
             continue
+        if "over" in derive:
+            agg = _aggregate(derive, names, v, by_id, base + ("derive",), problem)
+            if agg is not None:
+                v.rules.append(Rule(kind="derive", condition=when,
+                                    source=raw.get("when", "true"), fact=derive["fact"],
+                                    aggregate=agg, reads=reads, **common))
+            continue
         expr = None
         if "expr" in derive:
             expr = parse(derive["expr"], base + ("derive", "expr"), value=True)
@@ -179,6 +193,62 @@ def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) ->
         _check_overlaps(raw, keys, v, base, problem)
     if problems:
         raise RulesetError(problems)
+
+
+def _aggregate(derive: dict, names: cond.Names, v: RulesetVersion,
+               by_id: Mapping[str, list[RulesetVersion]], path: tuple, problem) -> Any:
+    """The aggregate of a derive over a list (``over``), its item expressions parsed against
+    the item's fields (with ``days`` when it has a window) and the constants; None after a
+    problem."""
+    lists = list_facts(v.facts)
+    seen, stack = set(), [v]
+    while stack:  # and those of everything included, directly or not
+        for inc_id, _alias in stack.pop().includes:
+            for other in by_id.get(inc_id, []):
+                if (other.id, other.version) not in seen:
+                    seen.add((other.id, other.version))
+                    lists.update(list_facts(other.facts))
+                    stack.append(other)
+    over = derive["over"]
+    if over not in lists:
+        problem(path + ("over",), f"no list fact '{over}'{did_you_mean(over, lists)}")
+        return None
+    item = flatten_facts(lists[over])
+    window = None
+    if "window" in derive:
+        spec = derive["window"]
+        for key in ("start", "end"):
+            found = item.get(spec[key])
+            if found is None or found.type != "date":
+                problem(path + ("window", key), f"'{spec[key]}' is not a date field of the items "
+                        f"of '{over}'{did_you_mean(spec[key], item)}")
+                return None
+        if "days" in item:
+            problem(path + ("window",), f"the items of '{over}' have a field 'days': with a "
+                    "window, 'days' is the counted days")
+            return None
+        window = cond.Window(spec["start"], spec["end"], spec["years"])
+        item["days"] = cond.Field("integer")
+    item_names = cond.Names(item, names.constants)
+    if "by" in derive and derive["by"] not in item:
+        problem(path + ("by",), f"no field '{derive['by']}' in the items of '{over}'"
+                f"{did_you_mean(derive['by'], item)}")
+        return None
+    try:
+        where = cond.nnf(cond.parse(derive["where"], item_names)) if "where" in derive \
+            else cond.TRUE
+    except ConditionError as exc:
+        problem(path + ("where",), exc.detail)
+        return None
+    func = next(k for k in ("sum", "max", "count") if k in derive)
+    expr = None
+    if func != "count":
+        try:
+            expr = cond.parse_value(derive[func], item_names)
+        except ConditionError as exc:
+            problem(path + (func,), exc.detail)
+            return None
+    return cond.Aggregate(func, over, expr, where, window, derive.get("by"))
 
 
 def _row_condition(key: str, row: dict, names: cond.Names, file: str, line: int | None,

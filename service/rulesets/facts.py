@@ -108,6 +108,21 @@ class _Str(fields.String):
         return _no_control_characters(value)
 
 
+class _BoundedList(fields.List):
+    """A list fact: its length is checked before any item is read (a list of a million items is
+    refused at once, not after reading each)."""
+
+    def __init__(self, inner, *, limit: validate.Length, **kwargs):
+        super().__init__(inner, **kwargs)
+        self.limit = limit
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        self.limit(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
     checks = []
     kind = spec["type"]
@@ -117,8 +132,11 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
         checks.append(validate.Range(min=spec.get("min"), max=spec.get("max")))
     if "pattern" in spec:
         checks.append(_FullMatch(spec["pattern"]))
+    length = None
     if "min_length" in spec or "max_length" in spec:
-        checks.append(validate.Length(min=spec.get("min_length"), max=spec.get("max_length")))
+        length = validate.Length(min=spec.get("min_length"), max=spec.get("max_length"))
+        if kind != "list":
+            checks.append(length)
     options: dict[str, Any] = {"validate": checks, "allow_none": spec.get("nullable", False)}
     if "default" in spec:
         options["load_default"] = spec["default"]
@@ -129,6 +147,11 @@ def _fact_field(spec: Mapping[str, Any]) -> fields.Field:
     if kind == "object":
         inner = facts_schema(spec["fields"])
         return fields.Nested(inner, **options)
+    if kind == "list":  # of objects: their fields are single values
+        if "default" in spec:
+            options["load_default"] = list  # a new list each time, never one shared
+        return _BoundedList(fields.Nested(facts_schema(spec["fields"])),
+                            limit=length or validate.Length(), **options)
     return {"string": _Str, "integer": _Integer, "number": _Number,
             "boolean": _StrictBool, "date": _IsoDate, "datetime": _IsoDateTime}[kind](
         **({"strict": True} if kind == "integer" else {}), **options)

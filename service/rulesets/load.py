@@ -23,6 +23,7 @@ from .model import (
     RulesetVersion,
     default_alias,
     flatten_facts,
+    list_facts,
 )
 from .schemas import ContractSchema, RulesetSchema, schema_problems
 from .yamlfile import dotted, line_of, load_yaml
@@ -171,12 +172,24 @@ def _contract_checks(contract: dict, display: str, lines: dict) -> tuple[Check, 
     """A contract's checks with their conditions parsed against its own facts and constants;
     RulesetError names each one that does not parse."""
     # A check may read the decision's date too: some facts mean different things over time.
-    names = cond.Names({**flatten_facts(contract["facts"]), "as_of": cond.Field("date")},
-                       {n: c["value"] if isinstance(c, dict) and "value" in c else c
-                        for n, c in contract["constants"].items()})
+    constants = {n: c["value"] if isinstance(c, dict) and "value" in c else c
+                 for n, c in contract["constants"].items()}
+    top = cond.Names({**flatten_facts(contract["facts"]), "as_of": cond.Field("date")},
+                     constants)
+    lists = list_facts(contract["facts"])
     out, problems = [], []
     for i, raw in enumerate(contract["checks"]):
         where = ("checks", i)
+        names = top
+        if "each" in raw:  # the fields of one item, which may be compared with each other
+            if raw["each"] not in lists:
+                problems.append(Problem(display, line_of(lines, where + ("each",)),
+                                        dotted(where + ("each",), contract),
+                                        f"no list fact '{raw['each']}'"
+                                        f"{did_you_mean(raw['each'], lists)}"))
+                continue
+            names = cond.Names({**flatten_facts(lists[raw["each"]]),
+                                "as_of": cond.Field("date")}, constants, fact_pairs=True)
         if raw["field"] not in names.facts:
             problems.append(Problem(display, line_of(lines, where + ("field",)),
                                     dotted(where + ("field",), contract),
@@ -188,10 +201,16 @@ def _contract_checks(contract: dict, display: str, lines: dict) -> tuple[Check, 
             problems.append(Problem(display, line_of(lines, where + ("require",)),
                                     dotted(where + ("require",), contract), exc.detail))
             continue
-        out.append(Check(raw["id"], raw["field"], tree, raw["message"], raw["reference"]))
+        out.append(Check(raw["id"], raw["field"], tree, raw["message"], raw["reference"],
+                         raw.get("each")))
     if problems:
         raise RulesetError(problems)
     return tuple(out)
+
+
+def _codes(outcome: dict | None) -> dict | None:
+    """The met and not-met outcomes (code and title), without ``met_when``."""
+    return outcome and {k: outcome[k] for k in ("met", "not_met")}
 
 
 def _shell(loaded: dict, lines: dict, display: str, canonical: str,
@@ -234,9 +253,10 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
         includes=[(i["ruleset"], i.get("as_") or default_alias(i["ruleset"]))
                   for i in loaded["includes"]],
         constants=constants, scores=loaded["scores"], rules=[],
-        outcome=REVOKED_OUTCOME if "revoked" in loaded else loaded.get("outcome") or (
+        outcome=REVOKED_OUTCOME if "revoked" in loaded else _codes(loaded.get("outcome")) or (
             DEFAULT_OUTCOME if any("require" in r for r in loaded["rules"])
             else ASSESSED_OUTCOME),
         cases=loaded.get("cases"), draw=loaded.get("draw"),
         corrects=(loaded.get("corrects") or {}).get("version"), checks=contract_checks,
+        outcome_when=(loaded.get("outcome") or {}).get("met_when", "all"),
         raw=loaded, lines=lines, canonical=canonical)

@@ -34,6 +34,7 @@ class Rule:
     value: Any = None
     expr: Any = None  # parsed value expression for derive
     because: dict | None = None
+    aggregate: Any = None  # a derive over a list (cond.Aggregate)
     table: str | None = None
     line: int | None = None
     reads: tuple = ()  # fact paths shown as "matched" in the explanation
@@ -55,13 +56,15 @@ class Rule:
 @dataclass(frozen=True)
 class Check:
     """A contract's check (``checks:``), its condition parsed: facts that break it are refused
-    with ``message`` at ``field``."""
+    with ``message`` at ``field``; with ``each``, every item of that list is checked and one
+    that breaks it is refused at ``each.INDEX.field``."""
 
     id: str
     field: str
     condition: Any
     message: dict
     reference: str
+    each: str | None = None
 
 
 @dataclass
@@ -86,6 +89,7 @@ class RulesetVersion:
     draw: dict | None = None  # draw parameters (date, invitations, validity_days, score...)
     corrects: str | None = None  # the version this one replaces over the same period
     checks: tuple = ()  # the Checks of its contract
+    outcome_when: str = "all"  # met when all requirements are met, or "any" of them
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
     canonical: str = field(repr=False, default="")  # its sha256 is ``sha256``
@@ -174,6 +178,17 @@ def fact_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict
 
 def _lower_first(text: str) -> str:
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
+
+
+def list_facts(specs: Mapping[str, dict], prefix: str = "") -> dict[str, dict]:
+    """Every list fact by its dotted path, with the specs of its items' fields."""
+    out: dict[str, dict] = {}
+    for name, spec in specs.items():
+        if spec["type"] == "list":
+            out[f"{prefix}{name}"] = spec["fields"]
+        elif spec["type"] == "object":
+            out.update(list_facts(spec["fields"], f"{prefix}{name}."))
+    return out
 
 
 def bucket_paths(score: str, spec: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -323,10 +338,18 @@ class Catalog:
         schema, checks = found
         clean = validate_facts(schema, facts)
         broken: dict[str, list[str]] = {}
-        seen = {**clean, "as_of": day.isoformat()} if day is not None and checks else clean
+        as_of = {"as_of": day.isoformat()} if day is not None else {}
+        seen = {**clean, **as_of} if as_of and checks else clean
         for check in checks:
-            if not cond.evaluate(check.condition, seen):
-                broken.setdefault(check.field, []).append(check.message["en"])
+            if check.each is None:
+                if not cond.evaluate(check.condition, seen):
+                    broken.setdefault(check.field, []).append(check.message["en"])
+                continue
+            items = cond.get_path(clean, check.each)
+            for i, item in enumerate(() if items is cond.MISSING else items):
+                if not cond.evaluate(check.condition, {**item, **as_of}):
+                    broken.setdefault(f"{check.each}.{i}.{check.field}", []).append(
+                        check.message["en"])
         if broken:
             raise FactsError("; ".join(f"{k}: {' '.join(v)}" for k, v in broken.items()),
                              errors=broken)

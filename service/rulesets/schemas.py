@@ -17,6 +17,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from ..conditions import article
 from ..errors import Problem, did_you_mean
 from .yamlfile import dotted, line_of
 
@@ -75,7 +76,21 @@ class Scalar(fields.Field):
         return value
 
 
-FACT_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "object")
+FACT_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "object", "list")
+# The most items a list fact may hold (its max_length): every derive over it walks them all, for
+# each decision.
+MAX_LIST_LENGTH = 1000
+
+
+class FactDefault(fields.Field):
+    """A default: a single value, or (for a list fact) the empty list."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == [] and not isinstance(value, str):
+            return []
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValidationError("must be a single value (or [] for a list)")
+        return value
 
 
 class FactSpecSchema(Strict):
@@ -84,7 +99,7 @@ class FactSpecSchema(Strict):
     description = fields.String()
     required = fields.Boolean()
     nullable = fields.Boolean(load_default=False)
-    default = Scalar(allow_none=True)
+    default = FactDefault(allow_none=True)
     enum = fields.List(Scalar(), validate=validate.Length(min=1))
     min = Number()
     max = Number()
@@ -103,10 +118,28 @@ class FactSpecSchema(Strict):
 
     @validates_schema
     def _check(self, data, **kwargs):
-        if data["type"] == "object" and not data.get("fields_"):
-            raise ValidationError("an object fact lists its fields", "fields")
-        if data["type"] != "object" and "fields_" in data:
-            raise ValidationError("only an object fact has fields", "fields")
+        kind = data["type"]
+        if kind in ("object", "list") and not data.get("fields_"):
+            raise ValidationError(f"{article(kind)} fact lists its fields"
+                                  + (" (the fields of each item)" if kind == "list" else ""),
+                                  "fields")
+        if kind not in ("object", "list") and "fields_" in data:
+            raise ValidationError("only an object or a list fact has fields", "fields")
+        if kind == "list":
+            if not 1 <= data.get("max_length", 0) <= MAX_LIST_LENGTH:
+                raise ValidationError(f"a list fact gives its max_length, 1 to "
+                                      f"{MAX_LIST_LENGTH} items", "max_length")
+            if any(spec["type"] in ("object", "list") for spec in data["fields_"].values()):
+                raise ValidationError("the fields of a list's items are single values",
+                                      "fields")
+            for key in ("enum", "min", "max", "pattern"):
+                if key in data:
+                    raise ValidationError(f"a list fact has no {key}: give it to a field",
+                                          key)
+        if data.get("default") == [] and kind != "list":
+            raise ValidationError("only a list fact defaults to []", "default")
+        if kind == "list" and "default" in data and data["default"] != []:
+            raise ValidationError("a list fact defaults to [] or nothing", "default")
         if "pattern" in data:
             try:
                 re.compile(data["pattern"])
@@ -117,7 +150,7 @@ class FactSpecSchema(Strict):
 
 
 class DerivedSpecSchema(Strict):
-    type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES[:-1]))
+    type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES[:-2]))
     title = Text(required=True)
     enum = fields.List(Scalar(), validate=validate.Length(min=1))
 
@@ -140,15 +173,45 @@ class AwardSchema(Strict):
     points = Whole(required=True)
 
 
+class WindowSchema(Strict):
+    """The period of each item of a list (its start and end date fields) and the years, up to
+    the decision date, in which it counts."""
+
+    start = fields.String(required=True, validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    end = fields.String(required=True, validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    years = Whole(required=True, validate=validate.Range(min=1, max=50))
+
+
+AGGREGATES = ("sum", "max", "count")
+
+
 class DeriveSchema(Strict):
     fact = fields.String(required=True)
     value = Scalar(allow_none=True)
     expr = fields.String()
+    # A number made of the items of a list fact (docs/rulesets.md, "Facts over lists").
+    over = fields.String(validate=validate.Regexp(NAME_PATTERN))
+    where = fields.String()
+    window = fields.Nested(WindowSchema)
+    sum = fields.String()
+    max = fields.String()
+    count = fields.Boolean(validate=validate.Equal(True))
+    by = fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
 
     @validates_schema
     def _one(self, data, **kwargs):
-        if ("value" in data) == ("expr" in data):
-            raise ValidationError("give either value or expr", "value")
+        if sum(k in data for k in ("value", "expr", "over")) != 1:
+            raise ValidationError("give one of value, expr or over", "value")
+        funcs = [k for k in AGGREGATES if k in data]
+        if "over" in data and len(funcs) != 1:
+            raise ValidationError("a derive over a list gives one of sum, max or count",
+                                  "over")
+        if "over" not in data:
+            for key in ("where", "window", "by", *AGGREGATES):
+                if key in data:
+                    raise ValidationError(f"only a derive over a list has '{key}'", key)
+        if "by" in data and "sum" not in data:
+            raise ValidationError("'by' groups a sum: the largest total of one value", "by")
 
 
 class RuleSchema(Strict):
@@ -229,6 +292,9 @@ class OutcomeSchema(Strict):
 class OutcomesSchema(Strict):
     met = fields.Nested(OutcomeSchema, required=True)
     not_met = fields.Nested(OutcomeSchema, required=True)
+    # met when every requirement is met (the default), or when at least one is (a ruleset of
+    # alternatives: the Express Entry categories a candidate is in)
+    met_when = fields.String(load_default="all", validate=validate.OneOf(["all", "any"]))
 
 
 class DrawSchema(Strict):
@@ -317,6 +383,9 @@ class CheckSchema(Strict):
     official language, partner facts that agree): a profile that breaks it is refused (422)."""
 
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    # A check of each item of a list fact: ``require`` reads the item's fields (and ``as_of``),
+    # ``field`` names one of them, and a broken item is refused at ``LIST.INDEX.FIELD``.
+    each = fields.String(validate=validate.Regexp(NAME_PATTERN))
     field = fields.String(required=True, validate=validate.Regexp(NAME_PATTERN))
     require = fields.String(required=True)
     message = Text(required=True)

@@ -881,6 +881,15 @@ class Store:
                                          c.stored_at).where(c.sha256 == sha256)).first()
         return dict(row._mapping) if row else None
 
+    def kept_versions(self) -> list[tuple[str, str]]:
+        """(ruleset id, version) of every kept ruleset version, sorted: the versions the log's
+        decisions used, whether or not the rulesets loaded now still have them (the log's
+        filters offer them)."""
+        c = ruleset_versions.c
+        with self._errors(), self.engine.connect() as conn:
+            return [(row.ruleset_id, row.version) for row in conn.execute(
+                sa.select(c.ruleset_id, c.version).distinct().order_by(c.ruleset_id, c.version))]
+
     def count(self) -> int:
         with self._errors(), self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(decision_log)).scalar()

@@ -168,10 +168,13 @@ def fact_schema(spec: Mapping[str, Any]) -> dict:
 
     if spec["type"] == "object":
         out: dict[str, Any] = contract_schema(spec["fields"])
+    elif spec["type"] == "list":  # of objects; min_length and max_length bound the items
+        out = {"type": "array", "items": contract_schema(spec["fields"])}
     else:
         out = dict(FACT_TYPES[spec["type"]])
-    for key, name in (("min", "minimum"), ("max", "maximum"), ("min_length", "minLength"),
-                      ("max_length", "maxLength")):
+    lengths = ("minItems", "maxItems") if spec["type"] == "list" else ("minLength", "maxLength")
+    for key, name in (("min", "minimum"), ("max", "maximum"), ("min_length", lengths[0]),
+                      ("max_length", lengths[1])):
         if key in spec:
             out[name] = number(spec[key])
     if "pattern" in spec:  # the whole value matches, whatever the pattern's own anchors

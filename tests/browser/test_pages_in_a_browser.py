@@ -75,9 +75,11 @@ def test_filtering_the_log_and_verifying_the_chain(page, server):
     page.click("nav >> text=Decision log")
     rows = page.locator("table.log tbody tr")
     assert rows.count() >= 7
+    page.select_option("#f-ruleset", "oinp.hcp.tech-draw")  # choices, not free text
+    page.select_option("#f-outcome", "does_not_meet_criteria")
     page.fill("#f-candidate", "C-000124")
     page.press("#f-candidate", "Enter")
-    page.wait_for_url(re.compile(r".*candidate_id=C-000124.*"))
+    page.wait_for_url(re.compile(r".*outcome=does_not_meet_criteria&candidate_id=C-000124.*"))
     assert rows.count() == 1 and "Does not meet the tech draw criteria" in rows.inner_text()
     page.click("text=Verify the whole chain")
     status = page.inner_text("#verification")

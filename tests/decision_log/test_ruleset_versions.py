@@ -86,6 +86,19 @@ def test_version_contents_are_those_of_kept_versions_only(store):
     assert store.version_contents([]) == {}
 
 
+def test_kept_versions_name_each_ruleset_version_once_sorted(store):
+    """What the log's filters offer beside the loaded rulesets (the pages' decision log)."""
+    content = canonical_json({"id": "oinp.hcp.tech-draw", "version": "2019-07-01", "edit": 1})
+    edited = {"sha256": hashlib.sha256(content.encode("utf-8")).hexdigest(),
+              "ruleset_id": "oinp.hcp.tech-draw", "version": "2019-07-01", "content": content}
+    store.keep_versions([version_row(2), version_row(1), edited,
+                         version_row(1, "express-entry.crs")])
+    synthetic = (SYNTHETIC_VERSION["ruleset_id"], SYNTHETIC_VERSION["version"])
+    assert [v for v in store.kept_versions() if v != synthetic] == [
+        ("express-entry.crs", "2019-07-01"), ("oinp.hcp.tech-draw", "2019-07-01"),
+        ("oinp.hcp.tech-draw", "2019-07-02")]
+
+
 def test_version_contents_reads_more_than_one_in_list(store):
     rows = [version_row(n) for n in range(1, 8)]
     store.keep_versions(rows)

@@ -449,3 +449,20 @@ def test_answers_hold_to_the_documented_schemas(client, lang):
                         headers=headers).get_json()
     assert s.BatchResponseSchema().validate(batch) == {}
     assert [r["status"] for r in batch["results"]] == [201, 201, 422]
+
+
+def test_a_work_history_that_cannot_be_is_refused_with_the_path_of_the_job(client):
+    """Issue 20: a job that ends before it starts, or starts after the decision date, is refused
+    (422) at its place in the list; a consistent history is decided."""
+    job = {"noc": "21231", "noc_version": "2021", "start": "2024-01-01", "end": "2024-06-30",
+           "hours_per_week": 30, "in_canada": True}
+    history = [job, {**job, "end": None}, {**job, "end": "2023-12-31"},
+               {**job, "start": "2024-12-02", "end": None}]
+    request = {"ruleset": "express-entry.categories", "as_of": "2024-12-01",
+               "facts": {**PROFILE, "work_history": history}}
+    body = problem(client.post("/v1/decisions", json=request, headers=bearer("decider")), 422)
+    assert set(body["errors"]) == {"facts.work_history.2.end", "facts.work_history.3.start"}
+    request["facts"]["work_history"] = history[:2]
+    response = client.post("/v1/decisions", json=request, headers=bearer("decider"))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["outcome"] == "eligible_for_a_category"  # 6 months of STEM

@@ -168,6 +168,9 @@ def fact_values(spec: dict) -> st.SearchStrategy:
     kind = spec["type"]
     if kind == "object":
         values = facts_from_contract(spec["fields"])
+    elif kind == "list":  # short lists: each item is drawn from the fields of the list
+        values = st.lists(facts_from_contract(spec["fields"]),
+                          max_size=min(spec["max_length"], 4))
     elif spec.get("enum"):
         values = st.sampled_from(spec["enum"])
     elif kind == "integer":

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import orjson
 import pytest
 
+from service.pages import data as page_data
 from service.pages import views as pages
 from service.store import record_hash
 from tests.apps import MIN_AGE, TOKENS, bundled_cases
@@ -361,6 +362,46 @@ def test_the_log_filters_and_pages(log_client, monkeypatch):
                                     "&candidate_id=C-1"))) == [6, 4]
 
 
+def select_options(html: str, name: str) -> list[tuple[str, str, bool]]:
+    """(value, label, selected) of each option of the <select> named ``name``."""
+    select = re.search(r'<select id="[^"]+" name="' + name + r'">(.*?)</select>', html, re.S)
+    assert select, f"no <select> named {name}"
+    return [(value, label, bool(selected)) for value, selected, label in re.findall(
+        r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select.group(1))]
+
+
+def test_the_log_filters_offer_the_known_rulesets_versions_and_outcomes(log_client):
+    """Issue 19 item 5: choices, not free text; an address written before still filters."""
+    html = text(log_client.get("/decisions"))
+    rulesets = select_options(html, "ruleset")
+    assert rulesets[0] == ("", "All rulesets", True)
+    assert ("oinp.hcp.tech-draw", "oinp.hcp.tech-draw", False) in rulesets
+    assert ("express-entry.crs", "express-entry.crs", False) in rulesets  # loaded, not logged
+    versions = [value for value, _, _ in select_options(html, "version")]
+    assert versions[0] == "" and "2019-07-11" in versions and versions[1:] == sorted(
+        versions[1:], reverse=True)
+    outcomes = {value: label for value, label, _ in select_options(html, "outcome")}
+    assert "Does not meet the tech draw criteria" in outcomes["does_not_meet_criteria"]
+    assert outcomes["does_not_meet_criteria"].endswith(" (does_not_meet_criteria)")
+    chosen = text(log_client.get("/decisions?ruleset=oinp.hcp.tech-draw&version=2019-07-11"
+                                 "&outcome=does_not_meet_criteria"))
+    assert seqs(chosen) == [6, 4, 2]
+    assert [v for v, _, selected in select_options(chosen, "ruleset") if selected] == [
+        "oinp.hcp.tech-draw"]
+    assert [v for v, _, selected in select_options(chosen, "version") if selected] == [
+        "2019-07-11"]
+    assert [v for v, _, selected in select_options(chosen, "outcome") if selected] == [
+        "does_not_meet_criteria"]
+    old = text(log_client.get("/decisions?ruleset=retired.program&outcome=gone"))
+    assert "No decision matches." in old
+    assert ("retired.program", "retired.program", True) in select_options(old, "ruleset")
+    assert ("gone", "gone", True) in select_options(old, "outcome")
+    french = text(log_client.get("/decisions", headers={"Accept-Language": "fr"}))
+    outcomes = {value: label for value, label, _ in select_options(french, "outcome")}
+    assert "Ne satisfait pas aux critères du tirage technologique" in outcomes[
+        "does_not_meet_criteria"]
+
+
 def test_bad_filters_are_explained_next_to_their_field(log_client):
     response = log_client.get("/decisions?from=15/07/2019")
     assert response.status_code == 422
@@ -468,7 +509,7 @@ def test_a_ruleset_page_shows_its_cases_and_rule_coverage(auditor, monkeypatch):
     coverage = page.split("Rule coverage")[1]
     assert coverage.count("2 of 2") == 2
     crs = text(auditor.get("/rulesets/express-entry.crs"))
-    assert "<code>with_spouse and age == 18</code>" in crs and "+90 points to crs.core.age" in crs
+    assert "Age" in crs and "age-with-spouse" in crs  # its tables, as grids (below)
     # the cases ran once for this catalog: the next page reads the cached run
     catalog = auditor.application.extensions["decisions"].rules.catalog
     assert catalog in pages.CASE_RUNS._runs
@@ -476,6 +517,105 @@ def test_a_ruleset_page_shows_its_cases_and_rule_coverage(auditor, monkeypatch):
     cases = bundled_cases("express-entry.language")
     page = text(auditor.get("/rulesets/express-entry.language"))
     assert f"{cases} of {cases} cases pass." in page
+
+
+def grid_rows(html: str, caption: str) -> list[list[str]]:
+    """The cells of the grid whose caption starts with ``caption``, row by row, as text."""
+    table = next(t for t in re.findall(r"<table class=\"data grid\">.*?</table>", html, re.S)
+                 if re.search(r'class="grid-title">' + re.escape(caption) + r"[^<]*<", t))
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in
+             re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+
+
+def test_a_points_table_reads_as_the_published_grid(auditor):
+    """Issue 19 item 5: bands and points, a column for each case (with or without a spouse),
+    not the compiled condition of each row."""
+    crs = text(auditor.get("/rulesets/express-entry.crs?version=2019-07-11"))
+    assert "with_spouse and age == 18" not in crs and "20.0 &lt;= age" not in crs
+    age = grid_rows(crs, "Age")
+    assert age[0][1:3] == ["With a spouse or partner when with_spouse",
+                           "Without a spouse or partner when not with_spouse"]
+    assert ["17 or less", "0", "0"] in age and ["18", "90", "99"] in age
+    assert ["20 to 29", "100", "110"] in age and ["45 or more", "0", "0"] in age
+    assert len(age) == 1 + 20  # the header and one row per band
+    # tables with the same rows side by side: the two transferability education combinations
+    education = grid_rows(crs, "… with first-language levels")
+    assert education[0][1].startswith("Post-secondary credential of one year or longer")
+    assert education[1:] == [["7 to 8", "13", "25"], ["9 or more", "25", "50"]]
+    # a table alone, keyed on codes: one column of points
+    job = grid_rows(crs, "Arranged employment (valid job offer)")
+    assert job == [["arranged_employment", "Points"], ["noc_00", "200"], ["noc_0ab", "50"]]
+    # the rules that are not tables keep their form
+    assert "<code>marital_status in partnered and spouse_accompanying and not " \
+           "spouse_is_citizen_or_pr</code>" in crs
+    french = text(auditor.get("/rulesets/express-entry.crs?version=2019-07-11",
+                              headers={"Accept-Language": "fr"}))
+    age = grid_rows(french, "Âge")
+    assert age[0][1] == "Avec époux ou conjoint de fait quand with_spouse"
+    assert ["17 ou moins", "0", "0"] in age and ["20 à 29", "100", "110"] in age
+    assert ["45 ou plus", "0", "0"] in age
+    assert "points à Âge" in french
+
+
+def test_grid_numbers_are_written_as_each_language_writes_them(auditor):
+    page = "/rulesets/express-entry.fsw.settlement-funds?version=2019"
+    english = grid_rows(text(auditor.get(page)), "Settlement funds required by number")
+    assert ["1", "12,669"] in english
+    french = grid_rows(text(auditor.get(page, headers={"Accept-Language": "fr"})),
+                       "Fonds d&#39;établissement exigés selon")
+    assert ["1", "12\u00a0669"] in french  # a non-breaking space between thousands
+    language = text(auditor.get("/rulesets/express-entry.language?version=2019-07-11",
+                                headers={"Accept-Language": "fr"}))
+    ielts = grid_rows(language, "Première langue officielle : résultat en compréhension de "
+                                "l&#39;écrit au test IELTS")
+    assert ["3,5 à 3,999", "4"] in ielts  # a decimal comma, every digit the chart gives
+
+
+def test_a_long_ruleset_is_folded_by_its_own_parts(auditor):
+    """The CRS page: a part per score bucket and per derived fact, in the order the ruleset
+    declares them, each folded (<details>) unless asked open; the requirements of a ruleset
+    with nothing else stay open."""
+    crs = text(auditor.get("/rulesets/express-entry.crs"))
+    parts = re.findall(r'<details class="part" id="part-\d+"( open)?>\s*<summary><h3>(.*?)</h3>',
+                       crs)
+    assert [title for _, title in parts][:4] == [
+        "A. Core / human capital factors", "B. Spouse or common-law partner factors",
+        "C. Skill transferability factors", "D. Additional points"]
+    assert [title for _, title in parts][4].startswith("Scored with a spouse")
+    assert not any(opened for opened, _ in parts)
+    opened = text(auditor.get("/rulesets/express-entry.crs?open=all"))
+    assert opened.count('<details class="part"') == opened.count('<details class="part" id="part-')
+    assert len(re.findall(r'<details class="part" id="part-\d+" open>', opened)) == len(parts)
+    draw = text(auditor.get("/rulesets/oinp.hcp.tech-draw"))
+    assert len(re.findall(r'<details class="part" id="part-\d+" open>', draw)) == 1
+
+
+def test_every_version_of_every_ruleset_shows_in_both_languages(auditor):
+    """Grids and parts from every bundled table shape (points, conversion charts, codes,
+    revoked versions, draws), in English and French."""
+    catalog = auditor.application.extensions["decisions"].rules.catalog
+    for version in catalog.all_versions():
+        for language in ("en", "fr"):
+            url = f"/rulesets/{version.id}?version={version.version}"
+            response = auditor.get(url, headers={"Accept-Language": language})
+            assert response.status_code == 200, (url, language)
+            html = text(response)
+            tables = len(version.raw.get("tables") or [])
+            assert html.count('<table class="data grid">') <= tables, url
+            assert (tables == 0) == ('<table class="data grid">' not in html), url
+
+
+def test_the_log_choices_hold_versions_only_the_log_kept(auditor):
+    """A ruleset or version the loaded rulesets no longer have, but decisions in the log used,
+    is still offered."""
+    catalog = auditor.application.extensions["decisions"].rules.catalog
+    choices = page_data.log_choices(catalog, [("oinp.hcp.retired", "2018-01-01")], {}, "fr")
+    assert ("oinp.hcp.retired", "oinp.hcp.retired") in choices["ruleset"]
+    assert ("2018-01-01", "2018-01-01") in choices["version"]
+    assert ("", "") not in choices["version"]
+    outcomes = dict(choices["outcome"])
+    assert outcomes["revoked"] == "Plus en vigueur : abrogé (revoked)"
 
 
 def test_a_failing_case_shows_expected_and_actual(make_app, tmp_path):
@@ -572,7 +712,8 @@ class _Page(HTMLParser):
 
 def page_urls(seeded) -> list[str]:
     return ["/", f"/decisions/{seeded['not_met']}", f"/decisions/{seeded['crs']}", "/decisions",
-            "/rulesets", "/rulesets/oinp.hcp.tech-draw", "/rulesets/express-entry.crs/diff",
+            "/rulesets", "/rulesets/oinp.hcp.tech-draw", "/rulesets/express-entry.crs",
+            "/rulesets/express-entry.crs/diff",
             "/draws"]
 
 
