@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from service.decisions.why_not import Words
 from service.decisions import (
     because_text,
     catalog_texts,
@@ -73,16 +74,20 @@ def test_ineligible_candidate_is_told_why_not_in_both_languages(catalog, engine)
     unmet = {(r["ruleset"], r["rule"]): r for r in d["requirements"] if not r["met"]}
     assert {("oinp.hcp.tech-draw", "tech-occupation"), ("oinp.hcp", "language"),
             ("oinp.hcp", "reside-in-ontario")} <= set(unmet)
-    assert unmet[("oinp.hcp.tech-draw", "tech-occupation")]["because"] == {
-        "en": "occupation.tech_2016 = none, needs one of tech_nocs "
-              "(2173, 2174, 2147, 2175, 2172, 0213)",
-        "fr": "occupation.tech_2016 = none, doit être l'une des valeurs tech_nocs "
-              "(2173, 2174, 2147, 2175, 2172, 0213)"}
+    # In words: the fact's title, the candidate's value and where it came from, what is needed.
+    tech = unmet[("oinp.hcp.tech-draw", "tech-occupation")]["because"]
+    assert "Primary occupation (NOC code): 1111" in tech["en"]
+    assert tech["en"].endswith("needs 2173, 2174, 2147, 2175, 2172, or 0213.")
+    assert "Profession principale (code CNP)\u00a0: 1111" in tech["fr"]
+    assert tech["fr"].endswith("il faut 2173, 2174, 2147, 2175, 2172 ou 0213.")
     assert unmet[("oinp.hcp", "language")]["because"]["en"] == (
-        "either first_clb.min = 6, needs >= min_clb (7) or second_clb.min is not given, "
-        "needs >= min_clb (7)")
-    assert unmet[("oinp.hcp", "reside-in-ontario")]["because"]["fr"] == \
-        "intends_to_reside_in = BC, doit être ON"
+        "One of these is needed: First official language, lowest of the four levels: 6 (from "
+        "First official language: test CLB, reading 9, writing 6, listening 9, speaking 9), "
+        "needs at least 7 or Second official language, lowest of the four levels: not given, "
+        "needs at least 7.")
+    assert unmet[("oinp.hcp", "reside-in-ontario")]["because"]["fr"] == (
+        "Province ou territoire où le candidat a l'intention de vivre\u00a0: Colombie-Britannique,"
+        " il faut Ontario.")
     french = localized(with_texts(d, catalog_texts(catalog)), "fr")
     assert french["outcome_title"] == "Ne satisfait pas aux critères du tirage technologique"
     assert all(isinstance(r["title"], str) for r in french["requirements"])
@@ -141,8 +146,10 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
 def test_boolean_why_not_reads_yes_and_no():
     reason = {"fact": "education_assessed", "value": False, "op": "==", "expected": True,
               "constant": None, "missing": False}
-    assert because_text(reason) == {"en": "education_assessed = no, needs yes",
-                                    "fr": "education_assessed = non, doit être oui"}
+    words = Words(titles={"education_assessed": {"en": "Education assessed",
+                                                 "fr": "Études évaluées"}})
+    assert because_text(reason, words) == {"en": "Education assessed: no, needs yes.",
+                                           "fr": "Études évaluées\u00a0: non, il faut oui."}
 
 
 def test_bad_facts_are_refused_before_the_engine_runs(catalog, engine):

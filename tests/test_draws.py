@@ -169,8 +169,9 @@ def test_blame_follows_both_programs_down_to_the_facts(small):
     failed, leaves = blame(decision)
     assert failed == ["crs-floor", "tech-draw-criteria"]  # 379 points, and no program
     assert leaves[0] == {"ruleset": "test.draw.small", "rule": "crs-floor", "path": [
-        "crs-floor"], "because": {"en": "scores.crs.total = 379, needs >= crs_min (400)",
-                                  "fr": "scores.crs.total = 379, doit être >= crs_min (400)"}}
+        "crs-floor"], "because": {
+            "en": "Comprehensive Ranking System score: 379, needs at least 400.",
+            "fr": "Note du Système de classement global\u00a0: 379, il faut au moins 400."}}
     found = {(leaf["ruleset"], leaf["rule"]) for leaf in leaves[1:]}
     assert {("express-entry.fsw", "fsw-skilled-work"),
             ("express-entry.cec", "cec-canadian-work")} <= found

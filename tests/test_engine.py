@@ -93,7 +93,7 @@ def test_derived_facts_chain_through_three_rules_in_one_session(chain):
     old = decide(catalog, engine, "demo.chain", {**PROFILE, "age": 40}, dt.date(2020, 1, 1))
     assert old["derived"] == {"band": "old"}
     assert old["outcome"] == "not_eligible"
-    assert old["requirements"][0]["because"]["en"] == "band = old, needs young"
+    assert old["requirements"][0]["because"]["en"] == "Band: old (from Age: 40), needs young."
 
 
 def test_an_error_inside_an_action_is_raised_not_hidden(ruleset_dir):
@@ -192,11 +192,13 @@ def test_an_including_ruleset_reads_scores_outcomes_and_derived_facts(ruleset_di
     assert young["outcome"] == "eligible"
     old = decide(catalog, engine, "demo.top", {**PROFILE, "age": 40}, dt.date(2020, 1, 1))
     unmet = {r["rule"]: r["because"]["en"] for r in old["requirements"] if not r["met"]}
+    # Each fact by its title, a derived fact with what it came from, an included ruleset's
+    # outcome with its own failed requirement (said once for its met and its outcome).
     assert unmet == {
-        "needs-young": "band = old, needs young",
-        "score-floor": "scores.s.total = 0, needs >= 25; scores.s.main = 0, needs >= 25",
-        "chain-met": "chain.met = no, needs yes; chain.outcome = not_eligible, needs eligible; "
-                     "band = old, needs young"}
+        "needs-young": "Band: old (from Age: 40), needs young.",
+        "score-floor": "Score: 0, needs at least 25; Main: 0, needs at least 25.",
+        "chain-met": "Not eligible (Young enough: Band: old (from Age: 40), needs young); "
+                     "Band: old (from Age: 40), needs young."}
 
 
 def test_too_many_comparisons_holding_at_once_are_refused_at_load(ruleset_dir):

@@ -337,14 +337,15 @@ def test_a_window_that_would_open_before_year_one_opens_on_the_first_day():
 
 # ------------------------------------------------------------ the candidate's values in a why-not
 def test_a_because_shows_the_facts_it_names_never_rounded_up_to_a_threshold():
-    from service.decisions.why_not import filled
+    from service.decisions.why_not import fill
 
     because = {"en": "found {hours} hours, offer: {offer}, level {level}",
                "fr": "trouvé {hours} heures, offre : {offer}, niveau {level}"}
-    assert filled(because, {"hours": 779.99, "offer": False, "level": 6.0}) == {
+    assert fill(because, {"hours": 779.99, "offer": False, "level": 6.0}) == {
         "en": "found 779.9 hours, offer: no, level 6",
         "fr": "trouvé 779,9 heures, offre : non, niveau 6"}
-    assert filled(because, {"hours": 780.0})["en"] == "found 780 hours, offer: —, level —"
+    assert fill(because, {"hours": 780.0})["en"] == \
+        "found 780 hours, offer: not given, level not given"
 
 
 def test_the_why_not_of_a_category_says_what_the_candidate_has_in_both_languages(catalog,
@@ -377,4 +378,4 @@ def test_a_because_that_names_an_unknown_fact_is_refused_at_load(ruleset_dir):
     with pytest.raises(RulesetError) as err:
         load_catalog(ruleset_dir.root)
     [found] = err.value.problems
-    assert found.key == "rules[adult].because.fr" and "unknown fact '{agee}'" in found.message
+    assert found.key == "rules[adult].because.fr" and "unknown fact or constant '{agee}'" in found.message

@@ -15,6 +15,7 @@ Two ways, both from the why-not tree the condition language gives (``conditions.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 from collections.abc import Mapping
@@ -67,17 +68,26 @@ def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None
         return gettext(lang, "not given")
     if isinstance(value, bool):
         return gettext(lang, "yes" if value else "no")
+    if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        return gettext(lang, "{count} listed", count=len(value))  # a work history, say
     if isinstance(value, list | tuple):
         return format_list([show(v, lang, words, path) for v in value], locale=lang) \
             if value else gettext(lang, "none")
+    if isinstance(value, Mapping):
+        return gettext(lang, "given")
     named = words.values.get(path or "", {}).get(value)
     if named:
         return named[lang]
-    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, float) and not value.is_integer():
         # One decimal, cut off: 779.96 hours never reads as the 780 it does not reach.
         value = math.floor(value * 10) / 10
     if isinstance(value, int | float):
-        number = format_decimal(value, locale=lang, decimal_quantization=False)
+        try:
+            number = format_decimal(value, locale=lang, decimal_quantization=False)
+        except decimal.InvalidOperation:  # beyond Babel's precision (1e300): as Python writes it
+            return str(value)
         return number.replace("\u202f", "\u00a0")  # one kind of non-breaking space
     if isinstance(value, dt.datetime):
         return f"{show(value.date(), lang)} {value.strftime('%H:%M')} UTC"
@@ -138,8 +148,8 @@ def _sentence(text: str, lang: str) -> str:
 
 
 def _because(reason: Mapping[str, Any], lang: str, words: Words) -> str:
-    if "all" in reason:
-        return "; ".join(_because(r, lang, words) for r in reason["all"])
+    if "all" in reason:  # two facts of one included ruleset (met, outcome) say it once
+        return "; ".join(dict.fromkeys(_because(r, lang, words) for r in reason["all"]))
     if "any" in reason:
         if not reason["any"]:
             return gettext(lang, "this can never be met")

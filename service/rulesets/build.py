@@ -17,7 +17,7 @@ from .model import (
     flatten_facts,
     list_facts,
 )
-from .texts import REVOKED_RULE, table_keys, table_row_key, table_row_source, template_names
+from .texts import PLACEHOLDER, REVOKED_RULE, table_keys, table_row_key, table_row_source
 from .yamlfile import dotted, line_of
 
 
@@ -66,14 +66,15 @@ def _names_for(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> 
 def _template_facts(text: Mapping[str, str] | None, names: cond.Names, path: tuple,
                     problem: Any) -> tuple:
     """The facts a ``because:`` text fills in; a name the rule cannot see is a problem."""
-    shows = []
-    for name in template_names(text or {}):
-        if name in names.facts:
-            shows.append(name)
-        elif name not in names.constants:
-            problem(path, f"'{{{name}}}' names no fact, derived fact or constant this rule can "
-                          f"see{names.suggest(name)}")
-    return tuple(shows)
+    shows: list[str] = []
+    for lang, lang_text in (text or {}).items():
+        for name in PLACEHOLDER.findall(lang_text):
+            if name in names.facts:
+                shows.append(name)
+            elif name not in names.constants:
+                problem(path + (lang,), f"unknown fact or constant '{{{name}}}'"
+                                       f"{names.suggest(name)}")
+    return tuple(dict.fromkeys(shows))
 
 
 def build_rules(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> None:

@@ -147,7 +147,7 @@ def flatten_facts(specs: Mapping[str, dict], prefix: str = "") -> dict[str, cond
     return out
 
 
-def fact_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict]]:
+def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict]]:
     """What a person reads for the facts a version knows: the title of each fact path (facts,
     derived facts, score totals and buckets) and the words of each enum value that has them."""
     titles: dict[str, dict] = {}
@@ -254,8 +254,8 @@ class Catalog:
         raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
 
     def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict]:
-        """Fact titles and enum words of every version of one decision's chain (``fact_words``),
-        later versions over earlier ones; built once per chain."""
+        """Fact titles and enum words of every version of one decision's chain
+        (``version_words``), later versions over earlier ones; built once per chain."""
         versions = list(versions)
         key = tuple((v.id, v.version) for v in versions)
         found = self._words.get(key)
@@ -263,7 +263,7 @@ class Catalog:
             titles: dict[str, dict] = {}
             values: dict[str, dict] = {}
             for v in versions:
-                more_titles, more_values = fact_words(v)
+                more_titles, more_values = version_words(v)
                 titles.update(more_titles)
                 values.update(more_values)
             found = self._words[key] = (titles, values)

@@ -15,12 +15,6 @@ REVOKED_RULE = "in-force"  # the one requirement of a revoked version (never met
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\}")
 
 
-def template_names(text: Mapping[str, str]) -> list[str]:
-    """The names a ``because:`` text fills in, in any of its languages, in order of first use."""
-    return list(dict.fromkeys(m.group(1) for lang_text in text.values()
-                              for m in PLACEHOLDER.finditer(lang_text)))
-
-
 def content_texts(canonical: str) -> dict[str, dict]:
     """The rule texts (``rule_texts``) of a version from its canonical JSON, the content the
     decision log keeps and hashes: so the texts shown with a logged decision are derived from

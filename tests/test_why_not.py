@@ -1,0 +1,101 @@
+"""Every why-not a bundled ruleset gives is written for a person (issue 19): it names facts by
+their titles and values as words, never by the identifiers of the ruleset files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.checks.cases import CaseFileSchema, case_files, deep_merge
+from service.decisions import decide
+from service.decisions.why_not import Words, because_text, show
+from service.errors import DecisionError
+from service.rulesets import load_yaml
+from service.rulesets.model import flatten_facts
+from tests.apps import RULESETS
+
+
+def _identifiers(catalog) -> set[str]:
+    """Names only a ruleset file uses: dotted fact paths, snake_case facts and constants."""
+    names: set[str] = set()
+    for v in catalog.all_versions():
+        names.update(flatten_facts(v.facts))
+        names.update(v.derives)
+        names.update(v.constants)
+    return {n for n in names if "." in n or "_" in n}
+
+
+def _raw_values(catalog) -> set[str]:
+    """Enum values as written in the files (``two_year_post_secondary``, ``teer_0_1``)."""
+    values: set[str] = set()
+    for v in catalog.all_versions():
+        for spec in list(flatten_facts(v.facts).values()):
+            values.update(str(e) for e in spec.enum or () if "_" in str(e))
+        for spec in v.derives.values():
+            values.update(str(e) for e in spec.get("enum") or () if "_" in str(e))
+    return values
+
+
+@pytest.fixture(scope="module")
+def why_nots(catalog, engine) -> list[tuple[str, str, str, str]]:
+    out = []
+    for path in case_files(RULESETS):
+        loaded = CaseFileSchema().load(load_yaml(path, str(path))[0])
+        for case in loaded["cases"]:
+            facts = deep_merge(loaded.get("base") or {}, case.get("facts") or {})
+            for day in case["as_of"]:
+                try:
+                    d = decide(catalog, engine, loaded["ruleset"], facts, day)
+                except DecisionError:
+                    continue
+                out += [(case["name"], r["rule"], lang, r["because"][lang])
+                        for r in d["requirements"] if not r["met"] for lang in ("en", "fr")]
+    return out
+
+
+def test_no_why_not_shows_an_identifier(catalog, why_nots):
+    assert len(why_nots) > 500
+    names = _identifiers(catalog) | _raw_values(catalog)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(sorted(map(re.escape, names), key=len,
+                                                            reverse=True)) + r")(?![\w])")
+    shown = sorted({(rule, lang, text, m.group(1)) for _, rule, lang, text in why_nots
+                    for m in [pattern.search(text)] if m})
+    assert not shown, "\n".join(f"{rule} [{lang}] shows '{name}': {text}"
+                                for rule, lang, text, name in shown[:20])
+
+
+def test_a_derived_fact_is_traced_to_what_the_candidate_gave():
+    words = Words(titles={"occupation.tech_2016": {"en": "Tech occupation", "fr": "Profession "
+                                                   "technologique"},
+                          "primary_noc": {"en": "Primary occupation", "fr": "Profession "
+                                          "principale"}},
+                  sources={"occupation.tech_2016": {"primary_noc": "6311"}})
+    reason = {"fact": "occupation.tech_2016", "value": "none", "op": "in",
+              "expected": ["2173", "0213"], "constant": "tech_nocs", "missing": False}
+    assert because_text(reason, words) == {
+        "en": "Tech occupation: none (from Primary occupation: 6311), needs 2173 or 0213.",
+        "fr": "Profession technologique\u00a0: none (d'après Profession principale\u00a0: 6311), "
+              "il faut 2173 ou 0213."}
+
+
+def test_an_or_shows_only_the_alternative_that_applies():
+    """A candidate in a TEER 0 or 1 job is told the CLB 7 it needs, not what a TEER 2 job
+    would need (CEC, 2022-11-16)."""
+    words = Words(titles={"first_clb.min": {"en": "Lowest CLB", "fr": "NCLC le plus bas"},
+                          "occupation.teer_group": {"en": "TEER group", "fr": "Groupe FEER"}})
+    reason = {"any": [
+        {"fact": "first_clb.min", "value": 6, "op": ">=", "expected": 7, "constant": None,
+         "missing": False},
+        {"all": [{"fact": "occupation.teer_group", "value": "teer_0_1", "op": "==",
+                  "expected": "teer_2_3", "constant": None, "missing": False}]}]}
+    assert because_text(reason, words)["en"] == "Lowest CLB: 6, needs at least 7."
+
+
+def test_values_read_as_words_in_each_language():
+    assert show(12669, "fr") == "12\u00a0669" and show(12669, "en") == "12,669"
+    assert show(6.5, "fr") == "6,5" and show(779.96, "en") == "779.9"  # cut, never rounded up
+    assert show("2026-01-01", "fr") == "1er janvier 2026"
+    assert show("2026-01-01", "en") == "January 1, 2026"
+    assert show(["0213", "2147", "2172"], "fr") == "0213, 2147 et 2172"
+    assert show(True, "fr") == "oui" and show(None, "en") == "not given"
