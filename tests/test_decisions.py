@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from service.decisions.why_not import Words
 from service.decisions import (
     because_text,
     catalog_texts,
@@ -16,6 +15,7 @@ from service.decisions import (
     with_texts,
     without_texts,
 )
+from service.decisions.why_not import Words
 from service.errors import FactsError, UnknownRulesetError
 from service.i18n import localize, negotiate
 

@@ -378,4 +378,5 @@ def test_a_because_that_names_an_unknown_fact_is_refused_at_load(ruleset_dir):
     with pytest.raises(RulesetError) as err:
         load_catalog(ruleset_dir.root)
     [found] = err.value.problems
-    assert found.key == "rules[adult].because.fr" and "unknown fact or constant '{agee}'" in found.message
+    assert found.key == "rules[adult].because.fr"
+    assert "unknown fact or constant '{agee}'" in found.message

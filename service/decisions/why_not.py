@@ -28,6 +28,7 @@ from babel.numbers import format_decimal
 
 from ..i18n import LANGUAGES, gettext
 from ..rulesets import PLACEHOLDER
+
 MAX_SOURCES = 6  # input facts named for one derived fact: more reads as noise
 GUARD_OPS = ("==", "!=", "in", "not in")
 
@@ -50,9 +51,11 @@ NO_WORDS = Words()
 def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS
          ) -> dict[str, str]:
     """A ``because:`` template in each language, with each ``{name}`` replaced by the value."""
-    return {lang: PLACEHOLDER.sub(lambda m: show(values.get(m.group(1)), lang, words,
-                                                 m.group(1)), text[lang])
-            for lang in LANGUAGES}
+    def filled(lang: str) -> str:
+        return PLACEHOLDER.sub(lambda m: show(values.get(m.group(1)), lang, words, m.group(1)),
+                               text[lang])
+
+    return {lang: filled(lang) for lang in LANGUAGES}
 
 
 def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS) -> dict[str, str]:

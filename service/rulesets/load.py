@@ -142,7 +142,7 @@ def _correction_problems(parsed: list[tuple[dict, dict, str, str]]) -> list[Prob
             (loaded, lines, display))
     for (ruleset_id, _), group in starts.items():
         originals = [item for item in group if "corrects" not in item[0]]
-        for loaded, lines, display in originals[1:]:
+        for _, lines, display in originals[1:]:
             problems.append(Problem(display, lines.get(("effective", "from")), "effective.from",
                                     f"another version of {ruleset_id} ({originals[0][2]}) "
                                     "starts on the same day (a version that replaces it over "

@@ -12,7 +12,6 @@ import yaml
 
 from ..errors import Problem, RulesetError
 
-
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
