@@ -226,8 +226,13 @@ def test_only_declared_facts_change_in_their_declared_direction(tmp_path):
     young = what_would_change(catalog, decider, "test.mini",
                               {"candidate_id": "a", "age": 17, "years": 3}, day)
     assert young["changes"] == [] and young["search"]["complete"]
-    assert young["summary"]["en"] == ("No declared change of one fact, or of two facts "
-                                      "together, changes this outcome.")
+    # (the requirement reads age alone: nothing is even tried)
+    assert young["search"]["decisions"] == 1
+    assert young["summary"] == {
+        "en": "No declared change can meet “An adult”: what it reads is not among the facts "
+              "that may change.",
+        "fr": "Aucun changement déclaré ne peut satisfaire l'exigence « Un adulte » : ce "
+              "qu'elle lit n'est pas parmi les faits qui peuvent changer."}
     # One year short: a year more (1 step). The offer alone breaks the contract's check (an
     # offer needs two years) and is skipped, never suggested.
     short = what_would_change(catalog, decider, "test.mini",
@@ -254,6 +259,19 @@ def test_pairs_are_tried_when_no_single_fact_does_it(tmp_path):
     # Years stop at 2 (short of 3); the offer needs 2 years: only both together.
     assert facts_changed(answer) == [["years", "offer"]]
     assert answer["changes"][0]["steps"] == 2
+
+
+def test_when_nothing_declared_is_enough_the_answer_says_so(tmp_path):
+    only_years = MINI_CHANGES.split("      - id: offer")[0].replace("step: 1\n",
+                                                                  "step: 1\n        max: 2\n")
+    catalog, engine = load_compiled(mini(tmp_path, only_years))
+    answer = what_would_change(catalog, InlineDecider(catalog, engine), "test.mini",
+                               {"candidate_id": "e", "age": 30, "years": 0},
+                               dt.date(2020, 1, 1))
+    assert answer["changes"] == [] and answer["search"]["complete"]
+    assert answer["search"]["decisions"] == 3  # as sent, then 1 and 2 years
+    assert answer["summary"]["en"] == ("No declared change of one fact, or of two facts "
+                                       "together, changes this outcome.")
 
 
 @pytest.mark.parametrize("change, key, line, message", [
@@ -313,3 +331,23 @@ def test_the_cli_explains_what_would_change(tmp_path, capsys):
     answer = json.loads(capsys.readouterr().out)
     assert answer["changes"][0]["text"].startswith("Avec le résultat IELTS en expression écrite")
     assert answer["changes"][0]["scores"]["crs"] == {"from": 435, "to": 455}
+
+
+def test_the_declared_scale_steps_are_the_levels_of_the_language_charts(catalog):
+    """TEF, TCF and PTE results move through the lowest score of each level of their charts:
+    the contract's values and the charts of express-entry.language 2024-01-30 agree."""
+    charts = {t["id"]: t for t in catalog.version("express-entry.language",
+                                                  "2024-01-30").raw["tables"]}
+    checked = 0
+    for change in catalog.in_force(DRAW, DRAW_DAY).changes:
+        if change.kind != "values" or not change.fact.endswith(
+                ("reading", "writing", "listening", "speaking")):
+            continue
+        test = change.id.split("-", 1)[1].rsplit("-", 1)[0]  # pte, tef-699, tef-old, tcf
+        rows = charts[f"first-{test}-{change.fact.split('.')[-1]}"]["rows"]
+        floors = sorted(next(r[k] if k != "range" else r[k][0] for k in
+                             ("range", "equals", "at_least") if k in r)
+                        for r in rows if r["value"] > 0)
+        assert list(change.values) == floors, change.id
+        checked += 1
+    assert checked == 2 * 4 * 4  # first and second language, 4 abilities, 4 charts

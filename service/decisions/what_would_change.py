@@ -26,6 +26,7 @@ requirements it makes met and the new scores.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -104,9 +105,29 @@ def what_would_change(catalog: Catalog, decider: Any, ruleset_id: str, facts: An
         return answer
 
     score_titles = _score_titles(catalog, top, day)
+    # Only a change of a fact that a failed requirement reads, directly or through what the
+    # rulesets derive from it, can make it met: the others are not tried. A requirement that
+    # no applicable change can reach makes the whole outcome unreachable (unless a draw, where
+    # meeting another failed requirement counts).
+    producers = _producers(catalog, top.id, top.version, day)
+    reach = {key: _inputs(producers, _reads(top, key[1])) for key in failing}
     moves = [(i, change, list(_moves(change, i, clean, original, day)))
              for i, change in enumerate(top.changes)]
     moves = [(i, change, found) for i, change, found in moves if found]
+    unreachable = [key for key in failing
+                   if not any(_touches(change.fact, reach[key]) for _, change, _ in moves)]
+    if unreachable and (top.draw is None or len(unreachable) == len(failing)):
+        answer.update(search=search.report(), summary=_both(
+            "No declared change can meet {requirements}: what it reads is not among the facts "
+            "that may change." if len(unreachable) == 1 else
+            "No declared change can meet {requirements}: what they read is not among the "
+            "facts that may change.",
+            requirements=lambda lang: _join([gettext(lang, "“{title}”", title=titles[k][lang])
+                                             for k in unreachable], lang)))
+        return answer
+    wanted = set().union(*reach.values())
+    moves = [(i, change, found) for i, change, found in moves
+             if _touches(change.fact, wanted)]
 
     def judge(summary: dict) -> tuple[list, list] | None:
         met = {(rs, rule): ok for rs, rule, ok in summary["requirements"] if rs == top.id}
@@ -272,6 +293,58 @@ def _pair_waves(moves: list) -> Iterator[list[tuple[_Move, _Move]]]:
                 wave.append((ma[i - 1], mb[total - i - 1]))
         if wave:
             yield wave
+
+
+@functools.lru_cache(maxsize=16)
+def _producers(catalog: Catalog, ruleset_id: str, version: str, day: dt.date
+               ) -> dict[str, tuple[str, ...]]:
+    """What each fact the chain produces is made from: a derived fact from the facts its
+    derive rules and table rows read, a score (``scores.crs.total``, ``scores.crs.core``) from
+    what its awards read, an included ruleset's ``alias.met`` and ``alias.outcome`` from what
+    its requirements read. A catalog never changes, so this is kept per version and day."""
+    top = catalog.version(ruleset_id, version)
+    made: dict[str, list[str]] = {}
+    for alias, v in catalog.chain(top, day):
+        for rule in v.rules:
+            if rule.kind == "derive":
+                made.setdefault(rule.fact, []).extend(rule.reads)
+            elif rule.kind == "award":
+                score = rule.bucket.split(".")[0]
+                made.setdefault(f"scores.{score}", []).extend(rule.reads)
+            else:
+                for key in (f"{alias}.met", f"{alias}.outcome"):
+                    made.setdefault(key, []).extend(rule.reads)
+    return {fact: tuple(dict.fromkeys(reads)) for fact, reads in made.items()}
+
+
+def _reads(top, rule_id: str) -> tuple[str, ...]:
+    return next(r.reads for _, r in top.requirements if r.id == rule_id)
+
+
+def _inputs(producers: Mapping[str, tuple[str, ...]], reads: Sequence[str]) -> set[str]:
+    """The input facts (the caller's) that ``reads`` depends on, through everything derived."""
+    seen: set[str] = set()
+    inputs: set[str] = set()
+    stack = list(reads)
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        source = producers.get(path)
+        if source is None and path.startswith("scores."):  # scores.crs.total, scores.crs.core
+            source = producers.get(".".join(path.split(".")[:2]))
+        if source is None:
+            inputs.add(path)
+        else:
+            stack.extend(source)
+    return inputs
+
+
+def _touches(fact: str, inputs: set[str]) -> bool:
+    """Whether changing ``fact`` changes one of ``inputs`` (a field of it, or what holds it)."""
+    return any(fact == p or p.startswith(fact + ".") or fact.startswith(p + ".")
+               for p in inputs)
 
 
 def _changed(clean: Mapping[str, Any], combo: Sequence[_Move]) -> dict:
