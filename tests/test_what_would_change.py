@@ -351,3 +351,20 @@ def test_the_declared_scale_steps_are_the_levels_of_the_language_charts(catalog)
         assert list(change.values) == floors, change.id
         checked += 1
     assert checked == 2 * 4 * 4  # first and second language, 4 abilities, 4 charts
+
+
+def test_the_engine_process_gives_the_same_answer_as_the_engine_in_process(catalog, decider):
+    """As served, the decider is a supervised engine process: batches cross a pipe with only
+    what the search reads of each decision (summary_of)."""
+    from service.decisions import ProcessDecider
+
+    from .conftest import RULESETS
+
+    served = ProcessDecider(catalog, RULESETS)
+    try:
+        answer = what_would_change(catalog, served, DRAW, IELTS, DRAW_DAY)
+    finally:
+        served.close()
+    inline = what_would_change(catalog, decider, DRAW, IELTS, DRAW_DAY)
+    assert answer["changes"] == inline["changes"]
+    assert answer["search"]["decisions"] == inline["search"]["decisions"]

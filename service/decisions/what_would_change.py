@@ -29,7 +29,7 @@ import datetime as dt
 import functools
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,7 +151,7 @@ def what_would_change(catalog: Catalog, decider: Any, ruleset_id: str, facts: An
     done: set[str] = set()
     depth = max((len(found_) for _, _, found_ in moves), default=0)
     for k in range(1, depth + 1):
-        wave = [(m[k - 1],) for _, change, m in moves if len(m) >= k and change.fact not in done]
+        wave = ((m[k - 1],) for _, change, m in moves if len(m) >= k and change.fact not in done)
         for combo, summary in search.decide(wave):
             if combo[0].change.fact in done or len(results) >= limits.results:
                 continue
@@ -166,8 +166,9 @@ def what_would_change(catalog: Catalog, decider: Any, ruleset_id: str, facts: An
     if not results and limits.pairs and not search.stopped:
         pairs_done: set[frozenset] = set()
         for wave in _pair_waves(moves):
-            wave = [combo for combo in wave
-                    if frozenset(m.change.fact for m in combo) not in pairs_done]
+            # (lazily: a pair found in one batch is not decided again in the next)
+            wave = (combo for combo in wave
+                    if frozenset(m.change.fact for m in combo) not in pairs_done)
             for combo, summary in search.decide(wave):
                 key = frozenset(m.change.fact for m in combo)
                 if key in pairs_done or len(results) >= limits.results:
@@ -201,30 +202,31 @@ class _Search:
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
-    def decide(self, combos: Sequence[Sequence[_Move]]) -> Iterator[tuple[Sequence[_Move], dict]]:
+    def decide(self, combos: Iterable[Sequence[_Move]]) -> Iterator[tuple[Sequence[_Move], dict]]:
         """Each combination the contract accepts, with the summary of its decision, until a
-        limit is reached (``stopped`` says which)."""
-        valid: list[tuple[Sequence[_Move], dict]] = []
-        for combo in combos:
-            profile = _changed(self.clean, combo)
-            try:
-                self.catalog.validate(self.top, profile, self.day)
-            except FactsError:  # breaks a limit or a check of the contract: never suggested
-                self.skipped += 1
-                continue
-            valid.append((combo, profile))
-        for start in range(0, len(valid), BATCH):
+        limit is reached (``stopped`` says which). Combinations are checked against the
+        contract only as they are about to be decided, a batch at a time."""
+        pending = iter(combos)
+        while True:
             if self.elapsed_ms() >= self.limits.ms:
-                self.stopped = "time"
+                if self._next_valid(pending) is not None:
+                    self.stopped = "time"
                 return
             room = self.limits.decisions - self.decisions
             if room <= 0:
-                self.stopped = "decisions"
+                if self._next_valid(pending) is not None:
+                    self.stopped = "decisions"
                 return
-            chunk = valid[start:start + min(BATCH, room)]
+            chunk = []
+            while len(chunk) < min(BATCH, room):
+                found = self._next_valid(pending)
+                if found is None:
+                    break
+                chunk.append(found)
+            if not chunk:
+                return
             answers = self.decider.decide_many(
-                [(self.top.id, profile, self.day, None) for _, profile in chunk],
-                summary_of)
+                [(self.top.id, profile, self.day, None) for _, profile in chunk], summary_of)
             self.decisions += len(chunk)
             for (combo, _), answer in zip(chunk, answers, strict=True):
                 if isinstance(answer, EngineUnavailableError):
@@ -233,9 +235,20 @@ class _Search:
                     self.skipped += 1
                     continue
                 yield combo, answer
-            if len(chunk) < len(valid) - start and len(chunk) < BATCH:
-                self.stopped = "decisions"
-                return
+
+    def _next_valid(self, pending: Iterator[Sequence[_Move]]
+                    ) -> tuple[Sequence[_Move], dict] | None:
+        """The next combination whose profile the contract accepts, with that profile; one that
+        breaks a limit or a check of the contract is counted and never suggested."""
+        for combo in pending:
+            profile = _changed(self.clean, combo)
+            try:
+                self.catalog.validate(self.top, profile, self.day)
+            except FactsError:
+                self.skipped += 1
+                continue
+            return combo, profile
+        return None
 
     def report(self) -> dict:
         return {"decisions": self.decisions, "elapsed_ms": round(self.elapsed_ms(), 1),
