@@ -117,6 +117,22 @@ def test_a_candidate_failing_hcp_only_for_lack_of_an_eca_gets_the_assessment(cat
         "Avec une évaluation des diplômes d'études (EDE) du titre le plus élevé, ")
 
 
+def test_settlement_funds_go_up_to_the_amount_the_table_asks_for(catalog, decider):
+    # IRCC proof of funds in force from 2019-01-17: CAD 12,669 for a family of one. With 10,000
+    # the HCP stream's funds requirement fails (the CEC route, one year in Canada, needs none).
+    facts = {**PROFILE, "settlement_funds_cad": 10_000}
+    answer = what_would_change(catalog, decider, "oinp.hcp", facts, dt.date(2019, 7, 15))
+    assert [r["rule"] for r in answer["not_met"]] == ["settlement-funds"]
+    [change] = answer["changes"]
+    assert [(f["change"], f["from"], f["to"]) for f in change["facts"]] == [
+        ("settlement-funds", 10_000, 12_669)]
+    assert change["met"] and change["scores"]["crs"]["from"] == change["scores"]["crs"]["to"]
+    assert change["text"]["en"].startswith("With settlement funds (CAD) 12,669 instead of "
+                                           "10,000, the outcome would be")
+    assert change["text"]["fr"].startswith("Avec les fonds d'établissement (CAD) à 12\u00a0669 "
+                                           "au lieu de 10\u00a0000, le résultat serait")
+
+
 def test_a_profile_that_breaks_a_contract_check_is_never_suggested(catalog, decider):
     # A two-year diploma without a stated degree fails HCP's degree requirement; stating any
     # degree would break education-degree-agrees (a degree above the education level given).
