@@ -1,12 +1,13 @@
 """`python -m bench` (`make bench`): run every benchmark in bench/ and write docs/benchmarks.md.
 
     .venv/bin/python -m bench [--profiles N] [--fuzz-examples N]
-                              [--skip engine,api,draws,log,fuzz]
+                              [--skip engine,api,draws,log,fuzz,changes]
                               [--out docs/benchmarks.md] [--json var/bench/results.json]
 
 Order: the engine benchmarks (bench/engine.py), the API, draw and decision log benchmarks when
 their modules exist (bench/api.py, bench/draws.py, bench/log.py, written separately), then the
-crash fuzz statistics (bench/crash_fuzz.py). The machine is shared and noisy: the report quotes
+crash fuzz statistics (bench/crash_fuzz.py), then the cost of "what would change the outcome"
+(bench/what_would_change.py). The machine is shared and noisy: the report quotes
 medians and p99 and compares implementations as ratios measured in the same run; no test asserts
 a speed.
 
@@ -35,8 +36,9 @@ from bench import compare
 from bench import engine as engine_bench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("engine", "api", "draws", "log", "fuzz")
-OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws", "log": "bench.log"}
+SECTIONS = ("engine", "api", "draws", "log", "fuzz", "changes")
+OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws", "log": "bench.log",
+                    "changes": "bench.what_would_change"}
 
 
 def run_optional(section: str, quick: bool) -> dict:
@@ -413,14 +415,15 @@ def render(results: dict) -> str:
            "make bench      # sets up .venv, installs '.[test,bench]' (zen-engine pinned), runs "
            "python -m bench",
            ".venv/bin/python -m bench --quick                    # smoke run: 1,000 profiles",
-           ".venv/bin/python -m bench --skip api,draws,log,fuzz  # engine only",
+           ".venv/bin/python -m bench --skip api,draws,log,fuzz,changes  # engine only",
+           ".venv/bin/python -m bench.what_would_change --sample 20  # one section, Markdown out",
            ".venv/bin/python -m bench.engine 2000                # engine only, JSON to stdout",
            ".venv/bin/python -m bench --save-baseline            # and make this run the next "
            "'before'",
            "```", "",
            "All figures also go to `var/bench/results.json` (mismatching profiles in full). "
            "Options: `--profiles N` (default 10,000), `--seed`, `--fuzz-examples N` (default "
-           "1,000), `--skip engine,api,draws,log,fuzz`.", ""]
+           "1,000), `--skip engine,api,draws,log,fuzz,changes`.", ""]
     out += ["## Before and after", "", compare.markdown(results, results.get("baseline")), ""]
     e = results.get("engine")
     if e:
@@ -437,7 +440,11 @@ def render(results: dict) -> str:
             "", "## 4. Decision log", "", "<!-- section log: written from bench/log.py run() -->",
             render_optional(results.get("log"), "It is to measure verify-log and replay over "
                             "100,000 records: time and memory (issue 12)."),
-            "", "## 5. Crash fuzzing", "", render_fuzz(results.get("fuzz")), ""]
+            "", "## 5. Crash fuzzing", "", render_fuzz(results.get("fuzz")), "",
+            "## 6. What would change the outcome", "",
+            "<!-- section changes: written from bench/what_would_change.py run() -->",
+            render_optional(results.get("changes"), "It is to measure the engine decisions and "
+                            "milliseconds of one answer over not-met profiles (issue 19)."), ""]
     return "\n".join(out)
 
 
@@ -493,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     if "fuzz" not in skip:
         say(f"fuzz: {args.fuzz_examples:,} random rulesets, each in a child process")
         results["fuzz"] = run_fuzz(args.fuzz_examples)
+    if "changes" not in skip:
+        say(f"changes: {OPTIONAL_MODULES['changes']}")
+        results["changes"] = run_optional("changes", args.quick)
+        say(f"changes: {results['changes']['status']}")
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["commit"] = _commit()
     results["baseline"] = compare.load_baseline()

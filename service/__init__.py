@@ -21,6 +21,7 @@ def create_app(config=None):
     request."""
     from .auth import TokenStore
     from .config import Config
+    from .decisions import Limits
     from .jsonlog import configure_logging
     from .live import DecisionService, Rules
     from .pages import install as install_pages
@@ -39,7 +40,9 @@ def create_app(config=None):
         store.upgrade()
     tokens = TokenStore(config.tokens_file)
     service = DecisionService(rules, store, config.rulesets_dir, config.isolate_engine,
-                              snapshots, config.engine_timeout)
+                              snapshots, config.engine_timeout,
+                              Limits(config.what_would_change_decisions,
+                                     config.what_would_change_ms))
     app = build_app(config, service, tokens)
     install_pages(app, config)  # the pages for auditors and policy staff (service/pages)
     return app

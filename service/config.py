@@ -48,6 +48,11 @@ class Config:
     # The key that signs the decision log's checkpoints (service.store.checkpoints): kept apart
     # from the database, made on first use. None: ``log-key`` beside the tokens file.
     log_key_file: str | None = None
+    # The bounds of one "what would change the outcome" answer (service.decisions
+    # .what_would_change, docs/what-would-change.md): engine decisions and milliseconds. Past
+    # either, the search stops and the answer says so.
+    what_would_change_decisions: int = 200
+    what_would_change_ms: int = 2000
 
     @property
     def log_key_path(self) -> str:
@@ -70,6 +75,8 @@ class Config:
             "log_level": "DECISIONS_LOG_LEVEL",
             "database_timeout": "DECISIONS_DATABASE_TIMEOUT",
             "log_key_file": "DECISIONS_LOG_KEY_FILE",
+            "what_would_change_decisions": "DECISIONS_WHAT_WOULD_CHANGE_DECISIONS",
+            "what_would_change_ms": "DECISIONS_WHAT_WOULD_CHANGE_MS",
         }
         types = {f.name: f.type for f in fields(cls)}
         for name, variable in names.items():

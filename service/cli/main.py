@@ -69,6 +69,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..decisions import catalog_texts, decide, localized, with_texts
+    from ..i18n import localize
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -79,6 +80,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         catalog, engine = _load(args.rulesets)
         decision = with_texts(decide(catalog, engine, args.ruleset, facts, args.as_of),
                               catalog_texts(catalog))
+        changes = _what_would_change(catalog, engine, args, facts) \
+            if args.what_would_change else None
     except FactsError as exc:
         for path, messages in exc.extra.get("errors", {}).items():
             print(f"{path}: {' '.join(messages)}", file=sys.stderr)
@@ -86,12 +89,49 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 1
-    if args.json:
+    if changes is not None and args.json:  # the answer of POST /v1/decisions/what-would-change
+        print(json.dumps(localize(changes, args.lang) if args.lang else changes, indent=2,
+                         ensure_ascii=False))
+    elif args.json:
         print(json.dumps(localized(decision, args.lang) if args.lang else decision, indent=2,
                          ensure_ascii=False))
     else:
-        print(render_text(localized(decision, args.lang or "en"), args.lang or "en"))
+        lang = args.lang or "en"
+        print(render_text(localized(decision, lang), lang))
+        if changes is not None:
+            print()
+            print(render_what_would_change(localize(changes, lang), lang))
     return 0
+
+
+def _what_would_change(catalog, engine, args: argparse.Namespace, facts: Any) -> dict:
+    """The smallest declared changes of the facts that change the outcome, within the limits
+    the service would use (DECISIONS_WHAT_WOULD_CHANGE_DECISIONS, _MS)."""
+    from ..config import Config
+    from ..decisions import InlineDecider, Limits, what_would_change
+
+    config = Config.from_env()
+    return what_would_change(catalog, InlineDecider(catalog, engine), args.ruleset, facts,
+                             args.as_of, Limits(config.what_would_change_decisions,
+                                                config.what_would_change_ms))
+
+
+def render_what_would_change(w: dict[str, Any], lang: str) -> str:
+    """A "what would change the outcome" answer (already in one language) on a terminal."""
+    fr = lang == "fr"
+    out = ["Ce qui changerait le résultat :" if fr else "What would change the outcome:"]
+    for number, change in enumerate(w["changes"], 1):
+        out.append(f"  {number}. {change['text']}")
+        moved = ", ".join(f"{f['fact']} {json.dumps(f['from'], ensure_ascii=False)} -> "
+                          f"{json.dumps(f['to'], ensure_ascii=False)}" for f in change["facts"])
+        steps = "étapes" if fr else "steps"
+        out.append(f"     [{moved}; {steps}: {change['steps']}]")
+    out.append(f"  {w['summary']}")
+    search = w["search"]
+    out.append(("  Recherche : {n} décisions du moteur, {ms} ms" if fr else
+                "  Search: {n} engine decisions, {ms} ms").format(
+        n=search["decisions"], ms=round(search["elapsed_ms"])))
+    return "\n".join(out)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -229,6 +269,9 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the decision JSON")
     explain.add_argument("--lang", choices=["en", "fr"], default=None)
     explain.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    explain.add_argument("--what-would-change", action="store_true",
+                         help="also the smallest declared changes of the facts that change the "
+                              "outcome, each decided by the engine (with --json: only those)")
     explain.set_defaults(func=cmd_explain)
 
     add_ops_commands(sub)  # serve, db upgrade, verify-log, export-log, token create

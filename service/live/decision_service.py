@@ -19,7 +19,15 @@ import orjson
 
 from ..checks import check_rulesets
 from ..config import DEFAULT_ENGINE_TIMEOUT
-from ..decisions import InlineDecider, ProcessDecider, catalog_texts, with_texts, without_texts
+from ..decisions import (
+    InlineDecider,
+    Limits,
+    ProcessDecider,
+    catalog_texts,
+    what_would_change,
+    with_texts,
+    without_texts,
+)
 from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
 from ..rulesets import Catalog, RulesetVersion, content_texts, load_catalog
@@ -119,8 +127,10 @@ class Rules:
 class DecisionService:
     def __init__(self, rules: Rules, store: Store, rulesets_dir: str, isolated: bool = True,
                  snapshots: RulesetSnapshots | None = None,
-                 engine_timeout: float = DEFAULT_ENGINE_TIMEOUT):
+                 engine_timeout: float = DEFAULT_ENGINE_TIMEOUT,
+                 what_would_change_limits: Limits | None = None):
         self.rules = rules
+        self.what_would_change_limits = what_would_change_limits or Limits()
         self.store = store
         self.rulesets_dir = rulesets_dir
         self.isolated = isolated
@@ -171,6 +181,16 @@ class DecisionService:
                 f"the Idempotency-Key '{idempotency.key}' was used for another request "
                 f"(decision {decision_id}): use a new key for a new request")
         return orjson.loads(self.record(decision_id).decision), True
+
+    def what_would_change(self, request: DecisionRequest) -> dict:
+        """The smallest declared changes of the request's facts that change its outcome, each
+        decided through the engine (decisions.what_would_change), within the configured limits.
+
+        Nothing is logged: none of the profiles decided is the candidate's, and the log is for
+        decisions about candidates (docs/api.md)."""
+        rules = self.rules  # one snapshot, even if a reload swaps it meanwhile
+        return what_would_change(rules.catalog, rules.decider, request.ruleset, request.facts,
+                                 request.as_of, self.what_would_change_limits)
 
     # -- showing
     def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 from flask import (
     Blueprint,
     Response,
@@ -47,7 +48,7 @@ from ..decisions import localized
 from ..draws import DrawNotFoundError
 from ..errors import DecisionError, UnknownRulesetError, parameter_errors
 from ..i18n import LANGUAGES, localize
-from ..live import DecisionService, version_status
+from ..live import DecisionRequest, DecisionService, version_status
 from ..store import Filters, decode_cursor, encode_cursor
 from ..store import draws as draw_store
 from . import charts, data
@@ -333,6 +334,18 @@ def decision(decision_id: str):
     place = data.chain_place(service().store, record)
     return render_template("pages/decision.html", v=view, d=view["d"], charts=charts_,
                            place=place, sentence=_outcome_sentence(view))
+
+
+@blueprint.get("/decisions/<decision_id>/what-would-change")
+@requires("audit")
+def what_would_change(decision_id: str):
+    """The smallest declared changes of a logged decision's facts that change its outcome,
+    computed on request (a GET: it reads, and logs nothing) with the rules in use."""
+    record = service().record(decision_id)
+    answer = service().what_would_change(DecisionRequest(
+        record.ruleset_id, orjson.loads(record.facts), dt.date.fromisoformat(record.as_of)))
+    return render_template("pages/what_would_change.html", w=localize(answer, lang()),
+                           r=record)
 
 
 def _outcome_sentence(view: dict) -> Markup:

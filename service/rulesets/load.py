@@ -14,11 +14,13 @@ from marshmallow import ValidationError
 from .. import conditions as cond
 from ..errors import ConditionError, Problem, RulesetError, did_you_mean
 from .build import build_rules, check_includes
+from .facts import facts_schema
 from .model import (
     ASSESSED_OUTCOME,
     DEFAULT_OUTCOME,
     REVOKED_OUTCOME,
     Catalog,
+    Change,
     Check,
     RulesetVersion,
     default_alias,
@@ -40,12 +42,14 @@ def load_catalog(root: str | Path) -> Catalog:
     problems: list[Problem] = []
     contracts: dict[str, tuple[dict, str]] = {}
     checks: dict[str, tuple[Check, ...]] = {}
+    changes: dict[str, tuple[Change, ...]] = {}
     for path in sorted((root / CONTRACTS_DIR).glob("*.yaml")):
         try:
             data, lines = load_yaml(path, _display(path, root))
             contract = ContractSchema().load(data if isinstance(data, dict) else {})
             contracts[contract["id"]] = (contract, _display(path, root))
             checks[contract["id"]] = _contract_checks(contract, _display(path, root), lines)
+            changes[contract["id"]] = _contract_changes(contract, _display(path, root), lines)
         except RulesetError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
@@ -85,7 +89,8 @@ def load_catalog(root: str | Path) -> Catalog:
     shells = []
     for loaded, lines, display, canonical in parsed:
         try:
-            shells.append(_shell(loaded, lines, display, canonical, contracts, checks))
+            shells.append(_shell(loaded, lines, display, canonical, contracts, checks,
+                                 changes))
         except RulesetError as exc:
             problems.extend(exc.problems)
     by_id: dict[str, list[RulesetVersion]] = {}
@@ -142,7 +147,7 @@ def _correction_problems(parsed: list[tuple[dict, dict, str, str]]) -> list[Prob
             (loaded, lines, display))
     for (ruleset_id, _), group in starts.items():
         originals = [item for item in group if "corrects" not in item[0]]
-        for _, lines, display in originals[1:]:
+        for _loaded, lines, display in originals[1:]:
             problems.append(Problem(display, lines.get(("effective", "from")), "effective.from",
                                     f"another version of {ruleset_id} ({originals[0][2]}) "
                                     "starts on the same day (a version that replaces it over "
@@ -163,7 +168,10 @@ def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: di
     the decision log keeps it (``RulesetVersion.canonical``)."""
     content = {"ruleset": data}
     if loaded.get("contract") in contracts:
-        content["contract"] = contracts[loaded["contract"]][0]
+        # Without its `changes:`: they say what may be suggested, never what is decided, so a
+        # change to them is not a new version of every ruleset (docs/what-would-change.md).
+        content["contract"] = {k: v for k, v in contracts[loaded["contract"]][0].items()
+                               if k != "changes"}
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
 
@@ -213,12 +221,117 @@ def _codes(outcome: dict | None) -> dict | None:
     return outcome and {k: outcome[k] for k in ("met", "not_met")}
 
 
+def _contract_changes(contract: dict, display: str, lines: dict) -> tuple[Change, ...]:
+    """A contract's declared changes (``changes:``), each checked against the fact it names:
+    a known fact, a move that fits its type and limits, a ``when`` that parses. RulesetError
+    names each problem with its line and key."""
+    flat = flatten_facts(contract["facts"])
+    names = cond.Names({**flat, "as_of": cond.Field("date")},
+                       {n: c["value"] if isinstance(c, dict) and "value" in c else c
+                        for n, c in contract["constants"].items()})
+    out, problems = [], []
+    seen_ids: set[str] = set()
+
+    def problem(i: int, key: str, message: str) -> None:
+        where = ("changes", i, key)
+        problems.append(Problem(display, line_of(lines, where), dotted(where, contract), message))
+
+    for i, raw in enumerate(contract["changes"]):
+        if raw["id"] in seen_ids:
+            problem(i, "id", f"another change is also called '{raw['id']}'")
+            continue
+        seen_ids.add(raw["id"])
+        spec = _spec_at(contract["facts"], raw["fact"])
+        if spec is None:
+            problem(i, "fact", f"unknown fact '{raw['fact']}'{names.suggest(raw['fact'])}")
+            continue
+        kind = next(k for k in ("step", "values", "set", "by") if k in raw)
+        numeric = spec["type"] in ("integer", "number")
+        if spec["type"] in ("date", "datetime"):
+            problem(i, "fact", f"'{raw['fact']}' is a {spec['type']}: a date is never "
+                               "suggested (it cannot be moved to another day on request)")
+            continue
+        if kind in ("step", "by") and not numeric:
+            problem(i, kind, f"'{raw['fact']}' is a {spec['type']}: only a number moves "
+                             + ("by a step" if kind == "step" else "up by a derived fact"))
+            continue
+        high = spec.get("max")
+        if kind == "step":
+            if spec["type"] == "integer" and float(raw["step"]) != int(raw["step"]):
+                problem(i, "step", f"'{raw['fact']}' is a whole number: the step is one too")
+                continue
+            if "max" in raw and high is not None and raw["max"] > high:
+                problem(i, "max", f"above the fact's own max ({high:g})")
+                continue
+        if kind == "values":
+            values = raw["values"]
+            bad = [v for v in values if not _fits(spec, v)]
+            if bad:
+                problem(i, "values", f"{bad[0]!r} is not a value of '{raw['fact']}' "
+                                     f"({_describe(spec)})")
+                continue
+            if numeric and any(b <= a for a, b in zip(values, values[1:], strict=False)):
+                problem(i, "values", "the values go up, each above the one before")
+                continue
+            if len(set(map(repr, values))) != len(values):
+                problem(i, "values", "a value is listed twice")
+                continue
+        if kind == "set" and not _fits(spec, raw["set"]):
+            problem(i, "set", f"{raw['set']!r} is not a value of '{raw['fact']}' "
+                              f"({_describe(spec)})")
+            continue
+        when = None
+        if "when" in raw:
+            try:
+                when = cond.nnf(cond.parse(raw["when"], names))
+            except ConditionError as exc:
+                problem(i, "when", exc.detail)
+                continue
+        out.append(Change(raw["id"], raw["fact"], raw["title"], when, kind,
+                          step=raw.get("step"),
+                          max=raw.get("max", high if kind == "step" else None),
+                          values=tuple(raw.get("values", ())), value=raw.get("set"),
+                          by=raw.get("by"), integer=spec["type"] == "integer"))
+    if problems:
+        raise RulesetError(problems)
+    return tuple(out)
+
+
+def _spec_at(specs: Mapping[str, dict], path: str) -> dict | None:
+    """The spec of a contract fact by dotted path (``first_language.writing``), or None."""
+    spec: dict | None = None
+    for part in path.split("."):
+        if specs is None or part not in specs:
+            return None
+        spec = specs[part]
+        specs = spec.get("fields")
+    return spec
+
+
+def _fits(spec: dict, value) -> bool:
+    """Whether the contract takes ``value`` for a fact with ``spec``."""
+    try:
+        facts_schema({"v": {**spec, "required": True}}).load({"v": value})
+    except Exception:  # marshmallow's ValidationError, or a value of the wrong shape
+        return False
+    return True
+
+
+def _describe(spec: dict) -> str:
+    if spec.get("enum"):
+        return "one of " + ", ".join(map(str, spec["enum"]))
+    limits = [f"{k} {spec[k]:g}" for k in ("min", "max") if k in spec]
+    return spec["type"] + (f", {', '.join(limits)}" if limits else "")
+
+
 def _shell(loaded: dict, lines: dict, display: str, canonical: str,
            contracts: Mapping[str, tuple[dict, str]],
-           checks: Mapping[str, tuple[Check, ...]]) -> RulesetVersion:
+           checks: Mapping[str, tuple[Check, ...]],
+           changes: Mapping[str, tuple[Change, ...]] | None = None) -> RulesetVersion:
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     facts: dict = {}
     contract_checks: tuple[Check, ...] = ()
+    contract_changes: tuple[Change, ...] = ()
     if "contract" in loaded:
         name = loaded["contract"]
         if name not in contracts:
@@ -227,6 +340,7 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
                                         f"{did_you_mean(name, contracts)}")])
         facts.update(contracts[name][0]["facts"])
         contract_checks = checks.get(name, ())
+        contract_changes = (changes or {}).get(name, ())
     for name, spec in loaded["facts"].items():
         if name in facts:
             raise RulesetError([Problem(display, lines.get(("facts", name)), f"facts.{name}",
@@ -259,4 +373,4 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
         cases=loaded.get("cases"), draw=loaded.get("draw"),
         corrects=(loaded.get("corrects") or {}).get("version"), checks=contract_checks,
         outcome_when=(loaded.get("outcome") or {}).get("met_when", "all"),
-        raw=loaded, lines=lines, canonical=canonical)
+        changes=contract_changes, raw=loaded, lines=lines, canonical=canonical)

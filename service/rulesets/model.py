@@ -67,6 +67,26 @@ class Check:
     each: str | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """A contract's declared change of one fact (``changes:``): what "what would change the
+    outcome" may try. ``kind`` is how the fact moves: ``step`` (up by ``step`` to ``max``),
+    ``values`` (up through ``values``, in order), ``set`` (to ``value``) or ``by`` (up by the
+    derived fact ``by`` of the decision, e.g. a shortfall)."""
+
+    id: str
+    fact: str
+    title: dict
+    when: Any  # NNF condition tree, or None: always
+    kind: str
+    step: float | None = None
+    max: float | None = None
+    values: tuple = ()
+    value: Any = None
+    by: str | None = None
+    integer: bool = False  # the fact is an integer: steps stay whole numbers
+
+
 @dataclass
 class RulesetVersion:
     id: str
@@ -90,6 +110,7 @@ class RulesetVersion:
     corrects: str | None = None  # the version this one replaces over the same period
     checks: tuple = ()  # the Checks of its contract
     outcome_when: str = "all"  # met when all requirements are met, or "any" of them
+    changes: tuple = ()  # the Changes its contract declares (what would change the outcome)
     raw: dict = field(repr=False, default_factory=dict)
     lines: dict = field(repr=False, default_factory=dict)
     canonical: str = field(repr=False, default="")  # its sha256 is ``sha256``

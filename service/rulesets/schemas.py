@@ -401,6 +401,36 @@ class ContractSchema(Strict):
     constants = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                             values=fields.Raw(), load_default=dict)
     checks = fields.List(fields.Nested(CheckSchema), load_default=list)
+    changes = fields.List(fields.Nested(lambda: ChangeSchema()), load_default=list)
+
+
+class ChangeSchema(Strict):
+    """A change of one fact that "what would change the outcome" may suggest (policy data,
+    docs/what-would-change.md): which fact, when, how it moves, and its title in both languages.
+    A fact no change names is never suggested. The fact, and the kind of move against the fact's
+    type, are checked when the contract loads (``load._contract_changes``)."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    fact = fields.String(required=True, validate=validate.Regexp(NAME_PATTERN))
+    title = Text(required=True)  # a noun phrase: "IELTS writing", "a provincial nomination"
+    when = fields.String()  # a condition over the contract's facts, constants and as_of
+    step = Number()  # up by this much each step, up to max
+    max = Number()
+    values = fields.List(Scalar(), validate=validate.Length(min=1))  # up through these, in order
+    set = fields.Raw()  # this one value (true, a level, a stated profile)
+    by = fields.String(validate=validate.Regexp(NAME_PATTERN))  # up by this derived fact
+    note = fields.String()
+
+    @validates_schema
+    def _one_move(self, data, **kwargs):
+        moves = [k for k in ("step", "values", "set", "by") if k in data]
+        if len(moves) != 1:
+            raise ValidationError("a change moves its fact by exactly one of step, values, set "
+                                  "or by", "step")
+        if "step" in data and data["step"] <= 0:
+            raise ValidationError("a step moves a fact up: it is above 0", "step")
+        if "max" in data and "step" not in data:
+            raise ValidationError("only a change by step has a max", "max")
 
 
 

@@ -228,8 +228,10 @@ def with_facts_contracts(spec: dict, catalog: Any) -> dict:
                        "(DecisionRequest_<ruleset>); any other ruleset id is a 404.",
         "anyOf": [*choices, {"$ref": "#/components/schemas/DecisionRequest"}]}
     by_ruleset = {"$ref": f"#/components/schemas/{BY_RULESET}"}
-    spec["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"][
-        "schema"] = by_ruleset
+    for path in ("/v1/decisions", "/v1/decisions/what-would-change"):
+        if path in spec["paths"]:
+            spec["paths"][path]["post"]["requestBody"]["content"]["application/json"][
+                "schema"] = by_ruleset
     schemas["BatchRequest"]["properties"]["items"]["items"] = by_ruleset
     return spec
 

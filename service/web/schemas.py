@@ -198,6 +198,88 @@ class BatchResponseSchema(Strict):
     failed = fields.Integer(required=True)
 
 
+# ---------------------------------------------------------------------- what would change
+class RequirementNamedSchema(Strict):
+    ruleset = fields.String(required=True)
+    rule = fields.String(required=True)
+    title = fields.String(required=True)
+
+
+class ChangedFactSchema(Strict):
+    change = fields.String(required=True, metadata={
+        "description": "the id of the change the facts contract declares (`changes:`)",
+        "example": "first-ielts-writing"})
+    fact = fields.String(required=True, metadata={"example": "first_language.writing"})
+    title = fields.String(required=True, metadata={"example": "IELTS writing"})
+    from_ = any_value(data_key="from", attribute="from", required=True,
+                      metadata={"description": "the value sent (null: not given)"})
+    to = any_value(required=True, metadata={"description": "the value that changes the outcome"})
+    steps = fields.Integer(required=True, metadata={
+        "description": "how many of the change's steps: 0.5 band each for IELTS, 1 year..."})
+
+
+class ScoreMoveSchema(Strict):
+    from_ = fields.Integer(data_key="from", attribute="from", allow_none=True, required=True)
+    to = fields.Integer(required=True)
+
+
+class OutcomeChangeSchema(Strict):
+    facts = fields.List(fields.Nested(ChangedFactSchema), required=True, metadata={
+        "description": "the facts changed together: one, or two when no single fact does it"})
+    steps = fields.Integer(required=True, metadata={"description": "the size of the change"})
+    outcome = fields.String(required=True)
+    outcome_title = fields.String(required=True)
+    met = fields.Boolean(required=True, metadata={
+        "description": "every requirement of the ruleset met; for a draw, false when the change "
+                       "makes a failed requirement met but others stay not met"})
+    fixes = fields.List(fields.Nested(RequirementNamedSchema), required=True, metadata={
+        "description": "the requirements not met before that this change makes met"})
+    still_not_met = fields.List(fields.Nested(RequirementNamedSchema), required=True)
+    scores = fields.Dict(keys=fields.String(), values=fields.Nested(ScoreMoveSchema),
+                         required=True, metadata={"description": "every score, before and after"})
+    text = fields.String(required=True, metadata={
+        "description": "the change as a sentence, in the language asked for",
+        "example": "With IELTS writing 7 instead of 6.5, the Comprehensive Ranking System score "
+                   "would be 455 instead of 435 and the outcome would be “Meets the criteria of "
+                   "the 2019-07-12 tech draw”."})
+
+
+class SearchSpentSchema(Strict):
+    decisions = fields.Integer(required=True, metadata={
+        "description": "engine decisions made, the one of the facts as sent included"})
+    elapsed_ms = fields.Float(required=True)
+    skipped_profiles = fields.Integer(required=True, metadata={
+        "description": "changed profiles not decided: they break a limit or a check of the "
+                       "facts contract, so they are never suggested"})
+    complete = fields.Boolean(required=True, metadata={
+        "description": "false when a limit stopped the search before it tried every change"})
+    stopped_by = fields.String(allow_none=True, required=True,
+                               validate=validate.OneOf(["decisions", "time"]))
+    max_decisions = fields.Integer(required=True)
+    max_ms = fields.Integer(required=True)
+
+
+class WhatWouldChangeSchema(Strict):
+    ruleset = fields.String(required=True)
+    version = fields.String(required=True)
+    as_of = fields.String(required=True, metadata={"format": "date"})
+    outcome = fields.String(required=True, metadata={"description": "the outcome of the facts "
+                                                                    "as sent"})
+    outcome_title = fields.String(required=True)
+    met = fields.Boolean(required=True)
+    draw = fields.Boolean(required=True, metadata={
+        "description": "the ruleset is a draw: a change that makes a failed requirement met "
+                       "counts, even if another stays not met"})
+    not_met = fields.List(fields.Nested(RequirementNamedSchema), required=True)
+    scores = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    changes = fields.List(fields.Nested(OutcomeChangeSchema), required=True, metadata={
+        "description": "the smallest changes found, fewest steps first, at most one per fact "
+                       "(or pair of facts)"})
+    search = fields.Nested(SearchSpentSchema, required=True)
+    summary = fields.String(required=True, metadata={
+        "description": "what was found, and whether the search stopped early"})
+
+
 # ------------------------------------------------------------------------------- decision log
 class RulesetHashSchema(Strict):
     id = fields.String(required=True)

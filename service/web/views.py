@@ -58,7 +58,7 @@ class DecisionIdConverter(BaseConverter):
     """A decision id is never the name of a sibling route: without this, GET /v1/decisions/batch
     (a POST-only route) was read as the decision 'batch' (404) instead of a 405 naming POST."""
 
-    RESERVED = frozenset({"batch", "export"})
+    RESERVED = frozenset({"batch", "export", "what-would-change"})
 
     def to_python(self, value: str) -> str:
         if value in self.RESERVED:
@@ -162,6 +162,26 @@ def create_decisions_batch(body: dict) -> Response:
     # As built, like a single decision; BatchResponseSchema documents the shape.
     return respond(None, {"results": slots, "succeeded": len(slots) - failed, "failed": failed},
                    lang=lang)
+
+
+@v1.post("/decisions/what-would-change")
+@operation("What would change the outcome", "decisions", {200: Success(
+    s.WhatWouldChangeSchema, "The smallest declared changes of the facts that change the "
+                             "outcome, each decided by the engine; not logged")},
+    roles=("decide",), body=s.DecisionRequestSchema, problems=(404, 503),
+    description="Takes the body of POST /v1/decisions. Decides the facts, then profiles "
+                "changed as the facts contract's `changes:` allow (one fact, then two), each "
+                "through the engine, fewest steps first, within the configured limits "
+                "(DECISIONS_WHAT_WOULD_CHANGE_DECISIONS, DECISIONS_WHAT_WOULD_CHANGE_MS; "
+                "`search` says when it stopped early). Nothing is written to the decision "
+                "log. Texts follow Accept-Language. docs/what-would-change.md.")
+def what_would_change(body: dict) -> Response:
+    try:
+        answer = service().what_would_change(_decision_request(body, g.request_id))
+    except DecisionError as exc:  # facts errors point into the body, as for a decision
+        return problems.problem_response(request_problem(exc))
+    lang = language()
+    return respond(s.WhatWouldChangeSchema, localize(answer, lang), lang=lang)
 
 
 # ------------------------------------------------------------------------------ decision log

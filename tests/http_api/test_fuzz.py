@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from service.decisions import Limits
 from service.errors import FactsError
 from tests.apps import bearer
 from tests.conftest import PROFILE
@@ -33,6 +34,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 OPERATIONS = [  # (method, path, takes input: fuzzed with invalid data too)
     ("POST", "/v1/decisions", True), ("POST", "/v1/decisions/batch", True),
+    ("POST", "/v1/decisions/what-would-change", True),
     ("GET", "/v1/decisions", True), ("GET", "/v1/decisions/export", True),
     ("GET", "/v1/decisions/{decision_id}", True),
     ("POST", "/v1/decisions/{decision_id}/replay", True), ("GET", "/v1/rulesets", False),
@@ -49,13 +51,16 @@ CASES = [pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
          for method, path, takes_input in OPERATIONS
          for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
          if takes_input or mode is GenerationMode.POSITIVE]
-SIBLING_ROUTES = ("export", "batch")
+SIBLING_ROUTES = ("export", "batch", "what-would-change")
 # Left out: POST /v1/admin/reload recompiles every ruleset (a second each) and takes no input
 # worth fuzzing; test_audit_api covers it.
 
 
 @pytest.fixture(scope="module")
 def api_schema(app):
+    # What would change: a few engine decisions per answer are enough to reach every branch of
+    # the view, and keep the fuzzing of it within seconds (its own tests use the defaults).
+    app.extensions["decisions"].what_would_change_limits = Limits(decisions=12, ms=500)
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
