@@ -99,3 +99,20 @@ def test_values_read_as_words_in_each_language():
     assert show("2026-01-01", "en") == "January 1, 2026"
     assert show(["0213", "2147", "2172"], "fr") == "0213, 2147 et 2172"
     assert show(True, "fr") == "oui" and show(None, "en") == "not given"
+
+
+def test_an_or_whose_alternatives_are_all_for_other_candidates_says_what_they_need():
+    """A TEER 4 job: neither the CLB 7 nor the CLB 5 alternative applies; the candidate is told
+    the TEER groups the alternatives are for, once."""
+    words = Words(titles={"first_clb.min": {"en": "Lowest CLB", "fr": "NCLC le plus bas"},
+                          "occupation.teer_group": {"en": "TEER group", "fr": "Groupe FEER"}},
+                  values={"occupation.teer_group": {
+                      "teer_0_1": {"en": "0 or 1", "fr": "0 ou 1"},
+                      "teer_2_3": {"en": "2 or 3", "fr": "2 ou 3"},
+                      "teer_4_5": {"en": "4 or 5", "fr": "4 ou 5"}}})
+    guard = {"fact": "occupation.teer_group", "value": "teer_4_5", "op": "==",
+             "constant": None, "missing": False}
+    reason = {"any": [{**guard, "expected": "teer_0_1"}, {**guard, "expected": "teer_2_3"}]}
+    assert because_text(reason, words) == {
+        "en": "TEER group: 4 or 5, needs 0 or 1 or 2 or 3.",
+        "fr": "Groupe FEER\u00a0: 4 ou 5, il faut 0 ou 1 ou 2 ou 3."}

@@ -130,8 +130,35 @@ def _applicable(reason: Mapping[str, Any]) -> Mapping[str, Any]:
         return reason
     branches = [_applicable(r) for r in reason["any"]]
     open_ = [b for b in branches if not _fails_on_guard(b)]
-    kept = open_ or branches
-    return kept[0] if len(kept) == 1 else {"any": kept}
+    if not open_:  # no alternative is for this candidate: say what would make one apply
+        return _guards_only(branches)
+    return open_[0] if len(open_) == 1 else {"any": open_}
+
+
+def _guards_only(branches: list) -> Mapping[str, Any]:
+    """The classification each alternative needs, once per fact: "TEER group: 4 or 5, needs
+    0 or 1 or 2 or 3" rather than each alternative in full."""
+    by_fact: dict[str, dict] = {}
+    for leaf in _leaves(branches):
+        if leaf["op"] not in ("==", "in") or not _fails_on_guard(leaf):
+            continue
+        expected = leaf["expected"] if isinstance(leaf["expected"], list) else [leaf["expected"]]
+        found = by_fact.setdefault(leaf["fact"], {**leaf, "op": "in", "expected": []})
+        found["expected"] += [v for v in expected if v not in found["expected"]]
+    merged = list(by_fact.values())
+    if not merged:
+        return {"any": branches}
+    return merged[0] if len(merged) == 1 else {"any": merged}
+
+
+def _leaves(reasons: list) -> list:
+    out = []
+    for reason in reasons:
+        if "all" in reason or "any" in reason:
+            out += _leaves(reason.get("all") or reason.get("any"))
+        else:
+            out.append(reason)
+    return out
 
 
 def _fails_on_guard(reason: Mapping[str, Any]) -> bool:
