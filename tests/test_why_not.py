@@ -116,3 +116,22 @@ def test_an_or_whose_alternatives_are_all_for_other_candidates_says_what_they_ne
     assert because_text(reason, words) == {
         "en": "TEER group: 4 or 5, needs 0 or 1 or 2 or 3.",
         "fr": "Groupe FEER\u00a0: 4 ou 5, il faut 0 ou 1 ou 2 ou 3."}
+
+
+def test_a_replay_compares_why_not_trees_not_their_wording():
+    """Decisions logged before a why-not was reworded still replay as identical; a different
+    tree (another value, another failed part) does not."""
+    from service.live.decision_service import _compared
+
+    requirement = {"rule": "language", "ruleset": "oinp.hcp", "met": False,
+                   "why_not": {"fact": "first_clb.min", "value": 6, "op": ">=", "expected": 7,
+                               "constant": "min_clb", "missing": False},
+                   "because": {"en": "first_clb.min = 6, needs >= min_clb (7)", "fr": "..."}}
+    decision = {"decision_id": "a", "decided_at": "t", "requirements": [requirement],
+                "fired": []}
+    reworded = {**decision, "decision_id": "b", "requirements": [
+        {**requirement, "because": {"en": "Lowest CLB: 6, needs at least 7.", "fr": "..."}}]}
+    assert _compared(decision) == _compared(reworded)
+    other = {**decision, "requirements": [
+        {**requirement, "why_not": {**requirement["why_not"], "value": 5}}]}
+    assert _compared(decision) != _compared(other)

@@ -47,6 +47,16 @@ MASTER_PID_ENV = "DECISIONS_GUNICORN_MASTER_PID"
 IGNORED_IN_REPLAY = ("decision_id", "decided_at")
 
 
+def _compared(decision: Mapping[str, Any]) -> dict:
+    """What a replay compares: the decision without its rule texts and without the sentences
+    of its why-nots. The why-not trees (which parts failed, with which values) are compared;
+    the sentences are how this server words them, and improve without the decision changing."""
+    out = {k: v for k, v in without_texts(decision).items() if k not in IGNORED_IN_REPLAY}
+    out["requirements"] = [{k: v for k, v in r.items() if k != "because"}
+                           for r in out["requirements"]]
+    return out
+
+
 class DecisionNotFoundError(DecisionError):
     status = 404
     title = "Unknown decision"
@@ -238,9 +248,7 @@ class DecisionService:
             return {**outcome, "result": "failed", "problem": exc.problem()}
         # Rule texts aside: the versions are the same (pinned by sha256), and a decision logged
         # before decisions left them to the version still holds them.
-        logged = {k: v for k, v in without_texts(logged).items() if k not in IGNORED_IN_REPLAY}
-        replayed = {k: v for k, v in without_texts(replayed).items()
-                    if k not in IGNORED_IN_REPLAY}
+        logged, replayed = _compared(logged), _compared(replayed)
         # Nearly every replay is identical: equal canonical JSON says so (JSON keeps 1, 1.0 and
         # true apart) at a fraction of the cost of the field-by-field walk, kept to name the
         # differences when there are some.
