@@ -15,6 +15,7 @@ from marshmallow import Schema
 from .. import conditions as cond
 from ..errors import FactsError, UnknownRulesetError, did_you_mean
 from .facts import facts_schema, validate_facts
+from .names import Classification, fact_words, of_value, spec_at
 from .texts import content_texts
 
 
@@ -203,8 +204,10 @@ def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
 class Catalog:
     """Every loaded version of every ruleset, immutable once built."""
 
-    def __init__(self, versions: Iterable[RulesetVersion], root: Path):
+    def __init__(self, versions: Iterable[RulesetVersion], root: Path,
+                 classifications: Mapping[str, Classification] | None = None):
         self.root = root
+        self.classifications: dict[str, Classification] = dict(classifications or {})
         self._schemas: dict[tuple[str, str], tuple[Schema, tuple[Check, ...]]] = {}
         self._chains: dict[tuple, list] = {}
         self.by_id: dict[str, list[RulesetVersion]] = {}
@@ -217,8 +220,41 @@ class Catalog:
         return [v for vs in self.by_id.values() for v in vs]
 
     def fingerprint(self) -> list[tuple[str, str, str]]:
-        """What identifies this catalog: every (id, version, sha256), sorted."""
-        return sorted((v.id, v.version, v.sha256) for v in self.all_versions())
+        """What identifies this catalog: every (id, version, sha256), sorted, and each
+        classification's titles as (``classifications/ID``, version, sha256)."""
+        return sorted([(v.id, v.version, v.sha256) for v in self.all_versions()]
+                      + [(f"classifications/{c.id}", c.version, c.sha256)
+                         for c in self.classifications.values()])
+
+    # ------------------------------------------------------------------- names (names.py)
+    def occupation_title(self, code: str, noc_version: str, lang: str) -> str | None:
+        """The title of an occupation code in ``lang``: ``noc_version`` is the version as the
+        profile gives it (``2016``, ``2021``) or a classification id (``noc-2021``). None when
+        the code, or its title in that language, is not known."""
+        found = self.classifications.get(noc_version) or self.classifications.get(
+            f"noc-{noc_version}")
+        return found.title_of(code, lang) if found else None
+
+    def value_title(self, path: str, value: Any, lang: str,
+                    top: RulesetVersion | None = None) -> str | None:
+        """The words for an enum value of the fact at ``path`` (in the contract of ``top`` and
+        what it includes, or of any loaded version), or None."""
+        versions = self._closure(top) if top is not None else self.all_versions()
+        for v in versions:
+            spec = spec_at(v.facts, path) or v.derives.get(path)
+            words = of_value(spec, value, lang)
+            if words is not None:
+                return words
+        return None
+
+    def fact_words(self, top: RulesetVersion, facts: Mapping[str, Any],
+                   lang: str) -> dict[str, str]:
+        """Each fact of ``facts`` that has words (an enum value's title, an occupation code's
+        title), by dotted path, in ``lang``."""
+        def occupation(code: str, classification_id: str, language: str) -> str | None:
+            found = self.classifications.get(classification_id)
+            return found.title_of(code, language) if found else None
+        return fact_words(self.facts_for(top), facts, lang, occupation)
 
     def by_sha256(self, sha256: str) -> RulesetVersion | None:
         """The loaded version with exactly this content, if any."""
