@@ -154,6 +154,14 @@ def _codes_problems(specs: Mapping[str, dict], where: tuple,
         codes = spec.get("codes")
         if not codes:
             continue
+        if "classification" in codes:
+            if codes["classification"] not in classifications:
+                key = (*here, "codes", "classification")
+                out.append(Problem(display, line_of(lines, key), dotted(key, data),
+                                   f"no classification '{codes['classification']}' in "
+                                   f"{CLASSIFICATIONS_DIR}/"
+                                   f"{did_you_mean(codes['classification'], classifications)}"))
+            continue
         by = specs.get(codes["by"])
         if by is None or not by.get("enum"):
             out.append(Problem(display, line_of(lines, (*here, "codes", "by")),

@@ -34,6 +34,7 @@ class Classification:
     title: dict
     reference: str
     path: str
+    digits: int
     codes: dict = field(repr=False)
     sha256: str = ""
 
@@ -47,7 +48,7 @@ class Classification:
 def classification(loaded: Mapping[str, Any], path: str) -> Classification:
     canonical = json.dumps(loaded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return Classification(loaded["id"], loaded["version"], loaded["title"], loaded["reference"],
-                          path, dict(loaded["codes"]),
+                          path, loaded["digits"], dict(loaded["codes"]),
                           hashlib.sha256(canonical.encode("utf-8")).hexdigest())
 
 
@@ -88,19 +89,23 @@ def walk_facts(specs: Mapping[str, Any], facts: Mapping[str, Any],
 
 def fact_words(specs: Mapping[str, Any], facts: Mapping[str, Any], lang: str,
                occupation: Callable[[str, str, str], str | None]) -> dict[str, str]:
-    """What each fact value means in words, by dotted path: the title of an enum value, or the
-    title of an occupation code (``occupation(code, classification_id, lang)``) for a fact
-    that declares ``codes:``. Facts without either are left out."""
+    """What each fact value means in words, by dotted path: the title of an enum value
+    (``bachelor's degree or a program of three years or more``), or for a fact that declares
+    ``codes:`` the code and its title (``2173 Software engineers and designers``, as codes are
+    named; ``occupation(code, classification_id, lang)`` gives the title). Facts without words
+    (or a code without a title in ``lang``) are left out."""
     out: dict[str, str] = {}
     for path, spec, value in walk_facts(specs, facts):
         words = of_value(spec, value, lang)
         codes = spec.get("codes")
         if words is None and codes and isinstance(value, str):
-            parent = path.rsplit(".", 1)[0] + "." if "." in path else ""
-            by = _value_at(facts, parent + codes["by"]) if parent else facts.get(codes["by"])
-            classification_id = codes["classifications"].get(str(by))
-            if classification_id:
-                words = occupation(value, classification_id, lang)
+            classification_id = codes.get("classification")
+            if classification_id is None:
+                parent = path.rsplit(".", 1)[0] + "." if "." in path else ""
+                by = _value_at(facts, parent + codes["by"])
+                classification_id = codes["classifications"].get(str(by))
+            title = occupation(value, classification_id, lang) if classification_id else None
+            words = f"{value} {title}" if title else None
         if words is not None:
             out[path] = words
     return out
@@ -113,3 +118,13 @@ def _value_at(facts: Mapping[str, Any], path: str) -> Any:
             return None
         node = node.get(part)
     return node
+
+
+def titled_values(specs: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, dict]]:
+    """Every (dotted path, titles) of the facts that give their enum values words."""
+    for name, spec in specs.items():
+        path = f"{prefix}{name}"
+        if spec.get("titles"):
+            yield path, spec["titles"]
+        if spec.get("fields"):
+            yield from titled_values(spec["fields"], path + ".")

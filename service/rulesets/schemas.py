@@ -172,14 +172,24 @@ def enum_titles_problems(data: Mapping[str, Any]) -> None:
 
 
 class CodesSchema(Strict):
-    """A fact that holds an occupation code says which classification titles it: the one named
-    for the value of the fact ``by`` (``{by: noc_version, classifications: {"2016": noc-2016,
-    "2021": noc-2021}}``), checked at load against the loaded classifications."""
+    """A fact that holds an occupation code says which classification titles it: always the
+    same one (``{classification: noc-2021}``), or the one named for the value of the fact ``by``
+    beside it (``{by: noc_version, classifications: {"2016": noc-2016, "2021": noc-2021}}``);
+    checked at load against the loaded classifications."""
 
-    by = fields.String(required=True, validate=validate.Regexp(NAME_PATTERN))
+    classification = fields.String(validate=validate.Regexp(ID_PATTERN))
+    by = fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
     classifications = fields.Dict(keys=fields.String(),
                                   values=fields.String(validate=validate.Regexp(ID_PATTERN)),
-                                  required=True, validate=validate.Length(min=1))
+                                  validate=validate.Length(min=1))
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        if ("classification" in data) == ("by" in data or "classifications" in data):
+            raise ValidationError("give either classification, or by with classifications",
+                                  "classification")
+        if ("by" in data) != ("classifications" in data):
+            raise ValidationError("by and classifications go together", "by")
 
 
 class DerivedSpecSchema(Strict):
