@@ -136,8 +136,10 @@ def decision_view(record: Record, catalog: Catalog, lang: str,
         entry["words"] = {
             k: words[k] if k in words and _at(facts, k) == val
             else value_words(catalog, k, val, lang) for k, val in entry["matched"].items()}
+    derived_words = {k: value_words(catalog, k, val, lang) for k, val in d["derived"].items()}
     return {
         "d": d, "record": record, "facts": facts, "groups": groups, "words": words,
+        "derived_words": {k: w for k, w in derived_words.items() if w},
         "fact_rows": [(name, value, words.get(name),
                        [(path.removeprefix(name + "."), _at(facts, path), w)
                         for path, w in words.items() if path.startswith(name + ".")])

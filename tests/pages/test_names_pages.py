@@ -56,6 +56,9 @@ def test_the_decision_page_shows_the_occupation_and_the_values_in_words(auditor,
             in french)
     assert "education bachelors baccalauréat OU programme de trois ans ou plus" in french
     assert "marital_status single célibataire" in french
+    # derived facts too: the NOC 2016 skill level the rulesets read from the code
+    assert "occupation.noc2016_level A niveau de compétence A" in french
+    assert "occupation.tech_2016 2173 Ingénieurs/ingénieures" in french
 
 
 def test_a_noc_2021_occupation_is_named_in_english_and_left_as_its_code_in_french(app,
