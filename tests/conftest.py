@@ -49,6 +49,7 @@ def ruleset_dir(tmp_path):
     root = tmp_path / "rulesets"
     (root / "contracts").mkdir(parents=True)
     shutil.copy(RULESETS / "contracts" / "candidate-profile.yaml", root / "contracts")
+    shutil.copytree(RULESETS / "classifications", root / "classifications")  # its codes' titles
 
     def write(name: str, text: str) -> Path:
         path = root / name

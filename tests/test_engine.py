@@ -231,6 +231,7 @@ def numbers(tmp_path_factory):
     root = tmp_path_factory.mktemp("numbers")
     (root / "contracts").mkdir()
     shutil.copy(RULESETS / "contracts" / "candidate-profile.yaml", root / "contracts")
+    shutil.copytree(RULESETS / "classifications", root / "classifications")
     requires = [(f"x{i}", f"x >= {t!r}") for i, t in enumerate(X_THRESHOLDS)]
     requires += [(f"h{i}", f"half >= {t!r}") for i, t in enumerate(X_THRESHOLDS)]
     requires += [("x-eq", "x == 1e-07")]

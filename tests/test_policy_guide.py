@@ -22,7 +22,9 @@ def shell_blocks() -> list[str]:
 
 
 def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)}
+    # The code of this checkout, not whichever one the venv's `decisions` was installed from
+    # (a git worktree shares the venv of the main checkout).
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
     return subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 

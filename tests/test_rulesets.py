@@ -26,6 +26,7 @@ def test_broken_ruleset_is_refused_with_file_line_key_and_message(path, tmp_path
     line, key, message = EXPECT.match(path.read_text().splitlines()[0]).groups()
     root = tmp_path / "rulesets"
     shutil.copytree(RULESETS / "contracts", root / "contracts")
+    shutil.copytree(RULESETS / "classifications", root / "classifications")
     shutil.copy(path, root / path.name)
     with pytest.raises(RulesetError) as err:
         load_compiled(root)  # what `decisions check` does: load, then compile for the engine
@@ -168,6 +169,7 @@ def test_include_cycle_is_refused(ruleset_dir):
 def test_every_problem_of_a_folder_is_reported_at_once(tmp_path):
     root = tmp_path / "rulesets"
     shutil.copytree(RULESETS / "contracts", root / "contracts")
+    shutil.copytree(RULESETS / "classifications", root / "classifications")
     for i, path in enumerate(BROKEN[:4]):
         text = path.read_text().replace("id: test.broken", f"id: test.broken-{i}")
         (root / path.name).write_text(text)

@@ -97,7 +97,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
     else:
         lang = args.lang or "en"
-        print(render_text(localized(decision, lang), lang))
+        top = catalog.version(decision["ruleset"], next(
+            r["version"] for r in decision["rulesets"] if r["id"] == decision["ruleset"]))
+        sent = catalog.validate(top, facts, dt.date.fromisoformat(decision["as_of"]))  # defaults
+        print(render_text(localized(decision, lang), lang, catalog.fact_words(top, sent, lang)))
         if changes is not None:
             print()
             print(render_what_would_change(localize(changes, lang), lang))
@@ -178,12 +181,18 @@ def _cases_from_log(args: argparse.Namespace):
         store.close()
 
 
-def render_text(d: dict[str, Any], lang: str) -> str:
-    """A decision as a person reads it on a terminal."""
+def render_text(d: dict[str, Any], lang: str, words: dict[str, str] | None = None) -> str:
+    """A decision as a person reads it on a terminal; ``words``: what the candidate's facts
+    mean, by path (``Catalog.fact_words``: an occupation code with its title, an enum value in
+    words)."""
     fr = lang == "fr"
     out = [f"{d['title']}", f"{'Décision' if fr else 'Decision'} {d['decision_id']} "
            f"({'au' if fr else 'as of'} {d['as_of']})",
            f"{'Résultat' if fr else 'Outcome'}: {d['outcome_title']} [{d['outcome']}]", ""]
+    if words:
+        out.append("Faits du profil :" if fr else "Profile facts:")
+        out.extend(f"  {path}: {text}" for path, text in words.items())
+        out.append("")
     for name, score in d["scores"].items():
         parts = ", ".join(f"{k} {v}" for k, v in score.items() if k != "total")
         out.append(f"{name.upper()} {score['total']}" + (f" ({parts})" if parts else ""))

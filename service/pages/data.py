@@ -126,14 +126,48 @@ def decision_view(record: Record, catalog: Catalog, lang: str,
             "top": [(entry["title"] or entry["bucket"], entry["counted"])
                     for depth, entry in rows if depth == 0]})
     top_requirements = [r for r in d["requirements"] if r["ruleset"] == top]
+    facts = orjson.loads(record.facts)
+    top_version = next((r["version"] for r in refs if r["id"] == top), record.ruleset_version)
+    # What the facts mean, shown beside each value: the words for an enum value, the title of
+    # an occupation code (the code itself is the value shown).
+    words = {path: w.removeprefix(f"{_at(facts, path)} ")
+             for path, w in fact_words(catalog, top, top_version, facts, lang).items()}
+    for entry in d["fired"]:  # what a fact a rule matched means, where it has words
+        entry["words"] = {
+            k: words[k] if k in words and _at(facts, k) == val
+            else value_words(catalog, k, val, lang) for k, val in entry["matched"].items()}
+    derived_words = {k: value_words(catalog, k, val, lang) for k, val in d["derived"].items()}
     return {
-        "d": d, "record": record, "facts": orjson.loads(record.facts), "groups": groups,
+        "d": d, "record": record, "facts": facts, "groups": groups, "words": words,
+        "derived_words": {k: w for k, w in derived_words.items() if w},
+        "fact_rows": [(name, value, words.get(name),
+                       [(path.removeprefix(name + "."), _at(facts, path), w)
+                        for path, w in words.items() if path.startswith(name + ".")])
+                      for name, value in facts.items()],
         "scores": scores, "bucket_titles": titles,
         "top_requirements": top_requirements,
         "top_not_met": [r for r in top_requirements if not r["met"]],
         "not_met": [r for r in d["requirements"] if not r["met"]],
-        "top_version": next((r["version"] for r in refs if r["id"] == top), record.ruleset_version),
+        "top_version": top_version,
     }
+
+
+def fact_words(catalog: Catalog, ruleset_id: str, version: str, facts: dict,
+               lang: str) -> dict[str, str]:
+    """What the facts of a decision mean in words (``Catalog.fact_words``), with the contract
+    of the version it used, or of every loaded version when that one is no longer loaded."""
+    try:
+        top = catalog.version(ruleset_id, version)
+    except UnknownRulesetError:
+        top = None
+    return catalog.fact_words(top, facts, lang)
+
+
+def _at(facts: dict, path: str) -> Any:
+    node: Any = facts
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 # ------------------------------------------------------------------------------ ruleset page
@@ -141,9 +175,10 @@ NUMBER_LOCALES = {"en": "en_CA", "fr": "fr_CA"}  # fr_CA: 1 200,5 with a non-bre
 MATCHES = ("range", "at_least", "at_most", "equals", "in_")
 
 
-def shown_value(value: Any, lang: str) -> dict:
+def shown_value(value: Any, lang: str, words: str | None = None) -> dict:
     """A value of a table as a page shows it: a number formatted for the language (every digit
-    the policy wrote: 3.499 stays 3.499), a yes/no, a code (kept as written), or nothing."""
+    the policy wrote: 3.499 stays 3.499), a yes/no, a code (kept as written, with ``words``:
+    what it means, when known), or nothing."""
     if value is None:
         return {"none": True}
     if isinstance(value, bool):
@@ -151,19 +186,29 @@ def shown_value(value: Any, lang: str) -> dict:
     if isinstance(value, int | float):
         return {"number": format_decimal(value, locale=NUMBER_LOCALES.get(lang, "en_CA"),
                                          decimal_quantization=False)}
-    return {"code": str(value)}
+    return {"code": str(value), "words": words}
 
 
-def shown_match(row: dict, lang: str) -> dict:
+def shown_match(row: dict, lang: str, words: Callable[[Any], str | None] = lambda _: None
+                ) -> dict:
     """How a row of a table matches its key, as the published grid says it: ``range`` (low to
-    high), ``at_least``, ``at_most``, ``equals`` or ``in``, with the values shown."""
+    high), ``at_least``, ``at_most``, ``equals`` or ``in``, with the values shown (``words``
+    gives what a value of the key means)."""
     kind = next(k for k in MATCHES if k in row)
     if kind == "range":
         low, high = row["range"]
         return {"kind": "range", "low": shown_value(low, lang), "high": shown_value(high, lang)}
     if kind == "in_":
-        return {"kind": "in", "values": [shown_value(v, lang) for v in row["in_"]]}
-    return {"kind": kind, "value": shown_value(row[kind], lang)}
+        return {"kind": "in", "values": [shown_value(v, lang, words(v)) for v in row["in_"]]}
+    return {"kind": kind, "value": shown_value(row[kind], lang, words(row[kind]))}
+
+
+def value_words(catalog: Catalog, fact: str, value: Any, lang: str) -> str | None:
+    """What a value of ``fact`` means: the words for an enum value, or the title of a code
+    (an occupation code a rule names, derives or compares)."""
+    if not isinstance(value, str):
+        return None
+    return catalog.value_title(fact, value, lang) or catalog.code_title(value, lang)
 
 
 @dataclass
@@ -281,7 +326,7 @@ def _matchers(rows: list[dict]) -> list[tuple]:
 
 
 def _grids(raws: list[dict], version: RulesetVersion, titles: dict[str, dict],
-           lang: str) -> list[Grid]:
+           lang: str, catalog: Catalog) -> list[Grid]:
     runs: list[list[dict]] = []
     for raw in raws:  # tables that follow each other with the same keys and rows: one grid
         if runs and table_keys(runs[-1][0]) == table_keys(raw) \
@@ -306,10 +351,15 @@ def _grids(raws: list[dict], version: RulesetVersion, titles: dict[str, dict],
             for raw in run:
                 this = raw["rows"][r]
                 reference = this.get("reference")
-                cells.append({"value": shown_value(this["points" if kind == "award"
-                                                        else "value"], lang),
+                given = this["points" if kind == "award" else "value"]
+                words = value_words(catalog, raw[kind], given, lang) if kind == "derive" \
+                    else None
+                cells.append({"value": shown_value(given, lang, words),
                               "reference": reference if reference != raw["reference"] else None})
-            rows.append({"match": shown_match(row, lang), "cells": cells})
+            key = table_keys(first)[0]
+            rows.append({"match": shown_match(
+                row, lang, lambda v, key=key: value_words(catalog, key, v, lang)),
+                "cells": cells})
         keys = table_keys(first)
         key_title = (titles.get(keys[0]) or {}).get(lang) if len(keys) == 1 else None
         grids.append(Grid(caption, kind, keys, key_title, first["reference"], columns, rows))
@@ -352,7 +402,7 @@ def rule_sections(catalog: Catalog, version: RulesetVersion, lang: str) -> list[
         target.tables += 1
         by_section[target.key].append(raw)
     for key, raws in by_section.items():
-        sections[key].grids = _grids(raws, version, titles, lang)
+        sections[key].grids = _grids(raws, version, titles, lang, catalog)
     return [s for s in sections.values() if s.count]
 
 

@@ -379,6 +379,12 @@ def _status_label(status: str) -> str:
 
 
 @blueprint.app_template_global()
+def codes_named(text: Any) -> list[tuple[str, str | None]]:
+    """The codes a condition or a list names, with their titles in the page's language."""
+    return service().rules.catalog.codes_named(text, lang())
+
+
+@blueprint.app_template_global()
 def status_label(status: str) -> str:
     return _status_label(status)
 

@@ -27,7 +27,8 @@ from .model import (
     flatten_facts,
     list_facts,
 )
-from .schemas import ContractSchema, RulesetSchema, schema_problems
+from .names import CLASSIFICATIONS_DIR, Classification, classification
+from .schemas import ClassificationSchema, ContractSchema, RulesetSchema, schema_problems
 from .yamlfile import dotted, line_of, load_yaml
 
 CASES_SUFFIX = ".cases.yaml"
@@ -40,6 +41,7 @@ def load_catalog(root: str | Path) -> Catalog:
     if not root.is_dir():
         raise RulesetError([Problem(str(root), None, "", "no such ruleset folder")])
     problems: list[Problem] = []
+    classifications = _load_classifications(root, problems)
     contracts: dict[str, tuple[dict, str]] = {}
     checks: dict[str, tuple[Check, ...]] = {}
     changes: dict[str, tuple[Change, ...]] = {}
@@ -50,6 +52,8 @@ def load_catalog(root: str | Path) -> Catalog:
             contracts[contract["id"]] = (contract, _display(path, root))
             checks[contract["id"]] = _contract_checks(contract, _display(path, root), lines)
             changes[contract["id"]] = _contract_changes(contract, _display(path, root), lines)
+            problems.extend(_codes_problems(contract["facts"], ("facts",), classifications,
+                                            _display(path, root), lines, contract))
         except RulesetError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
@@ -58,7 +62,8 @@ def load_catalog(root: str | Path) -> Catalog:
 
     parsed: list[tuple[dict, dict, str, str]] = []
     for path in sorted(root.rglob("*.yaml")):
-        if path.name.endswith(CASES_SUFFIX) or path.parent == root / CONTRACTS_DIR:
+        if path.name.endswith(CASES_SUFFIX) or path.parent in (root / CONTRACTS_DIR,
+                                                                root / CLASSIFICATIONS_DIR):
             continue
         display = _display(path, root)
         try:
@@ -90,7 +95,7 @@ def load_catalog(root: str | Path) -> Catalog:
     for loaded, lines, display, canonical in parsed:
         try:
             shells.append(_shell(loaded, lines, display, canonical, contracts, checks,
-                                 changes))
+                                 changes, classifications))
         except RulesetError as exc:
             problems.extend(exc.problems)
     by_id: dict[str, list[RulesetVersion]] = {}
@@ -107,7 +112,103 @@ def load_catalog(root: str | Path) -> Catalog:
             problems.extend(exc.problems)
     if problems:
         raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key)))
-    return Catalog(versions, root)
+    return Catalog(versions, root, classifications)
+
+
+def _load_classifications(root: Path, problems: list[Problem]) -> dict[str, Classification]:
+    """The classifications' titles (``classifications/*.yaml``), by id; problems go to
+    ``problems``."""
+    out: dict[str, Classification] = {}
+    for path in sorted((root / CLASSIFICATIONS_DIR).glob("*.yaml")):
+        display = _display(path, root)
+        try:
+            data, lines = load_yaml(path, display)
+        except RulesetError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            loaded = ClassificationSchema().load(data if isinstance(data, dict) else {})
+        except ValidationError as exc:
+            problems.extend(schema_problems(exc, ClassificationSchema(), display, lines, data))
+            continue
+        if loaded["id"] in out:
+            problems.append(Problem(display, lines.get(("id",)), "id",
+                                    f"classification {loaded['id']} is also defined in "
+                                    f"{out[loaded['id']].path}"))
+            continue
+        out[loaded["id"]] = classification(loaded, display)
+    return out
+
+
+def _codes_problems(specs: Mapping[str, dict], where: tuple,
+                    classifications: Mapping[str, Classification], display: str, lines: dict,
+                    data: dict) -> list[Problem]:
+    """A fact that declares ``codes:`` names a fact beside it with an enum and, for each of its
+    values, a loaded classification."""
+    out = []
+    for name, spec in specs.items():
+        here = (*where, name)
+        if spec.get("fields"):
+            out.extend(_codes_problems(spec["fields"], (*here, "fields"), classifications,
+                                       display, lines, data))
+        codes = spec.get("codes")
+        if not codes:
+            continue
+        if "classification" in codes:
+            if codes["classification"] not in classifications:
+                key = (*here, "codes", "classification")
+                out.append(Problem(display, line_of(lines, key), dotted(key, data),
+                                   f"no classification '{codes['classification']}' in "
+                                   f"{CLASSIFICATIONS_DIR}/"
+                                   f"{did_you_mean(codes['classification'], classifications)}"))
+            continue
+        by = specs.get(codes["by"])
+        if by is None or not by.get("enum"):
+            out.append(Problem(display, line_of(lines, (*here, "codes", "by")),
+                               dotted((*here, "codes", "by"), data),
+                               f"'{codes['by']}' is not a fact with an enum beside "
+                               f"'{name}'{did_you_mean(codes['by'], specs)}"))
+            continue
+        values = [str(v) for v in by["enum"]]
+        for value in values:
+            if value not in codes["classifications"]:
+                out.append(Problem(display, line_of(lines, (*here, "codes", "classifications")),
+                                   dotted((*here, "codes", "classifications"), data),
+                                   f"no classification for {codes['by']} = '{value}'"))
+        for value, cid in codes["classifications"].items():
+            key = (*here, "codes", "classifications", value)
+            if value not in values:
+                out.append(Problem(display, line_of(lines, key), dotted(key, data),
+                                   f"'{value}' is not a value of {codes['by']}"
+                                   f"{did_you_mean(value, values)}"))
+            elif cid not in classifications:
+                out.append(Problem(display, line_of(lines, key), dotted(key, data),
+                                   f"no classification '{cid}' in {CLASSIFICATIONS_DIR}/"
+                                   f"{did_you_mean(cid, classifications)}"))
+    return out
+
+
+def _items_problems(name: str, raw: dict, classifications: Mapping[str, Classification],
+                    display: str, lines: dict) -> list[Problem]:
+    """A constant declared to hold codes of a classification (``items: noc-2021``) is a list
+    of codes that each have a title there."""
+    cid = raw["items"]
+    where = ("constants", name)
+    found = classifications.get(cid) if isinstance(cid, str) else None
+    if found is None:
+        return [Problem(display, line_of(lines, (*where, "items")), f"constants.{name}.items",
+                        f"no classification '{cid}' in {CLASSIFICATIONS_DIR}/"
+                        f"{did_you_mean(str(cid), classifications)}")]
+    values = raw["value"] if isinstance(raw["value"], list) else [raw["value"]]
+    out = []
+    for i, code in enumerate(values):
+        if not isinstance(code, str) or code not in found.codes:
+            key = (*where, "value", i) if isinstance(raw["value"], list) else (*where, "value")
+            out.append(Problem(display, line_of(lines, key),
+                               f"constants.{name}.value[{i}]",
+                               f"'{code}' has no title in {cid} ({found.path}): add the code "
+                               "with its English and French titles there"))
+    return out
 
 
 def _correction_problems(parsed: list[tuple[dict, dict, str, str]]) -> list[Problem]:
@@ -327,7 +428,8 @@ def _describe(spec: dict) -> str:
 def _shell(loaded: dict, lines: dict, display: str, canonical: str,
            contracts: Mapping[str, tuple[dict, str]],
            checks: Mapping[str, tuple[Check, ...]],
-           changes: Mapping[str, tuple[Change, ...]] | None = None) -> RulesetVersion:
+           changes: Mapping[str, tuple[Change, ...]] | None = None,
+           classifications: Mapping[str, Classification] | None = None) -> RulesetVersion:
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     facts: dict = {}
     contract_checks: tuple[Check, ...] = ()
@@ -347,17 +449,23 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
                                         "already declared by the contract")])
         facts[name] = spec
     constants = {}
+    item_problems: list[Problem] = []
     for name, raw in loaded["constants"].items():
         if isinstance(raw, dict) and "value" in raw:
-            extra = set(raw) - {"value", "reference", "title", "note"}
+            extra = set(raw) - {"value", "reference", "title", "note", "items"}
             if extra:
                 raise RulesetError([Problem(display, lines.get(("constants", name)),
                                             f"constants.{name}",
                                             f"unknown key '{sorted(extra)[0]}' (value, reference,"
-                                            " title, note)")])
+                                            " title, note, items)")])
+            if "items" in raw:
+                item_problems.extend(_items_problems(name, raw, classifications or {}, display,
+                                                     lines))
             constants[name] = dict(raw)
         else:
             constants[name] = {"value": raw}
+    if item_problems:
+        raise RulesetError(item_problems)
     return RulesetVersion(
         id=loaded["id"], version=loaded["version"],
         effective_from=loaded["effective"]["from_"], effective_to=loaded["effective"].get("to"),

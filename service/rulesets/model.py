@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from marshmallow import Schema
 from .. import conditions as cond
 from ..errors import FactsError, UnknownRulesetError, did_you_mean
 from .facts import facts_schema, validate_facts
+from .names import Classification, fact_words, of_value, spec_at, titled_values
 from .texts import content_texts
 
 
@@ -233,12 +235,17 @@ def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
     return out
 
 
+QUOTED_CODE = re.compile(r"""['"]([0-9]{4,5})['"]""")  # a code as a condition writes it
+
+
 # ---------------------------------------------------------------------------------------- catalog
 class Catalog:
     """Every loaded version of every ruleset, immutable once built."""
 
-    def __init__(self, versions: Iterable[RulesetVersion], root: Path):
+    def __init__(self, versions: Iterable[RulesetVersion], root: Path,
+                 classifications: Mapping[str, Classification] | None = None):
         self.root = root
+        self.classifications: dict[str, Classification] = dict(classifications or {})
         self._schemas: dict[tuple[str, str], tuple[Schema, tuple[Check, ...]]] = {}
         self._chains: dict[tuple, list] = {}
         self.by_id: dict[str, list[RulesetVersion]] = {}
@@ -252,8 +259,81 @@ class Catalog:
         return [v for vs in self.by_id.values() for v in vs]
 
     def fingerprint(self) -> list[tuple[str, str, str]]:
-        """What identifies this catalog: every (id, version, sha256), sorted."""
-        return sorted((v.id, v.version, v.sha256) for v in self.all_versions())
+        """What identifies this catalog: every (id, version, sha256), sorted, and each
+        classification's titles as (``classifications/ID``, version, sha256)."""
+        return sorted([(v.id, v.version, v.sha256) for v in self.all_versions()]
+                      + [(f"classifications/{c.id}", c.version, c.sha256)
+                         for c in self.classifications.values()])
+
+    # ------------------------------------------------------------------- names (names.py)
+    def occupation_title(self, code: str, noc_version: str, lang: str) -> str | None:
+        """The title of an occupation code in ``lang``: ``noc_version`` is the version as the
+        profile gives it (``2016``, ``2021``) or a classification id (``noc-2021``). None when
+        the code, or its title in that language, is not known."""
+        found = self.classifications.get(noc_version) or self.classifications.get(
+            f"noc-{noc_version}")
+        return found.title_of(code, lang) if found else None
+
+    def value_title(self, path: str, value: Any, lang: str,
+                    top: RulesetVersion | None = None) -> str | None:
+        """The words for an enum value of the fact at ``path`` (in the contract of ``top`` and
+        what it includes, or of any loaded version), or None."""
+        versions = self._closure(top) if top is not None else self.all_versions()
+        for v in versions:
+            spec = spec_at(v.facts, path) or v.derives.get(path)
+            words = of_value(spec, value, lang)
+            if words is not None:
+                return words
+        return None
+
+    def code_title(self, code: str, lang: str) -> str | None:
+        """The title of a code written alone (a literal in a condition, a table row, a derived
+        value), from the classification whose codes have its number of digits; None when no
+        classification has it (or has no title in ``lang``)."""
+        for found in self.classifications.values():
+            if len(code) == found.digits and code in found.codes:
+                return found.title_of(code, lang)
+        return None
+
+    def codes_named(self, text: Any, lang: str) -> list[tuple[str, str | None]]:
+        """Each code a condition or a list names (``'21231'`` in ``primary_noc in [...]``), once,
+        in order, with its title (None: no title in ``lang``); texts that are no known code are
+        left out."""
+        found = QUOTED_CODE.findall(text) if isinstance(text, str) else [
+            str(v) for v in (text if isinstance(text, list | tuple) else [text])]
+        out: dict[str, str | None] = {}
+        for code in found:
+            if code not in out and any(len(code) == c.digits and code in c.codes
+                                       for c in self.classifications.values()):
+                out[code] = self.code_title(code, lang)
+        return list(out.items())
+
+    def names(self, lang: str) -> dict[str, Any]:
+        """Every name the loaded folder gives, in ``lang`` (``GET /v1/names``): each
+        classification's codes with their titles (None: no title in that language), and the
+        words for the enum values of every fact and derived fact that titles them."""
+        values: dict[str, dict[str, str]] = {}
+        for v in self.all_versions():
+            for path, titles in [*titled_values(v.facts), *titled_values(v.derives)]:
+                values.setdefault(path, {k: t[lang] for k, t in titles.items()})
+        return {"classifications": [
+                    {"id": c.id, "version": c.version, "title": c.title[lang],
+                     "reference": c.reference,
+                     "codes": {code: c.title_of(code, lang) for code in sorted(c.codes)}}
+                    for c in sorted(self.classifications.values(), key=lambda c: c.id)],
+                "values": dict(sorted(values.items()))}
+
+    def fact_words(self, top: RulesetVersion | None, facts: Mapping[str, Any],
+                   lang: str) -> dict[str, str]:
+        """What each fact of ``facts`` means in words, by dotted path, in ``lang``
+        (``names.fact_words``), with the contract of ``top`` (None: of every loaded version)."""
+        def occupation(code: str, classification_id: str, language: str) -> str | None:
+            found = self.classifications.get(classification_id)
+            return found.title_of(code, language) if found else None
+        specs: dict = {}
+        for v in ([top] if top is not None else self.all_versions()):
+            specs.update(self.facts_for(v))
+        return fact_words(specs, facts, lang, occupation)
 
     def by_sha256(self, sha256: str) -> RulesetVersion | None:
         """The loaded version with exactly this content, if any."""

@@ -109,6 +109,9 @@ class FactSpecSchema(Strict):
     fields_ = fields.Dict(data_key="fields",
                           keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                           values=fields.Nested(lambda: FactSpecSchema()))
+    titles = fields.Dict(keys=fields.String(), values=Text())  # the words for each enum value
+    codes = fields.Nested(lambda: CodesSchema())  # the classification its codes are titled in
+    reference = fields.String(validate=validate.Length(min=1))  # the source of its titles
 
     @post_load
     def _rename(self, data, **kwargs):
@@ -147,12 +150,57 @@ class FactSpecSchema(Strict):
                 raise ValidationError(f"not a valid regular expression: {exc}", "pattern") from None
         if "min" in data and "max" in data and data["min"] > data["max"]:
             raise ValidationError("min is above max", "min")
+        enum_titles_problems(data)
+
+
+def enum_titles_problems(data: Mapping[str, Any]) -> None:
+    """``titles`` gives the words for every value of ``enum``, and only for its values."""
+    if "titles" not in data:
+        return
+    if not data.get("enum"):
+        raise ValidationError("titles name the values of an enum: this fact has no enum",
+                              "titles")
+    values = [str(v) for v in data["enum"]]
+    unknown = {key: [f"'{key}' is not a value of the enum{did_you_mean(key, values)}"]
+               for key in data["titles"] if key not in values}
+    if unknown:
+        raise ValidationError(unknown, "titles")
+    missing = [v for v in values if v not in data["titles"]]
+    if missing:
+        raise ValidationError("no title for " + ", ".join(f"'{v}'" for v in missing)
+                              + " (titles give every value of the enum its words)", "titles")
+
+
+class CodesSchema(Strict):
+    """A fact that holds an occupation code says which classification titles it: always the
+    same one (``{classification: noc-2021}``), or the one named for the value of the fact ``by``
+    beside it (``{by: noc_version, classifications: {"2016": noc-2016, "2021": noc-2021}}``);
+    checked at load against the loaded classifications."""
+
+    classification = fields.String(validate=validate.Regexp(ID_PATTERN))
+    by = fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    classifications = fields.Dict(keys=fields.String(),
+                                  values=fields.String(validate=validate.Regexp(ID_PATTERN)),
+                                  validate=validate.Length(min=1))
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        if ("classification" in data) == ("by" in data or "classifications" in data):
+            raise ValidationError("give either classification, or by with classifications",
+                                  "classification")
+        if ("by" in data) != ("classifications" in data):
+            raise ValidationError("by and classifications go together", "by")
 
 
 class DerivedSpecSchema(Strict):
     type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES[:-2]))
     title = Text(required=True)
     enum = fields.List(Scalar(), validate=validate.Length(min=1))
+    titles = fields.Dict(keys=fields.String(), values=Text())
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        enum_titles_problems(data)
 
 
 class IncludeSchema(Strict):
@@ -431,6 +479,53 @@ class ChangeSchema(Strict):
             raise ValidationError("a step moves a fact up: it is above 0", "step")
         if "max" in data and "step" not in data:
             raise ValidationError("only a change by step has a max", "max")
+
+
+CODE_SHAPE = {4: r"^[0-9]{4}$", 5: r"^[0-9]{5}$"}
+
+
+class CodeTitleSchema(Strict):
+    """One code of a classification: its title as published, in English and French. The French
+    is the official French title or absent: where no source read gives it, ``fr`` is left out
+    and ``note`` says so (a person reading French then sees the code alone, never a
+    translation of our own)."""
+
+    en = fields.String(required=True, validate=validate.Length(min=1))
+    fr = fields.String(validate=validate.Length(min=1))
+    reference = fields.String(validate=validate.Length(min=1))  # when not the file's own
+    note = fields.String()
+
+    @validates_schema
+    def _french_or_why_not(self, data, **kwargs):
+        if "fr" not in data and "note" not in data:
+            raise ValidationError("missing the fr title: give the official French title, or "
+                                  "a note saying that no source read gives it", "fr")
+
+
+class ClassificationSchema(Strict):
+    """A classification's titles (``rulesets/classifications/*.yaml``): what a code means, in
+    both languages, as the classification publishes it. Data for people: no rule reads it."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    title = Text(required=True)
+    version = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    digits = Whole(required=True, validate=validate.OneOf(sorted(CODE_SHAPE)))
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    references = fields.Dict(keys=fields.String(validate=validate.OneOf(LANGUAGES)),
+                             values=fields.String(validate=validate.Length(min=1)))
+    note = fields.String()
+    codes = fields.Dict(keys=fields.String(), values=fields.Nested(CodeTitleSchema),
+                        required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _code_shape(self, data, **kwargs):
+        shape = re.compile(CODE_SHAPE.get(data.get("digits"), r"^$"))
+        wrong = {code: [f"a code of {data.get('id', 'this classification')} has "
+                        f"{data.get('digits')} digits, written as text ('{code}' is not; "
+                        "quote codes: 0213 unquoted is read as a number)"]
+                 for code in data.get("codes") or {} if not shape.fullmatch(code)}
+        if wrong:
+            raise ValidationError(wrong, "codes")
 
 
 

@@ -382,12 +382,24 @@ class FactSpecSchema(Strict):
     max_length = fields.Integer()
     fields_ = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(),
                           values=fields.Nested(lambda: FactSpecSchema()))
+    titles = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "The words for each enum value, in the language asked for"})
+    codes = fields.Nested(lambda: CodesSchema(), metadata={
+        "description": "The classification whose titles name this fact's codes"})
+    reference = fields.String()
+
+
+class CodesSchema(Strict):
+    classification = fields.String()
+    by = fields.String()
+    classifications = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class DerivedSpecSchema(Strict):
     type = fields.String(required=True)
     title = fields.String(required=True)
     enum = fields.List(any_value())
+    titles = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class ConstantSchema(Strict):
@@ -395,6 +407,27 @@ class ConstantSchema(Strict):
     reference = fields.String()
     title = fields.String()
     note = fields.String()
+    items = fields.String(metadata={"description": "The classification whose codes the value "
+                                                   "lists (each has a title there)"})
+
+
+class ClassificationNamesSchema(Strict):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    title = fields.String(required=True)
+    reference = fields.String(required=True)
+    codes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                        required=True, metadata={
+                            "description": "Each code with its title; null when the "
+                                           "classification gives none in this language (an "
+                                           "official French title not found)"})
+
+
+class NamesSchema(Strict):
+    classifications = fields.List(fields.Nested(ClassificationNamesSchema), required=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Dict(
+        keys=fields.String(), values=fields.String()), required=True, metadata={
+            "description": "Fact path -> enum value -> its words"})
 
 
 class BucketSchema(Strict):

@@ -352,6 +352,19 @@ def get_ruleset_version(ruleset_id: str, version: str) -> Response:
                    lang=lang)
 
 
+@v1.get("/names")
+@operation("Names of things", "rulesets", {200: Success(
+    s.NamesSchema, "Occupation titles by classification and the words for enum values, in the "
+                   "language asked for")}, roles=(),
+    description="What the codes and values a decision holds mean, as the ruleset folder names "
+                "them: each classification's codes with their titles (null where no official "
+                "title in that language was found) and, by fact path, the words for each enum "
+                "value. Data for showing a decision; decisions themselves keep codes.")
+def get_names() -> Response:
+    lang = language()
+    return respond(s.NamesSchema, service().rules.catalog.names(lang), lang=lang)
+
+
 @v1.post("/admin/reload")
 @operation("Reload the rulesets from disk", "admin", {200: Success(
     s.ReloadSchema, "The new rules are in use (and workers are being replaced)")},

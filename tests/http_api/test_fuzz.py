@@ -38,6 +38,7 @@ OPERATIONS = [  # (method, path, takes input: fuzzed with invalid data too)
     ("GET", "/v1/decisions", True), ("GET", "/v1/decisions/export", True),
     ("GET", "/v1/decisions/{decision_id}", True),
     ("POST", "/v1/decisions/{decision_id}/replay", True), ("GET", "/v1/rulesets", False),
+    ("GET", "/v1/names", False),
     ("GET", "/v1/ruleset-versions/{sha256}", True),
     ("GET", "/v1/rulesets/{ruleset_id}", True),
     ("GET", "/v1/rulesets/{ruleset_id}/versions/{version}", True),

@@ -543,9 +543,11 @@ def test_a_points_table_reads_as_the_published_grid(auditor):
     education = grid_rows(crs, "… with first-language levels")
     assert education[0][1].startswith("Post-secondary credential of one year or longer")
     assert education[1:] == [["7 to 8", "13", "25"], ["9 or more", "25", "50"]]
-    # a table alone, keyed on codes: one column of points
+    # a table alone, keyed on codes: one column of points, each code with its words
     job = grid_rows(crs, "Arranged employment (valid job offer)")
-    assert job == [["arranged_employment", "Points"], ["noc_00", "200"], ["noc_0ab", "50"]]
+    assert job == [["arranged_employment", "Points"],
+                   ["noc_00 valid job offer in NOC major group 00 (senior management)", "200"],
+                   ["noc_0ab valid job offer in another NOC 0, A or B occupation", "50"]]
     # the rules that are not tables keep their form
     assert "<code>marital_status in partnered and spouse_accompanying and not " \
            "spouse_is_citizen_or_pr</code>" in crs
