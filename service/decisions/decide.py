@@ -46,8 +46,9 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     derived: dict[str, Any] = {}
     used: list[dict] = []
     outcome: dict = {}
-    titles, values = catalog.words([v for _, v in chain])
-    words = Words(titles, values, sources={}, outcomes={})
+    titles, values, coded = catalog.words([v for _, v in chain])
+    words = Words(titles, values, sources={}, outcomes={}, coded=coded,
+                  code_title=catalog.code_title)
     for alias, version in chain:
         run = engine.evaluate(version, working, day)
         working = run.facts

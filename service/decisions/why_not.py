@@ -18,7 +18,7 @@ import datetime as dt
 import decimal
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,8 @@ class Words:
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # An include's alias -> its outcome title and the sentences of its failed requirements.
     outcomes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    coded: frozenset = frozenset()  # facts that hold occupation codes
+    code_title: Callable[[str, str], str | None] = lambda code, lang: None
 
 
 NO_WORDS = Words()
@@ -65,8 +67,13 @@ def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS) -> dict[str
 
 
 # ------------------------------------------------------------------------------------- values
-def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None) -> str:
-    """A value as a person reads it in ``lang``."""
+def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None,
+         code_titles: bool = True) -> str:
+    """A value as a person reads it in ``lang``: an occupation code with its title (unless
+    ``code_titles`` is off: a list of what is needed reads better as codes alone)."""
+    if code_titles and path in words.coded and isinstance(value, str):
+        title = words.code_title(value, lang)
+        return f"{value} ({title})" if title else value
     if value is None:
         return gettext(lang, "not given")
     if isinstance(value, bool):
@@ -204,8 +211,10 @@ def _needed(reason: Mapping[str, Any], lang: str, words: Words) -> str:
     if expected is None:
         return gettext(lang, "needs to be empty") if op == "==" else \
             gettext(lang, "needs a value")
-    shown = show(expected, lang, words, fact) if not isinstance(expected, list) else \
-        format_list([show(v, lang, words, fact) for v in expected], style="or", locale=lang)
+    shown = show(expected, lang, words, fact, code_titles=False) \
+        if not isinstance(expected, list) else format_list(
+            [show(v, lang, words, fact, code_titles=False) for v in expected], style="or",
+            locale=lang)
     message = {">=": "needs at least {expected}", ">": "needs more than {expected}",
                "<=": "needs at most {expected}", "<": "needs less than {expected}",
                "==": "needs {expected}", "!=": "needs anything but {expected}",
@@ -233,8 +242,11 @@ def _traced(fact: str, lang: str, words: Words, depth: int = 0) -> str:
             child = words.titles[path][lang]
             prefix = words.titles[parent][lang] + ", "
             child = child[len(prefix):] if child.startswith(prefix) else child
+            shown = show(value, lang, words, path)
+            # A value in words says what it is ("IELTS General Training"); a number needs its name.
+            named = path in words.values and value in words.values[path]
             groups.setdefault(words.titles[parent][lang], []).append(
-                f"{child} {show(value, lang, words, path)}")
+                shown if named else f"{child} {shown}")
         else:
             groups.setdefault(words.titles.get(path, {}).get(lang, path), []).append(
                 show(value, lang, words, path))

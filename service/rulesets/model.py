@@ -170,11 +170,13 @@ def flatten_facts(specs: Mapping[str, dict], prefix: str = "") -> dict[str, cond
     return out
 
 
-def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict]]:
+def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, dict], set[str]]:
     """What a person reads for the facts a version knows: the title of each fact path (facts,
-    derived facts, score totals and buckets) and the words of each enum value that has them."""
+    derived facts, score totals and buckets), the words of each enum value that has them, and
+    the facts that hold occupation codes (``codes:``), shown with their titles."""
     titles: dict[str, dict] = {}
     values: dict[str, dict] = {}
+    coded: set[str] = set()
 
     def walk(specs: Mapping[str, dict], prefix: str = "", parent: dict | None = None) -> None:
         for name, spec in specs.items():
@@ -187,6 +189,8 @@ def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, d
                 titles[path] = title
             if spec.get("titles"):
                 values[path] = spec["titles"]
+            if spec.get("codes"):
+                coded.add(path)
             if spec["type"] == "object":
                 walk(spec["fields"], path + ".", title)
 
@@ -196,7 +200,7 @@ def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, d
         titles[f"scores.{score}.total"] = spec["title"]
         for bucket, sub in (spec.get("buckets") or {}).items():
             titles[f"scores.{score}.{bucket}"] = sub["title"]
-    return titles, values
+    return titles, values, coded
 
 
 def _lower_first(text: str) -> str:
@@ -253,7 +257,7 @@ class Catalog:
             self.by_id.setdefault(v.id, []).append(v)
         self._by_sha256 = {v.sha256: v for v in self.all_versions()}
         self._corrected_by = {(v.id, v.corrects): v for v in self.all_versions() if v.corrects}
-        self._words: dict[tuple, tuple[dict, dict]] = {}
+        self._words: dict[tuple, tuple[dict, dict, frozenset]] = {}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]
@@ -354,20 +358,23 @@ class Catalog:
                 return v
         raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
 
-    def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict]:
-        """Fact titles and enum words of every version of one decision's chain
-        (``version_words``), later versions over earlier ones; built once per chain."""
+    def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
+        """Fact titles, enum words and the facts holding occupation codes of every version of
+        one decision's chain (``version_words``), later versions over earlier ones; built once
+        per chain."""
         versions = list(versions)
         key = tuple((v.id, v.version) for v in versions)
         found = self._words.get(key)
         if found is None:
             titles: dict[str, dict] = {}
             values: dict[str, dict] = {}
+            coded: set[str] = set()
             for v in versions:
-                more_titles, more_values = version_words(v)
+                more_titles, more_values, more_coded = version_words(v)
                 titles.update(more_titles)
                 values.update(more_values)
-            found = self._words[key] = (titles, values)
+                coded |= more_coded
+            found = self._words[key] = (titles, values, frozenset(coded))
         return found
 
     def corrected_by(self, version: RulesetVersion) -> RulesetVersion | None:
