@@ -82,7 +82,8 @@ def test_ineligible_candidate_is_told_why_not_in_both_languages(catalog, engine)
     assert tech["fr"].endswith("il faut 2173, 2174, 2147, 2175, 2172 ou 0213.")
     assert unmet[("oinp.hcp", "language")]["because"]["en"] == (
         "One of these is needed: First official language, lowest of the four levels: 6 (from "
-        "First official language: test CLB, reading 9, writing 6, listening 9, speaking 9), "
+        "First official language: English levels given directly (Canadian Language Benchmarks, "
+        "CLB), reading 9, writing 6, listening 9, speaking 9), "
         "needs at least 7 or Second official language, lowest of the four levels: not given, "
         "needs at least 7.")
     assert unmet[("oinp.hcp", "reside-in-ontario")]["because"]["fr"] == (
@@ -111,9 +112,13 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
         "express-entry.language", "oinp.workforce.job-offer", "oinp.workforce.teer-0-3"]
     assert d["derived"]["offer_occupation.teer"] == 4
     expected = {"en": ("Does not meet the criteria of the TEER 0-3 category",
-                       "offer_occupation.teer = 4, needs <= max_teer (3)"),
+                       "NOC 2021 TEER category (0 to 5) of the Ontario job offer: 4 (from Ontario "
+                       "job offer: NOC 2021 code of the position 44101 (Home support workers, "
+                       "caregivers and related occupations)), needs at most 3."),
                 "fr": ("Ne satisfait pas aux critères de la catégorie FEER 0 à 3",
-                       "offer_occupation.teer = 4, doit être <= max_teer (3)")}
+                       "Catégorie FEER (0 à 5) de l'offre d'emploi de l'Ontario selon la CNP "
+                       "2021\u00a0: 4 (d'après Offre d'emploi de l'Ontario\u00a0: code CNP 2021 "
+                       "du poste 44101), il faut au plus 3.")}
     for lang, (outcome_title, because) in expected.items():
         shown = localized(d, lang)
         assert (shown["outcome"], shown["outcome_title"]) == ("does_not_meet_criteria",

@@ -237,7 +237,7 @@ def test_the_decision_page_explains_a_decision(auditor, seeded, app):
     assert "1 of its 2 requirements is not met." in html
     why_not = html.split('id="why-not"')[1].split("</section>")[0]
     assert "Intends to live in Ontario" in why_not
-    assert "intends_to_reside_in = BC, needs ON" in why_not
+    assert "intends to live: British Columbia, needs Ontario." in why_not
     # requirements with their condition as written
     assert "<code>intends_to_reside_in == &#39;ON&#39;</code>" in html
     # the CRS breakdown as a table and a chart drawn here
@@ -266,7 +266,7 @@ def test_the_decision_page_in_french(auditor, seeded):
     assert '<html lang="fr">' in html
     assert "<strong>Ne satisfait pas aux critères du tirage technologique</strong>" in html
     assert "le candidat C-000124, évalué en date du 15 juillet 2019" in html
-    assert "intends_to_reside_in = BC, doit être ON" in html
+    assert "Colombie-Britannique, il faut Ontario." in html
     why_not = html.split('id="why-not"')[1].split("</section>")[0]
     assert "Pourquoi pas" in why_not and "A l&#39;intention de vivre en Ontario" in why_not
     assert "Règles appliquées" in html
