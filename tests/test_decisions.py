@@ -140,8 +140,8 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
     assert set(unmet) == {"owp-full-time-permanent-offer", "owp-eligible-employer",
                           "owp-teer-0-3", "owp-experience"}
     assert unmet["owp-eligible-employer"] == {
-        "en": "ontario_job_offer.employer_eligible is not given, needs yes",
-        "fr": "ontario_job_offer.employer_eligible n'est pas fourni, doit être oui"}
+        "en": "Ontario job offer, eligible employer: not given, needs yes.",
+        "fr": "Offre d'emploi de l'Ontario, employeur admissible\u00a0: non indiqué, il faut oui."}
     with pytest.raises(UnknownRulesetError,
                        match=r"^no version of 'oinp\.workforce\.teer-0-3' is in force on "
                              r"2026-06-24$"):

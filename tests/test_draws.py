@@ -152,7 +152,8 @@ def test_a_candidate_not_invited_is_told_why(small):
     [why] = f["detail"]["requirements"]
     assert (why["ruleset"], why["rule"]) == ("oinp.hcp", "reside-in-ontario")
     assert why["path"] == ["tech-draw-criteria", "hcp-criteria", "reside-in-ontario"]
-    assert why["because"]["en"] == "Province or territory where the candidate intends to live: British Columbia, needs Ontario."
+    assert why["because"]["en"] == ("Province or territory where the candidate intends to "
+                                    "live: British Columbia, needs Ontario.")
     g = {(r["ruleset"], r["rule"]) for r in rows["G"]["detail"]["requirements"]}
     assert g == {("oinp.hcp.tech-draw", "tech-occupation")}
     assert rows["H"]["status"] == "invalid"

@@ -69,7 +69,8 @@ def test_a_candidate_not_invited_is_told_why_in_the_language_asked_for(client):
     assert outcome["detail"]["because"] == "444 points, sous le seuil de 449 points"
     f = client.get("/v1/draws/d1/candidates/F", headers=bearer("auditor")).get_json()
     [why] = f["outcomes"][0]["detail"]["requirements"]
-    assert why["because"] == "Province or territory where the candidate intends to live: British Columbia, needs Ontario."
+    assert why["because"] == ("Province or territory where the candidate intends to live: "
+                              "British Columbia, needs Ontario.")
     both = client.get("/v1/draws/d1/candidates/A", headers=bearer("auditor")).get_json()
     assert [o["status"] for o in both["outcomes"]] == ["invited", "duplicate"]
     missing = client.get("/v1/draws/d1/candidates/Z", headers=bearer("auditor"))
