@@ -357,7 +357,8 @@ def test_the_why_not_of_a_category_says_what_the_candidate_has_in_both_languages
     assert stem["because"]["en"].endswith("found: 775.7 hours in one such job")
     assert stem["because"]["fr"].endswith("trouvé : 775,7 heures dans un tel emploi")
     french = next(r for r in decision["requirements"] if r["rule"] == "french")
-    assert "first official language (clb) 9" in french["because"]["en"]
+    assert ("first official language (English levels given directly (Canadian Language "
+            "Benchmarks, CLB)) 9") in french["because"]["en"]
 
 
 def test_a_because_that_names_an_unknown_fact_is_refused_at_load(ruleset_dir):

@@ -136,7 +136,8 @@ def test_the_openapi_document_carries_each_rulesets_facts_contract(client, catal
     assert len(by_ruleset) == len(catalog.ids()) + 1
     facts = schemas["Facts_oinp.hcp.tech-draw"]
     assert facts["additionalProperties"] is False and "age" in facts["required"]
-    assert facts["properties"]["age"] == {"type": "integer", "minimum": 0, "maximum": 120}
+    assert facts["properties"]["age"] == {"type": "integer", "minimum": 0, "maximum": 120,
+                                          "title": "Age"}
     assert facts["properties"]["second_language"]["type"] == ["object", "null"]
     assert "canadian_work_years" not in facts["required"]  # it has a default
     request = validator("DecisionRequest_oinp.hcp.tech-draw")
