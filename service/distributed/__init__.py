@@ -1,8 +1,8 @@
-"""Past one machine: draws, impact runs and replays of the decision log on a Dask cluster
-(``cluster``). Each worker loads and trials the ruleset folder once, pinned by its sha256, and
-decides through its own supervised engine process; the work goes out in chunks, comes back in
-order, and a chunk lost with a worker or an engine is run again. The only package that imports
-Dask."""
+"""Distributed: past one machine, draws, impact runs and replays of the decision log on a Dask
+cluster (``cluster``; what a chunk does on a worker: ``work``). Each worker loads and trials the
+ruleset folder once, pinned by its sha256, and decides through its own supervised engine
+process; the work goes out in chunks, comes back in order, and a chunk lost with a worker is run
+again. The only package that imports Dask."""
 
 from .cluster import (
     SCHEDULER_ENV,
