@@ -229,10 +229,11 @@ class Cluster:
         rest."""
         window: deque[Future] = deque()
         done = 0
+        in_flight = IN_FLIGHT_PER_WORKER * max(1, self.workers)
         try:
             for chunk in chunks:
                 window.append(self.submit(work, *chunk))
-                while len(window) >= IN_FLIGHT_PER_WORKER * max(1, self.workers) + 1:
+                while len(window) > in_flight:
                     yield self.result(window.popleft())
                     done += 1
                     if progress:
@@ -257,8 +258,8 @@ class Cluster:
         return DaskDecider(self)
 
     def slots(self) -> list[DaskDecider]:
-        """As many deciders as chunks to keep in flight, for ``run_draw`` (which runs one
-        thread per decider, each with up to two batches out)."""
+        """One decider per worker for ``run_draw``, which runs a thread per decider and keeps
+        two batches out per decider: one running and one waiting on each worker."""
         decider = self.decider()
         return [decider] * max(1, self.workers)
 
