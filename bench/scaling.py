@@ -15,7 +15,9 @@ way in a fresh child process, recorded into its own SQLite log:
 
 Reported: wall time of deciding and recording, throughput, the ratio of each to the baseline,
 scaling from 1 to 2 workers, the overhead per chunk (a chunk that decides nothing, sent one at a
-time: the scheduler round trip) and each process's own peak memory (VmHWM). Every run must give
+time: the scheduler round trip), the coordinator's CPU per candidate (what bounds a draw however
+many workers decide: it reads, settles, ranks and records every candidate, and hosts the local
+scheduler) and each process's own peak memory (VmHWM). Every run must give
 the same invitations, cutoff and counts, which the benchmark checks.
 """
 
@@ -83,9 +85,9 @@ def child(mode: str, pool: str, database: str) -> None:
             times.append(time.perf_counter() - begun)
         overhead = {"median_ms": 1e3 * statistics.median(times),
                     "p90_ms": 1e3 * sorted(times)[int(0.9 * len(times))]}
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     result = run_draw(catalog, deciders, RULESET, Pool.from_file(pool), store=store)
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), time.process_time() - cpu_began
     peaks = {"coordinator": peak_mib(),
              "workers": [peak_mib(p) for p in worker_pids],
              "engines": [peak_mib(p) for p in engine_pids]}
@@ -98,6 +100,7 @@ def child(mode: str, pool: str, database: str) -> None:
     store.close()
     print(json.dumps({
         "mode": mode, "start_seconds": ready - started, "seconds": done - began,
+        "coordinator_cpu_seconds": cpu,
         "chunk_overhead": overhead, "peaks_mib": peaks, "retried_chunks": retried,
         "chunks": -(-result["counts"]["assessed"] // 100),
         "same": {"invitations": [(i["rank"], i["candidate_id"], i["score"])
@@ -155,9 +158,9 @@ def markdown(rows: list[dict]) -> str:
         "invitations, cutoff and counts (checked).",
         "",
         "| pool | run | start s | draw s | candidates/s | time vs baseline | throughput vs "
-        "baseline | chunk overhead ms (median, p90) | coordinator peak MiB | worker peak MiB | "
-        "engine peak MiB | retried chunks |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "baseline | chunk overhead ms (median, p90) | coordinator CPU us per candidate | "
+        "coordinator peak MiB | worker peak MiB | engine peak MiB | retried chunks |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         base = row["runs"]["current"]
@@ -168,6 +171,7 @@ def markdown(rows: list[dict]) -> str:
                 f"{row['size'] / r['seconds']:,.0f} | {r['seconds'] / base['seconds']:.2f} | "
                 f"{base['seconds'] / r['seconds']:.2f} | "
                 + (f"{over['median_ms']:.1f}, {over['p90_ms']:.1f}" if over else "-")
+                + f" | {1e6 * r['coordinator_cpu_seconds'] / row['size']:,.0f}"
                 + f" | {r['peaks_mib']['coordinator']:.0f} | {_mib(r['peaks_mib']['workers'])} "
                   f"| {_mib(r['peaks_mib']['engines'])} | {r['retried_chunks']} |")
     lines += ["", "| pool | scaling 1 -> 2 workers (time ratio) | Dask 2 workers vs baseline | "
