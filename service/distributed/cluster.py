@@ -325,7 +325,7 @@ def connect(address: str, rulesets_dir: str | Path, catalog: Catalog, *,
             local = LocalCluster(
                 n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                 host="127.0.0.1", silence_logs=logging.ERROR,
-                dashboard_address=":0" if importlib.util.find_spec("bokeh") else None)
+                dashboard_address="127.0.0.1:0" if importlib.util.find_spec("bokeh") else None)
             client = Client(local)
         else:
             client = Client(address, timeout=wait_timeout)
