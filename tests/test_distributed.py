@@ -63,6 +63,15 @@ def test_a_worker_whose_folder_differs_refuses_the_work(catalog, tmp_path, monke
     assert f"not {folder_sha256(catalog)[:16]}" in plugin.refusal
 
 
+def test_a_scheduler_that_cannot_be_reached_is_said_so(catalog):
+    from service.distributed import ClusterError, connect
+
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(ClusterError, match=f"cannot reach the Dask scheduler at {address}"):
+        with connect(address, RULESETS, catalog, wait_timeout=2):
+            pass
+
+
 # ------------------------------------------------------------------------- a real cluster
 def free_port() -> int:
     with socket.socket() as sock:
