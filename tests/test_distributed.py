@@ -25,10 +25,12 @@ import pytest
 from service.checks.impact import Case, Impact, compare
 from service.decisions import InlineDecider
 from service.draws import Pool, run_draw
+from service.engine import CRASH_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"
 DRAW = "oinp.hcp.draw.tech-2019-07-12"
+CRASH = "C-CRASH"
 
 
 # ------------------------------------------------------------------------------ no cluster
@@ -82,7 +84,9 @@ def free_port() -> int:
 def dask_process(*args: str, log: Path) -> subprocess.Popen:
     # The worktree's own code on the workers, whatever `pip install -e` points at; workers
     # start an engine process each, which a daemonic process may not.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    # Their engine processes crash for real on the candidate CRASH (service.engine.CRASH_ENV).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+           CRASH_ENV: CRASH}
     return subprocess.Popen([sys.executable, "-m", "dask", *args], env=env, cwd=ROOT,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -168,6 +172,32 @@ def test_a_draw_on_the_cluster_is_the_draw_on_one_machine(scheduler, catalog, po
     assert result["retried_chunks"] == 0
     assert draw_store.load_draw(store, result["draw_id"])["retried_chunks"] == 0
     store.close()
+
+
+@pytest.mark.slow
+def test_an_engine_crash_on_a_worker_costs_a_retry_and_only_that_candidate(
+        scheduler, catalog, pool_records, monkeypatch):
+    from service.decisions import ProcessDecider
+    from service.distributed import connect
+
+    pool = [*pool_records[:150], {**pool_records[0], "candidate_id": CRASH}, *pool_records[150:300]]
+    # The reference: this machine's engine process, crashing on the same candidate.
+    monkeypatch.setenv(CRASH_ENV, CRASH)
+    decider = ProcessDecider(catalog, str(RULESETS))
+    expected_rows: list[dict] = []
+    try:
+        expected = run_draw(catalog, [decider], DRAW, Pool.from_records(pool), batch_size=20,
+                            on_candidate=expected_rows.append)
+    finally:
+        decider.close()
+    rows: list[dict] = []
+    with connect(scheduler, RULESETS, catalog) as cluster:
+        result = run_draw(catalog, cluster.slots(), DRAW, Pool.from_records(pool),
+                          batch_size=20, on_candidate=rows.append)
+    same_draw(result, rows, (expected, expected_rows))
+    assert [r["status"] for r in rows if r["candidate_id"] == CRASH] == ["error"]
+    assert result["counts"]["error"] == 1
+    assert result["retried_chunks"] == 1  # the chunk that held it, decided again in part
 
 
 @pytest.mark.slow

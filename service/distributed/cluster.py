@@ -21,8 +21,8 @@ The pieces:
 An engine crash on a worker is handled by the worker's engine process as on one machine (the
 candidate that crashed it gets an error of its own, the rest of its chunk goes to a fresh engine
 process); a worker that dies takes its chunks with it, and the scheduler gives them to another
-worker. Either way no candidate is lost or decided twice into the result: a chunk's result is
-taken once, from the attempt that finished.
+worker. Either way the chunk counts as retried, and no candidate is lost or decided twice into
+the result: a chunk's result is taken once, from the attempt that finished.
 """
 
 from __future__ import annotations
@@ -282,15 +282,15 @@ class DaskDecider:
 
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
-
-    def attempts(self) -> dict[int, int]:
-        """How many times each chunk of this client's has started so far, by its index."""
-        with self._lock:
-            return dict(self._attempts)
+        self._lock = threading.Lock()
+        self._engine_replaced = 0  # chunks during which a worker's engine process was replaced
 
     @property
     def retried_chunks(self) -> int:
-        return self.cluster.retried_chunks
+        """Chunks run again on another worker, and chunks decided again in part by a fresh
+        engine process after a crash."""
+        with self._lock:
+            return self.cluster.retried_chunks + self._engine_replaced
 
     def decide(self, ruleset_id: str, facts: Any, as_of=None, pinned=None) -> dict:
         result = self.decide_many([(ruleset_id, facts, as_of, pinned)])[0]
@@ -299,7 +299,12 @@ class DaskDecider:
         return result
 
     def decide_many(self, requests: Iterable[Any], reduce: Callable | None = None) -> list:
-        return self.cluster.result(self.cluster.submit(decide_batch, list(requests), reduce))
+        results, engine_restarts = self.cluster.result(
+            self.cluster.submit(decide_batch, list(requests), reduce))
+        if engine_restarts:
+            with self._lock:
+                self._engine_replaced += 1
+        return results
 
     def cancel(self) -> None:
         self.cluster.cancel()

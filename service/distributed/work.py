@@ -10,10 +10,13 @@ from ..live.decision_service import replay_record
 from ..store import Record
 
 
-def decide_batch(decider, _catalog, requests: list, reduce) -> list:
+def decide_batch(decider, _catalog, requests: list, reduce) -> tuple[list, int]:
     """A draw's batch: the decider's ``decide_many``, ``reduce`` applied in the engine
-    process, as on one machine."""
-    return decider.decide_many(requests, reduce)
+    process, as on one machine; and how many times the worker's engine process was replaced
+    meanwhile (a crash: the candidate that caused it has its error, the rest of the chunk was
+    decided again by a fresh engine process). One thread per worker: nothing else ran on it."""
+    restarts = decider.restarts
+    return decider.decide_many(requests, reduce), decider.restarts - restarts
 
 
 def impact_chunk(decider, catalog, ruleset_id: str, from_version: str, to_version: str,
