@@ -264,7 +264,7 @@ class _Run:
     # position -> (decision id, decision JSON, facts JSON), compressed (about 9 KB, not 150 KB)
     kept: dict[int, tuple[str, bytes, bytes]] = field(default_factory=dict)
     rulesets: list[dict] | None = None
-    retried_chunks: int = 0  # batches run again after a lost worker (a Dask cluster)
+    retried_chunks: int = 0  # batches run again after a lost worker or engine (a Dask cluster)
     others: Any = None  # temporary file of the other candidates' records, in position order
     results: Any = None  # temporary file of every candidate's record, in position order
 
