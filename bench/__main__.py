@@ -1,13 +1,14 @@
 """`python -m bench` (`make bench`): run every benchmark in bench/ and write docs/benchmarks.md.
 
     .venv/bin/python -m bench [--profiles N] [--fuzz-examples N]
-                              [--skip engine,api,draws,log,fuzz,changes]
+                              [--skip engine,api,draws,scaling,log,fuzz,changes]
                               [--out docs/benchmarks.md] [--json var/bench/results.json]
 
-Order: the engine benchmarks (bench/engine.py), the API, draw and decision log benchmarks when
-their modules exist (bench/api.py, bench/draws.py, bench/log.py, written separately), then the
-crash fuzz statistics (bench/crash_fuzz.py), then the cost of "what would change the outcome"
-(bench/what_would_change.py). The machine is shared and noisy: the report quotes
+Order: the engine benchmarks (bench/engine.py), the API, draw, scaling (Dask) and decision log
+benchmarks when their modules exist (bench/api.py, bench/draws.py, bench/scaling.py,
+bench/log.py, written separately), then the crash fuzz statistics (bench/crash_fuzz.py), then the
+cost of "what would change the outcome" (bench/what_would_change.py). The machine is shared and
+noisy: the report quotes
 medians and p99 and compares implementations as ratios measured in the same run; no test asserts
 a speed.
 
@@ -36,9 +37,9 @@ from bench import compare
 from bench import engine as engine_bench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("engine", "api", "draws", "log", "fuzz", "changes")
-OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws", "log": "bench.log",
-                    "changes": "bench.what_would_change"}
+SECTIONS = ("engine", "api", "draws", "scaling", "log", "fuzz", "changes")
+OPTIONAL_MODULES = {"api": "bench.api", "draws": "bench.draws", "scaling": "bench.scaling",
+                    "log": "bench.log", "changes": "bench.what_would_change"}
 
 
 def run_optional(section: str, quick: bool) -> dict:
@@ -415,7 +416,7 @@ def render(results: dict) -> str:
            "make bench      # sets up .venv, installs '.[test,bench]' (zen-engine pinned), runs "
            "python -m bench",
            ".venv/bin/python -m bench --quick                    # smoke run: 1,000 profiles",
-           ".venv/bin/python -m bench --skip api,draws,log,fuzz,changes  # engine only",
+           ".venv/bin/python -m bench --skip api,draws,scaling,log,fuzz,changes  # engine only",
            ".venv/bin/python -m bench.what_would_change --sample 20  # one section, Markdown out",
            ".venv/bin/python -m bench.engine 2000                # engine only, JSON to stdout",
            ".venv/bin/python -m bench --save-baseline            # and make this run the next "
@@ -423,7 +424,7 @@ def render(results: dict) -> str:
            "```", "",
            "All figures also go to `var/bench/results.json` (mismatching profiles in full). "
            "Options: `--profiles N` (default 10,000), `--seed`, `--fuzz-examples N` (default "
-           "1,000), `--skip engine,api,draws,log,fuzz,changes`.", ""]
+           "1,000), `--skip engine,api,draws,scaling,log,fuzz,changes`.", ""]
     out += ["## Before and after", "", compare.markdown(results, results.get("baseline")), ""]
     e = results.get("engine")
     if e:
@@ -437,6 +438,11 @@ def render(results: dict) -> str:
             "", "## 3. Draws", "", "<!-- section draws: written from bench/draws.py run() -->",
             render_optional(results.get("draws"), "It is to measure pools of 10,000, 50,000 "
                             "and 250,000 candidates: wall time, peak memory, growth (issue 12)."),
+            "", "### Past one machine: the same draw on Dask", "",
+            "<!-- section scaling: written from bench/scaling.py run() -->",
+            render_optional(results.get("scaling"), "It is to measure a draw over 10,000, "
+                            "50,000 and 250,000 candidates on this machine's engine processes "
+                            "and on a local Dask cluster of 1 and 2 workers (issue 22)."),
             "", "## 4. Decision log", "", "<!-- section log: written from bench/log.py run() -->",
             render_optional(results.get("log"), "It is to measure verify-log and replay over "
                             "100,000 records: time and memory (issue 12)."),
@@ -492,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                      "profiles": args.profiles, "seed": args.seed}
     if "engine" not in skip:
         results["engine"] = engine_bench.run(args.profiles, args.seed, progress=say)
-    for section in ("api", "draws", "log"):
+    for section in ("api", "draws", "scaling", "log"):
         if section not in skip:
             say(f"{section}: {OPTIONAL_MODULES[section]}")
             results[section] = run_optional(section, args.quick)

@@ -17,6 +17,9 @@ DEFAULT_TOKENS_FILE = "var/tokens"
 # before it is killed and replaced: well below gunicorn's worker timeout (60 s, service.serve),
 # so that a hung engine costs the request a 503, not the worker its life.
 DEFAULT_ENGINE_TIMEOUT = 30.0
+# The Dask scheduler that `decisions draw`, `diff` and `replay` run on when it is set
+# (tcp://HOST:PORT, or "local"); unset, they decide on this machine (docs/scaling.md).
+DASK_SCHEDULER_ENV = "DECISIONS_DASK_SCHEDULER"
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,26 @@ class Impact:
                 "median_of_changed": statistics.median(moved) if moved else 0}
         return out
 
+    def absorb(self, later: Impact) -> None:
+        """Add the tally of the cases that come after this one's (a chunk decided on another
+        machine): absorbing the chunks in order gives what one run over every case gives, to
+        the order of the examples and of every count."""
+        self.cases += later.cases
+        self.errors.update(later.errors)
+        self.outcomes.update(later.outcomes)
+        for name, values in later.shifts.items():
+            self.shifts.setdefault(name, []).extend(values)
+        for kind, examples in later.examples.items():
+            kept = self.examples.setdefault(kind, [])
+            kept.extend(examples[:EXAMPLES_PER_KIND - len(kept)])
+        self.not_in_force += later.not_in_force
+        self.derived.update(later.derived)
+        for top, tally in later.includers.items():
+            if top in self.includers:
+                self.includers[top].absorb(tally)
+            else:
+                self.includers[top] = tally
+
     def as_dict(self) -> dict[str, Any]:
         return {"ruleset": self.ruleset, "from": self.from_version, "to": self.to_version,
                 "cases": self.cases, "errors": dict(self.errors),

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from ..config import Config
+from .cluster import add_scheduler_option, cluster_for
 
 AUTO_PROCESSES_FROM_BYTES = 4 * 1024 * 1024  # about 5,000 profiles: below, decide in process
 
@@ -46,7 +48,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     draw.add_argument("--workers", type=int, default=None,
                       help="engine processes (0: decide in this process; default: 0 for a "
                            "small pool, else up to 2)")
-    draw.add_argument("--batch-size", type=int, default=100)
+    draw.add_argument("--batch-size", type=int, default=100,
+                      help="candidates per batch (per chunk on a Dask cluster)")
+    add_scheduler_option(draw)
     draw.add_argument("--no-record", action="store_true",
                       help="do not record the draw (nor check its id) in the decision log")
     draw.add_argument("--quiet", action="store_true", help="no progress on standard error")
@@ -107,6 +111,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
     store = None
     deciders: list[Any] = []
     outcomes = None
+    cluster = contextlib.ExitStack()
     try:
         if not args.no_record:
             # The invited candidates' decisions go to the log: signed like the service's own
@@ -128,7 +133,10 @@ def cmd_draw(args: argparse.Namespace) -> int:
         workers = args.workers
         if workers is None:
             workers = 0 if size < AUTO_PROCESSES_FROM_BYTES else min(2, os.cpu_count() or 1)
-        if workers <= 0:
+        on_cluster = cluster.enter_context(cluster_for(args, catalog))
+        if on_cluster is not None:
+            deciders = on_cluster.slots()
+        elif workers <= 0:
             deciders = [InlineDecider(catalog, compiled(catalog))]  # the catalog loaded above
         else:
             deciders = [ProcessDecider(catalog, args.rulesets) for _ in range(workers)]
@@ -138,15 +146,22 @@ def cmd_draw(args: argparse.Namespace) -> int:
         result = run_draw(
             catalog, deciders, args.ruleset, pool, draw_id=args.draw_id, version=args.version,
             store=store, caller=os.environ.get("USER") or "cli", batch_size=args.batch_size,
-            progress=None if args.quiet else _progress(started),
+            progress=None if args.quiet else _progress(started, deciders),
             on_candidate=(lambda row: outcomes.write(orjson.dumps(row) + b"\n"))
             if outcomes else None)
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # run_draw has cancelled the batches in flight (on the cluster too); the draw row, its
+        # invitations and outcomes are written in one transaction, so none of it is there.
+        print("\ncancelled: the batches in flight were dropped; the draw was not recorded",
+              file=sys.stderr)
+        return 130
     finally:
         for decider in deciders:
             decider.close()
+        cluster.close()
         if outcomes:
             outcomes.close()
         if store is not None:
@@ -164,13 +179,17 @@ def cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(started: float):
+def _progress(started: float, deciders: list[Any]):
+    """A line every 25,000 candidates, with the chunks run again so far on a cluster."""
     state = {"next": 25_000}
 
     def report(done: int) -> None:
         if done >= state["next"]:
             rate = done / max(time.monotonic() - started, 1e-9)
-            print(f"decided {done} candidates ({rate:.0f}/s)", file=sys.stderr, flush=True)
+            retried = deciders[0].retried_chunks if deciders else 0
+            print(f"decided {done} candidates ({rate:.0f}/s)"
+                  + (f", {retried} chunks retried" if retried else ""),
+                  file=sys.stderr, flush=True)
             state["next"] = done + 25_000
 
     return report
@@ -202,6 +221,8 @@ def render_draw(d: dict, lang: str = "en") -> str:
                f"{c['invited']}, below cutoff {c['below_cutoff']}, lost the tie-break "
                f"{c['tie_break']}, ineligible {c['ineligible']}, invalid {c['invalid']}, "
                f"duplicate {c['duplicate']}, engine errors {c['error']}")
+    if d.get("retried_chunks"):
+        out.append(f"chunks decided again after a lost worker or engine: {d['retried_chunks']}")
     if c["ineligible_by_requirement"]:
         out.append("ineligible by requirement of the draw: " + ", ".join(
             f"{k} {v}" for k, v in c["ineligible_by_requirement"].items()))

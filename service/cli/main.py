@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DecisionError, FactsError, RulesetError
+from .cluster import add_scheduler_option, cluster_for
 from .draws import add_commands as add_draw_commands
 from .ops import add_commands as add_ops_commands
 
@@ -139,28 +140,118 @@ def render_what_would_change(w: dict[str, Any], lang: str) -> str:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from ..checks.impact import compare, format_impact, read_cases
-    from ..decisions import InlineDecider
 
     try:
-        catalog, engine = _load(args.rulesets)
         if args.log:
             cases = _cases_from_log(args)
         else:
             cases = read_cases(args.cases)
-        impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
-                         args.from_version, args.to_version, cases,
-                         includers=not args.no_includers)
+        if args.scheduler:
+            impact = _diff_on_cluster(args, cases)
+        else:
+            from ..decisions import InlineDecider
+
+            catalog, engine = _load(args.rulesets)
+            impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
+                             args.from_version, args.to_version, cases,
+                             includers=not args.no_includers)
     except (OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ncancelled: the chunks in flight were dropped", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False, default=str))
     else:
         print(format_impact(impact))
     return 0
+
+
+def _diff_on_cluster(args: argparse.Namespace, cases):
+    """The impact computed chunk by chunk on the cluster's workers, joined in case order: the
+    same tally as one run (``Impact.absorb``)."""
+    from ..checks.impact import Impact
+    from ..distributed import chunked, impact_chunk
+    from ..rulesets import load_catalog
+
+    catalog = load_catalog(args.rulesets)
+    for version in (args.from_version, args.to_version):
+        catalog.version(args.ruleset, version)  # unknown here: said before the cluster starts
+    impact = Impact(args.ruleset, args.from_version, args.to_version)
+    with cluster_for(args, catalog) as cluster:
+        chunks = ((args.ruleset, args.from_version, args.to_version, chunk,
+                   not args.no_includers) for chunk in chunked(cases, args.chunk_size))
+        for tally in cluster.map(impact_chunk, chunks, progress=_chunk_progress("cases",
+                                                                                args.chunk_size)):
+            impact.absorb(tally)
+    return impact
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a range of the decision log: every record decided again with the versions it
+    names; one line per record that is not identical, a count of each result."""
+    import orjson
+
+    from ..config import Config
+    from ..store import Filters, Store
+
+    store = Store(args.database_url or Config.from_env().database_url)
+    counts = {"identical": 0, "different": 0, "failed": 0}
+    try:
+        records = store.scan(Filters(ruleset=args.ruleset, decided_from=args.decided_from,
+                                     decided_to=args.decided_to))
+        for outcome in _replays(args, records):
+            counts[outcome["result"]] += 1
+            if args.json:
+                print(orjson.dumps(outcome).decode())
+            elif outcome["result"] != "identical":
+                why = outcome.get("problem", {}).get("detail") or "; ".join(
+                    d["path"] for d in outcome["differences"][:5])
+                print(f"{outcome['result']}: {outcome['decision_id']}: {why}")
+    except DecisionError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ncancelled: the chunks in flight were dropped", file=sys.stderr)
+        return 130
+    finally:
+        store.close()
+    print(f"replayed {sum(counts.values())}: " + ", ".join(f"{k} {v}" for k, v in
+                                                          counts.items()), file=sys.stderr)
+    return 0 if counts["different"] == counts["failed"] == 0 else 1
+
+
+def _replays(args: argparse.Namespace, records):
+    if not args.scheduler:
+        from ..decisions import InlineDecider
+        from ..live.decision_service import replay_record
+
+        decider = InlineDecider(*_load(args.rulesets))
+        for record in records:
+            yield replay_record(decider, record)
+        return
+    from ..distributed import chunked, replay_chunk
+    from ..rulesets import load_catalog
+
+    with cluster_for(args, load_catalog(args.rulesets)) as cluster:
+        progress = _chunk_progress("records", args.chunk_size)
+        for outcomes in cluster.map(replay_chunk, ((chunk,) for chunk in
+                                                   chunked(records, args.chunk_size)),
+                                    progress=progress):
+            yield from outcomes
+
+
+def _chunk_progress(what: str, chunk_size: int):
+    """A progress line on standard error every 50 chunks."""
+    def report(done: int) -> None:
+        if done % 50 == 0:
+            print(f"{done * chunk_size} {what} done", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _cases_from_log(args: argparse.Namespace):
@@ -237,6 +328,14 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
+def _moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or time (ISO 8601): {text}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="decisions", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -269,7 +368,27 @@ def parser() -> argparse.ArgumentParser:
                       help="leave out the rulesets that include this one (by default each decides "
                            "the cases with the old and the new version in its chain)")
     diff.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    diff.add_argument("--chunk-size", type=int, default=100,
+                      help="cases per chunk on a Dask cluster")
+    add_scheduler_option(diff)
     diff.set_defaults(func=cmd_diff)
+
+    replay = sub.add_parser("replay", help="decide a range of the decision log again with the "
+                                           "versions each decision used; exit 1 when one "
+                                           "differs")
+    replay.add_argument("--ruleset", default=None, help="only decisions of this ruleset")
+    replay.add_argument("--from", dest="decided_from", type=_moment, default=None,
+                        help="decided at or after (YYYY-MM-DD or ISO 8601 time, UTC)")
+    replay.add_argument("--to", dest="decided_to", type=_moment, default=None,
+                        help="decided before (YYYY-MM-DD or ISO 8601 time, UTC)")
+    replay.add_argument("--json", action="store_true",
+                        help="every replay as JSON Lines, in log order")
+    replay.add_argument("--database-url", default=None)
+    replay.add_argument("--rulesets", default=DEFAULT_RULESETS)
+    replay.add_argument("--chunk-size", type=int, default=100,
+                        help="records per chunk on a Dask cluster")
+    add_scheduler_option(replay)
+    replay.set_defaults(func=cmd_replay)
 
     explain = sub.add_parser("explain", help="decide one set of facts and explain it")
     explain.add_argument("ruleset")

@@ -7,7 +7,11 @@ facts it was deciding get ``EngineUnavailableError`` (HTTP 503), nothing about t
 a fresh engine process is started, the other items of a batch are decided, and every other
 request goes on. The command line and the tests decide in process.
 
-Both deciders have the same interface, so the web layer does not know which it has.
+Both deciders have the same interface, so the web layer does not know which it has (and so
+has the decider over a Dask cluster, ``service.distributed.DaskDecider``): ``decide``,
+``decide_many``, ``retried_chunks`` (batches that had to run again elsewhere: always 0 on one
+machine, where a crash is handled inside the batch), ``cancel`` (drop batches in flight
+elsewhere: nothing to drop here) and ``close``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ Reduce = Callable[[dict], Any]
 class InlineDecider:
     """Decides in this process (command line, tests, benchmarks)."""
 
+    retried_chunks = 0
+
     def __init__(self, catalog, engine):
         self.catalog, self.engine = catalog, engine
 
@@ -60,6 +66,9 @@ class InlineDecider:
                 except DecisionError as exc:
                     out.append(exc)
         return out
+
+    def cancel(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -119,6 +128,7 @@ class ProcessDecider:
     fresh engine process, at most MAX_STOPS times per call and within the same deadline."""
 
     MAX_STOPS = 3
+    retried_chunks = 0  # a crash is handled inside the batch (see decide_many)
 
     def __init__(self, catalog, rulesets_dir: str, start_timeout: float = 120.0,
                  timeout: float = DEFAULT_ENGINE_TIMEOUT):
@@ -218,6 +228,9 @@ class ProcessDecider:
                     results[index] = answer
                 pending = []
         return results
+
+    def cancel(self) -> None:
+        pass  # a batch in this engine process ends within the deadline anyway
 
     def close(self) -> None:
         with self._lock:

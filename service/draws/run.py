@@ -264,6 +264,7 @@ class _Run:
     # position -> (decision id, decision JSON, facts JSON), compressed (about 9 KB, not 150 KB)
     kept: dict[int, tuple[str, bytes, bytes]] = field(default_factory=dict)
     rulesets: list[dict] | None = None
+    retried_chunks: int = 0  # batches run again after a lost worker or engine (a Dask cluster)
     others: Any = None  # temporary file of the other candidates' records, in position order
     results: Any = None  # temporary file of every candidate's record, in position order
 
@@ -418,9 +419,14 @@ def _assess(spec: DrawDefinition, deciders: Sequence[Any], pool: Pool, batch_siz
         except BaseException:
             for _, future in in_flight:
                 future.cancel()
+            # Batches already out on other machines (a Dask cluster) are dropped too, so that
+            # Ctrl-C does not wait for them; nothing has been recorded yet.
+            for decider in {id(d): d for d in deciders}.values():
+                decider.cancel()
             run.others.close()
             raise
     run.others.seek(0)
+    run.retried_chunks = sum(d.retried_chunks for d in {id(d): d for d in deciders}.values())
     return run
 
 
@@ -543,7 +549,7 @@ def _rank(spec: DrawDefinition, run: _Run, draw_id: str, pool: Pool, caller: str
         "expires_on": expires, "pool": {"size": run.counts["pool"], "sha256": pool.sha256,
                                         "source": pool.source},
         "rulesets": run.rulesets or [], "counts": counts, "cutoff": cutoff,
-        "results_sha256": None,
+        "results_sha256": None, "retried_chunks": run.retried_chunks,
     }
     summary["results_sha256"], run.results = _records(run, ranked, cutoff, invitations)
     return summary, invitations, logged(), _lines(run.results)

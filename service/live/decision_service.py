@@ -230,34 +230,7 @@ class DecisionService:
 
     def replay(self, decision_id: str) -> dict:
         """Decide the logged facts again with the ruleset versions the decision names."""
-        record = self.record(decision_id)
-        logged = orjson.loads(record.decision)
-        used = orjson.loads(record.rulesets)
-        outcome: dict[str, Any] = {"decision_id": decision_id, "rulesets": used,
-                                   "differences": []}
-        try:
-            pinned = {r["id"]: r["version"] for r in used}
-            replayed = self.rules.decider.decide(record.ruleset_id, orjson.loads(record.facts),
-                                                 dt.date.fromisoformat(record.as_of), pinned)
-        except EngineUnavailableError:
-            raise  # 503: the engine restarts; the auditor can simply ask again
-        except UnknownRulesetError as exc:
-            raise ReplayUnavailableError(f"{exc.detail}: this server no longer has a ruleset "
-                                         "version the decision used") from None
-        except DecisionError as exc:
-            return {**outcome, "result": "failed", "problem": exc.problem()}
-        # Rule texts aside: the versions are the same (pinned by sha256), and a decision logged
-        # before decisions left them to the version still holds them.
-        logged, replayed = _compared(logged), _compared(replayed)
-        # Nearly every replay is identical: equal canonical JSON says so (JSON keeps 1, 1.0 and
-        # true apart) at a fraction of the cost of the field-by-field walk, kept to name the
-        # differences when there are some.
-        logged_json, replayed_json = (orjson.dumps(d, option=orjson.OPT_SORT_KEYS)
-                                      for d in (logged, replayed))
-        differences = [] if logged_json == replayed_json else \
-            diff(logged, orjson.loads(replayed_json))  # JSON with JSON (tuples...)
-        return {**outcome, "result": "different" if differences else "identical",
-                "differences": differences}
+        return replay_record(self.rules.decider, self.record(decision_id))
 
     # -- rulesets
     def reload(self, remove: Collection[str] | None = None) -> tuple[Rules, bool]:
@@ -316,6 +289,42 @@ class DecisionService:
         except Exception as exc:  # any failure to reach the database means not ready
             checks["database"] = f"unreachable ({type(exc).__name__})"
         return checks
+
+
+def replay_record(decider: Any, record: Record) -> dict:
+    """Decide a logged record's facts again with the ruleset versions it names, through
+    ``decider`` (the service's, or a worker's on a Dask cluster for a range of the log), and
+    say whether the decision is identical. EngineUnavailableError and ReplayUnavailableError (a
+    version this decider's rulesets no longer have) are raised; any other failure to decide is
+    the outcome ``failed``."""
+    decision_id = record.decision_id
+    logged = orjson.loads(record.decision)
+    used = orjson.loads(record.rulesets)
+    outcome: dict[str, Any] = {"decision_id": decision_id, "rulesets": used,
+                               "differences": []}
+    try:
+        pinned = {r["id"]: r["version"] for r in used}
+        replayed = decider.decide(record.ruleset_id, orjson.loads(record.facts),
+                                  dt.date.fromisoformat(record.as_of), pinned)
+    except EngineUnavailableError:
+        raise  # 503: the engine restarts; the auditor can simply ask again
+    except UnknownRulesetError as exc:
+        raise ReplayUnavailableError(f"{exc.detail}: this server no longer has a ruleset "
+                                     "version the decision used") from None
+    except DecisionError as exc:
+        return {**outcome, "result": "failed", "problem": exc.problem()}
+    # Rule texts aside: the versions are the same (pinned by sha256), and a decision logged
+    # before decisions left them to the version still holds them.
+    logged, replayed = _compared(logged), _compared(replayed)
+    # Nearly every replay is identical: equal canonical JSON says so (JSON keeps 1, 1.0 and
+    # true apart) at a fraction of the cost of the field-by-field walk, kept to name the
+    # differences when there are some.
+    logged_json, replayed_json = (orjson.dumps(d, option=orjson.OPT_SORT_KEYS)
+                                  for d in (logged, replayed))
+    differences = [] if logged_json == replayed_json else \
+        diff(logged, orjson.loads(replayed_json))  # JSON with JSON (tuples...)
+    return {**outcome, "result": "different" if differences else "identical",
+            "differences": differences}
 
 
 def used_versions(catalog: Catalog, logged: Sequence[NewDecision]) -> list[dict[str, Any]]:

@@ -72,6 +72,7 @@ def record_draw(store: Store, summary: Mapping[str, Any], invited: Iterable[NewD
                 "caller": summary.get("caller"), "request_id": summary.get("request_id"),
                 "pool_size": summary["pool"]["size"], "pool_sha256": summary["pool"]["sha256"],
                 "results_sha256": summary["results_sha256"],
+                "retried_chunks": summary.get("retried_chunks", 0),
                 "summary": canonical_json(summary)}])
             rows = [{**{k: inv[k] for k in ("rank", "candidate_id", "position", "score",
                                               "profile_submitted_at", "expires_on",

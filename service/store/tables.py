@@ -57,6 +57,8 @@ draws = sa.Table(
     sa.Column("pool_sha256", sa.String(64), nullable=False),
     sa.Column("results_sha256", sa.String(64), nullable=False),
     sa.Column("summary", sa.Text(), nullable=False),
+    # chunks run again after a lost worker or engine on a Dask cluster (migration 0007)
+    sa.Column("retried_chunks", sa.Integer(), nullable=False, server_default="0"),
     sa.Index("ix_draws_ruleset", "ruleset_id", "ruleset_version"),
 )
 draw_invitations = sa.Table(

@@ -99,6 +99,10 @@ class DrawSchema(Strict):
     cutoff = fields.Nested(CutoffSchema, allow_none=True, required=True)
     results_sha256 = fields.String(required=True, metadata={
         "description": "sha256 of every candidate's outcome, as recorded"})
+    retried_chunks = fields.Integer(metadata={
+        "description": "chunks of the pool decided again after a lost worker or an engine "
+                       "crash on a Dask cluster (0 on one machine; absent from draws held "
+                       "before it was recorded)"})
     replayed = fields.Boolean(metadata={"description": "the draw id was held before: this is "
                                                       "the first result"})
 

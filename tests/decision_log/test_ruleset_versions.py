@@ -266,8 +266,8 @@ def test_processes_keep_the_same_versions_at_once(store):
 
 
 # -------------------------------------------------------------------------------- migrations
-def test_the_head_revision_is_0006():
-    assert Store.head_revision() == "0006"
+def test_the_head_revision_is_0007():
+    assert Store.head_revision() == "0007"
 
 
 def append_as_before_0003(store: Store, entries) -> None:
