@@ -160,12 +160,12 @@ def test_a_record_cannot_be_rewritten_by_inserting_it_again(log):
                         "(?, 'r', '1', 'forged', 't')", (kept,))
         assert raw.execute("SELECT content FROM ruleset_versions WHERE sha256 = ?",
                            (kept,)).fetchall() == [("kept",)]
-        draw = ("d1", "r", "1", kept, "2019-07-12", "t", None, None, 1, "p", "q", "{}")
+        draw = ("d1", "r", "1", kept, "2019-07-12", "t", None, None, 1, "p", "q", "{}", 0)
         with raw:
             raw.execute(f"INSERT INTO draws VALUES ({', '.join('?' * len(draw))})", draw)
         with pytest.raises(sqlite3.IntegrityError, match="append-only"), raw:
             raw.execute(f"REPLACE INTO draws VALUES ({', '.join('?' * len(draw))})",
-                        (*draw[:-1], '{"forged": true}'))
+                        (*draw[:-2], '{"forged": true}', 0))
     finally:
         raw.close()
     assert [r.outcome for r in log.scan()] == ["eligible"] * 6
