@@ -252,22 +252,25 @@ def test_a_first_start_makes_a_token_and_serves_it_with_metrics_from_every_worke
             return status
 
         # A big batch keeps one worker busy; the single decisions sent meanwhile can only be
-        # answered by the other one.
-        batch = json.dumps({"items": [json.loads(REQUEST)] * 400}).encode()
+        # answered by the other one. Singles go on until the batch is answered (a fixed number
+        # raced it: on a fast run the batch could end before they were sent).
+        batch = json.dumps({"items": [json.loads(REQUEST)] * 1000}).encode()
         batch_status = []
         busy = threading.Thread(target=lambda: batch_status.append(
             post("/v1/decisions/batch", batch)))
         busy.start()
         time.sleep(0.3)
-        singles = [post("/v1/decisions", REQUEST) for _ in range(5)]
+        singles = [post("/v1/decisions", REQUEST)]
+        while busy.is_alive() and len(singles) < 500:
+            singles.append(post("/v1/decisions", REQUEST))
         busy.join(timeout=60)
-        assert batch_status == [200] and singles == [201] * 5
+        assert batch_status == [200] and singles == [201] * len(singles)
 
         status, text = server.request("GET", "/metrics")
         assert status == 200
         decided = sum(sample.value for family in text_string_to_metric_families(text.decode())
                       for sample in family.samples if sample.name == "decisions_made_total")
-        assert decided == 405  # summed over both workers' multiprocess files
+        assert decided == 1000 + len(singles)  # summed over both workers' multiprocess files
         workers = {json.loads(line)["worker"] for line in server.output().splitlines()
                    if line.startswith("{") and '"route":"/v1/decisions' in line}
         assert len(workers) == 2
