@@ -330,7 +330,7 @@ def stages(catalog, engine, profiles, ruleset_id=ASSESSMENT) -> dict:
     original_durable = engine_module._durable
     catalog.validate = _Timed(original_validate, totals, VALIDATE)
     engine.evaluate = _Timed(original_evaluate, totals,
-                             lambda version, facts: f"{RUN}{version.id}")
+                             lambda version, *_: f"{RUN}{version.id}")
     overhead = _timer_overhead_ns()
     engine_module._durable = _DurableProxy(original_durable, totals)
     _Timed.calls = 0
