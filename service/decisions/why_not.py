@@ -82,7 +82,7 @@ def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None
             if value else gettext(lang, "none")
     if isinstance(value, Mapping):
         return gettext(lang, "given")
-    named = words.values.get(path or "", {}).get(value)
+    named = words.values.get(path or "", {}).get(str(value))  # titles are keyed as written
     if named:
         return named[lang]
     if isinstance(value, float) and not math.isfinite(value):
@@ -267,7 +267,7 @@ def _traced(fact: str, lang: str, words: Words, depth: int = 0) -> str:
             child = child[len(prefix):] if child.startswith(prefix) else child
             shown = show(value, lang, words, path)
             # A value in words says what it is ("IELTS General Training"); a number needs its name.
-            named = path in words.values and value in words.values[path]
+            named = str(value) in words.values.get(path, {})
             groups.setdefault(words.titles[parent][lang], []).append(
                 shown if named else f"{child} {shown}")
         else:

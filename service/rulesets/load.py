@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from marshmallow import ValidationError
 
@@ -27,7 +28,7 @@ from .model import (
     flatten_facts,
     list_facts,
 )
-from .names import CLASSIFICATIONS_DIR, Classification, classification
+from .names import CLASSIFICATIONS_DIR, Classification, classification, spec_at
 from .schemas import ClassificationSchema, ContractSchema, RulesetSchema, schema_problems
 from .yamlfile import dotted, line_of, load_yaml
 
@@ -65,12 +66,10 @@ def load_catalog(root: str | Path) -> Catalog:
         if path.name.endswith(CASES_SUFFIX) or path.parent in (root / CONTRACTS_DIR,
                                                                 root / CLASSIFICATIONS_DIR):
             continue
-        display = _display(path, root)
-        try:
-            data, lines = load_yaml(path, display)
-        except RulesetError as exc:
-            problems.extend(exc.problems)
+        read = _read(path, root, problems)
+        if read is None:
             continue
+        data, lines, display = read
         if not isinstance(data, dict):
             problems.append(Problem(display, 1, "", "a ruleset file is a mapping of keys"))
             continue
@@ -115,17 +114,27 @@ def load_catalog(root: str | Path) -> Catalog:
     return Catalog(versions, root, classifications)
 
 
+def _read(path: Path, root: Path, problems: list[Problem]) -> tuple[Any, dict, str] | None:
+    """A file's data, the line of each key and its name as problems show it; None (its
+    problems added to ``problems``) when it is not YAML."""
+    display = _display(path, root)
+    try:
+        data, lines = load_yaml(path, display)
+    except RulesetError as exc:
+        problems.extend(exc.problems)
+        return None
+    return data, lines, display
+
+
 def _load_classifications(root: Path, problems: list[Problem]) -> dict[str, Classification]:
     """The classifications' titles (``classifications/*.yaml``), by id; problems go to
     ``problems``."""
     out: dict[str, Classification] = {}
     for path in sorted((root / CLASSIFICATIONS_DIR).glob("*.yaml")):
-        display = _display(path, root)
-        try:
-            data, lines = load_yaml(path, display)
-        except RulesetError as exc:
-            problems.extend(exc.problems)
+        read = _read(path, root, problems)
+        if read is None:
             continue
+        data, lines, display = read
         try:
             loaded = ClassificationSchema().load(data if isinstance(data, dict) else {})
         except ValidationError as exc:
@@ -342,7 +351,7 @@ def _contract_changes(contract: dict, display: str, lines: dict) -> tuple[Change
             problem(i, "id", f"another change is also called '{raw['id']}'")
             continue
         seen_ids.add(raw["id"])
-        spec = _spec_at(contract["facts"], raw["fact"])
+        spec = spec_at(contract["facts"], raw["fact"])
         if spec is None:
             problem(i, "fact", f"unknown fact '{raw['fact']}'{names.suggest(raw['fact'])}")
             continue
@@ -396,17 +405,6 @@ def _contract_changes(contract: dict, display: str, lines: dict) -> tuple[Change
     if problems:
         raise RulesetError(problems)
     return tuple(out)
-
-
-def _spec_at(specs: Mapping[str, dict], path: str) -> dict | None:
-    """The spec of a contract fact by dotted path (``first_language.writing``), or None."""
-    spec: dict | None = None
-    for part in path.split("."):
-        if specs is None or part not in specs:
-            return None
-        spec = specs[part]
-        specs = spec.get("fields")
-    return spec
 
 
 def _fits(spec: dict, value) -> bool:
