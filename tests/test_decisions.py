@@ -118,7 +118,8 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
                 "fr": ("Ne satisfait pas aux critères de la catégorie FEER 0 à 3",
                        "Catégorie FEER (0 à 5) de l'offre d'emploi de l'Ontario selon la CNP "
                        "2021\u00a0: 4 (d'après Offre d'emploi de l'Ontario\u00a0: code CNP 2021 "
-                       "du poste 44101), il faut au plus 3.")}
+                       "du poste 44101 (Aides de maintien à domicile, aides familiaux/familiales "
+                       "et personnel assimilé)), il faut au plus 3.")}
     for lang, (outcome_title, because) in expected.items():
         shown = localized(d, lang)
         assert (shown["outcome"], shown["outcome_title"]) == ("does_not_meet_criteria",
