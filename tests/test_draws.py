@@ -167,7 +167,7 @@ def test_blame_follows_both_programs_down_to_the_facts(small):
     decision = decider.decide("test.draw.small", candidate(
         "X", "2019-01-01T10:00:00Z", canadian_work_years=0, foreign_work_years=0),
         dt.date(2019, 7, 12))
-    failed, leaves = blame(decision)
+    failed, leaves = blame(decision, catalog)
     assert failed == ["crs-floor", "tech-draw-criteria"]  # 379 points, and no program
     assert leaves[0] == {"ruleset": "test.draw.small", "rule": "crs-floor", "path": [
         "crs-floor"], "because": {

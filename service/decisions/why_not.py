@@ -47,20 +47,23 @@ class Words:
 NO_WORDS = Words()
 
 
-def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS
-         ) -> dict[str, str]:
-    """A ``because:`` template in each language, with each ``{name}`` replaced by the value."""
+def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS,
+         langs: tuple[str, ...] = LANGUAGES) -> dict[str, str]:
+    """A ``because:`` template in each language of ``langs``, with each ``{name}`` replaced by
+    the value."""
     def filled(lang: str) -> str:
         return PLACEHOLDER.sub(lambda m: show(values.get(m.group(1)), lang, words, m.group(1)),
                                text[lang])
 
-    return {lang: filled(lang) for lang in LANGUAGES}
+    return {lang: filled(lang) for lang in langs}
 
 
-def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS) -> dict[str, str]:
-    """The generated why-not of a requirement as one sentence in each official language."""
-    return {lang: _sentence(_because(_applicable(reason), lang, words), lang)
-            for lang in LANGUAGES}
+def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS,
+                 langs: tuple[str, ...] = LANGUAGES) -> dict[str, str]:
+    """The generated why-not of a requirement as one sentence in each language of ``langs``
+    (both official languages unless asked for one)."""
+    applicable = _applicable(reason)
+    return {lang: _sentence(_because(applicable, lang, words), lang) for lang in langs}
 
 
 # ------------------------------------------------------------------------------------- values

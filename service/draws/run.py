@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from ..decisions import NO_TEXTS, catalog_texts, why_nots
 from ..errors import (
     CONTROL_CHARACTER,
     CONTROL_MESSAGE,
@@ -191,10 +192,13 @@ def _parse(position: int, text: bytes | str) -> tuple[int, Any, str | None]:
 
 
 # ------------------------------------------------------------------------------- explanations
-def blame(decision: Mapping[str, Any]) -> tuple[list[str], list[dict]]:
+def blame(decision: Mapping[str, Any], catalog: Catalog | None = None
+          ) -> tuple[list[str], list[dict]]:
     """Why a candidate does not meet the draw: the draw ruleset's own failed requirements, and
     the requirements that explain them, followed through ``ALIAS.met`` into included rulesets
-    down to the ones that fail on the candidate's own facts (the leaves)."""
+    down to the ones that fail on the candidate's own facts (the leaves), each with its why-not
+    in words (written here, from the versions of ``catalog``: the draw's record keeps them)."""
+    because = why_nots(decision, catalog_texts(catalog) if catalog is not None else NO_TEXTS)
     failed: dict[str, list[dict]] = {}
     for req in decision["requirements"]:
         if not req["met"]:
@@ -216,7 +220,9 @@ def blame(decision: Mapping[str, Any]) -> tuple[list[str], list[dict]]:
             elif (req["ruleset"], req["rule"]) not in seen:
                 seen.add((req["ruleset"], req["rule"]))
                 leaves.append({"ruleset": req["ruleset"], "rule": req["rule"],
-                               "path": list(here), "because": req.get("because")})
+                               "path": list(here),
+                               "because": req.get("because") or because.get(
+                                   (req["ruleset"], req["rule"]))})
 
     walk(top, (), frozenset({top}))
     return [r["rule"] for r in failed.get(top, [])], leaves
@@ -430,7 +436,7 @@ def _assess(spec: DrawDefinition, deciders: Sequence[Any], pool: Pool, batch_siz
     return run
 
 
-def draw_view(decision: Mapping[str, Any], score: str) -> dict:
+def draw_view(decision: Mapping[str, Any], catalog: Catalog, score: str) -> dict:
     """What a draw needs of one decision, made where the decision is made (in the engine
     process): the versions, the score, met or not and, when not, the blame; the whole decision
     only when met (compressed JSON), since only an eligible candidate can be invited and have
@@ -442,7 +448,7 @@ def draw_view(decision: Mapping[str, Any], score: str) -> dict:
                      for r in decision["rulesets"]],
         "score": (decision["scores"].get(score) or {}).get("total"),
         "met": met,
-        "blame": None if met else blame(decision),
+        "blame": None if met else blame(decision, catalog),
         "decision_id": decision["decision_id"],
         "decision": zlib.compress(orjson.dumps(decision), 1) if met else None,
     }

@@ -325,7 +325,7 @@ def export():
 def decision(decision_id: str):
     record = service().record(decision_id)
     catalog = service().rules.catalog
-    view = data.decision_view(record, catalog, lang(), service().texts_of)
+    view = data.decision_view(record, catalog, lang(), service().texts)
     charts_ = {}
     for score in view["scores"]:
         charts_[score["name"]] = charts.bars(
@@ -518,7 +518,7 @@ def _impact_view(impact: Impact, catalog, ruleset_id: str) -> dict:
                 else gettext("%(score)s goes down", score=score.upper())
         shown = []
         for item in items:
-            before, after = (localized(service().shown(item[side]), language_)
+            before, after = (localized(service().shown(item[side], language_), language_)
                              for side in ("from", "to"))
             lost, gained = data.rule_changes(before, after)
             shown.append({"case": item["case"], "before": before, "after": after,

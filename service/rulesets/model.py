@@ -17,7 +17,7 @@ from .. import conditions as cond
 from ..errors import FactsError, UnknownRulesetError, did_you_mean
 from .facts import facts_schema, validate_facts
 from .names import Classification, fact_words, of_value, spec_at, titled_values
-from .texts import content_texts
+from .texts import REVOKED_RULE, content_texts
 
 
 @dataclass
@@ -131,6 +131,16 @@ class RulesetVersion:
         decision names rules by key; these texts are filled in when it is shown. Taken from
         the canonical content, exactly as for a version the decision log keeps."""
         return content_texts(self.canonical)
+
+    @functools.cached_property
+    def because_texts(self) -> dict[str, dict]:
+        """The ``because:`` text of each requirement that has one, by rule key, as written (a
+        revoked version's one requirement included): what its why-not says in words."""
+        out = {raw["id"]: raw["because"] for raw in self.raw.get("rules") or ()
+               if raw.get("because")}
+        if "revoked" in self.raw:
+            out[REVOKED_RULE] = self.raw["revoked"]["because"]
+        return out
 
     def kept(self) -> dict[str, Any]:
         """This version as the decision log keeps it (``Store.keep_versions``)."""
@@ -361,9 +371,10 @@ class Catalog:
     def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
         """Fact titles, enum words and the facts holding occupation codes of every version of
         one decision's chain (``version_words``), later versions over earlier ones; built once
-        per chain."""
+        per chain (of loaded versions, or of versions the decision log keeps)."""
         versions = list(versions)
-        key = tuple((v.id, v.version) for v in versions)
+        # By content: a version the log keeps may share its id and number with another.
+        key = tuple(v.sha256 for v in versions)
         found = self._words.get(key)
         if found is None:
             titles: dict[str, dict] = {}
@@ -374,7 +385,9 @@ class Catalog:
                 titles.update(more_titles)
                 values.update(more_values)
                 coded |= more_coded
-            found = self._words[key] = (titles, values, frozenset(coded))
+            found = (titles, values, frozenset(coded))
+            if len(self._words) < 10_000:
+                self._words[key] = found
         return found
 
     def corrected_by(self, version: RulesetVersion) -> RulesetVersion | None:
