@@ -50,7 +50,7 @@ from ..errors import (
     EngineUnavailableError,
     FactsError,
 )
-from ..i18n import both
+from ..i18n import both, gettext, moment_words
 from ..rulesets import Catalog, RulesetVersion
 from ..store import NewDecision, Store, canonical_json
 from ..store import draws as draw_store
@@ -226,6 +226,15 @@ def blame(decision: Mapping[str, Any], catalog: Catalog | None = None
 
     walk(top, (), frozenset({top}))
     return [r["rule"] for r in failed.get(top, [])], leaves
+
+
+def _moment(text: str | None) -> Callable[[str], str]:
+    """An ISO 8601 UTC time (as the draw keeps it) in words, for ``both``: the day as each
+    language writes it (i18n.moment_words)."""
+    if text is None:
+        return lambda lang: gettext(lang, "not given")
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return lambda lang: moment_words(moment, lang)
 
 
 def _submitted(facts: Mapping[str, Any]) -> tuple[str | None, int]:
@@ -587,9 +596,9 @@ def _records(run: _Run, ranked: list[_Eligible], cutoff: dict | None,
                 detail = {"cutoff": cutoff["score"], "tie_break_at": cutoff["tie_break_at"],
                           "because": both(
                               "{score} points equals the cutoff, but the profile was submitted "
-                              "at {submitted}, after the tie-break time {tie_break}",
-                              score=entry.score, submitted=entry.submitted or "(not given)",
-                              tie_break=cutoff["tie_break_at"])}
+                              "on {submitted}, after the tie-break time, {tie_break}",
+                              score=entry.score, submitted=_moment(entry.submitted),
+                              tie_break=_moment(cutoff["tie_break_at"]))}
             yield {"position": entry.position, "candidate_id": entry.candidate_id,
                    "status": status, "score": entry.score, "rank": rank,
                    "profile_submitted_at": entry.submitted, "detail": detail}

@@ -268,6 +268,7 @@ class Catalog:
         self._by_sha256 = {v.sha256: v for v in self.all_versions()}
         self._corrected_by = {(v.id, v.corrects): v for v in self.all_versions() if v.corrects}
         self._words: dict[tuple, tuple[dict, dict, frozenset]] = {}
+        self._check_messages: dict[str, dict[str, str]] = {}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]
@@ -348,6 +349,16 @@ class Catalog:
         for v in ([top] if top is not None else self.all_versions()):
             specs.update(self.facts_for(v))
         return fact_words(specs, facts, lang, occupation)
+
+    def check_messages(self, lang: str) -> dict[str, str]:
+        """What each contract check of the loaded versions says, English -> ``lang`` (a 422
+        names the English; the API answers in the language asked for)."""
+        found = self._check_messages.get(lang)
+        if found is None:
+            found = self._check_messages[lang] = {
+                check.message["en"]: check.message[lang]
+                for v in self.all_versions() for check in v.checks}
+        return found
 
     def by_sha256(self, sha256: str) -> RulesetVersion | None:
         """The loaded version with exactly this content, if any."""
