@@ -17,7 +17,7 @@ from typing import Any
 
 from ..i18n import LANGUAGES
 from ..rulesets import Catalog, RulesetVersion, default_alias
-from ..rulesets.model import version_words
+from ..rulesets.model import chain_words
 from .why_not import Words, because_text, fill
 
 RULE_TEXTS = {"fired": ("title", "reference"), "requirements": ("title", "reference",
@@ -47,17 +47,9 @@ class TextSource:
         return found
 
     def words(self, versions: list[RulesetVersion]) -> tuple[dict, dict, frozenset]:
-        if self.catalog is not None:
-            return self.catalog.words(versions)
-        titles: dict = {}
-        values: dict = {}
-        coded: set = set()
-        for v in versions:
-            more = version_words(v)
-            titles.update(more[0])
-            values.update(more[1])
-            coded |= more[2]
-        return titles, values, frozenset(coded)
+        """Fact titles, enum words and coded facts of the versions (``Catalog.words``)."""
+        return self.catalog.words(versions) if self.catalog is not None \
+            else chain_words(versions)
 
     def code_title(self, code: str, lang: str) -> str | None:
         return self.catalog.code_title(code, lang) if self.catalog is not None else None

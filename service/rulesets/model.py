@@ -213,6 +213,19 @@ def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, d
     return titles, values, coded
 
 
+def chain_words(versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
+    """``version_words`` of the versions of one decision's chain, later over earlier."""
+    titles: dict[str, dict] = {}
+    values: dict[str, dict] = {}
+    coded: set[str] = set()
+    for v in versions:
+        more_titles, more_values, more_coded = version_words(v)
+        titles.update(more_titles)
+        values.update(more_values)
+        coded |= more_coded
+    return titles, values, frozenset(coded)
+
+
 def _lower_first(text: str) -> str:
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
@@ -388,15 +401,7 @@ class Catalog:
         key = tuple(v.sha256 for v in versions)
         found = self._words.get(key)
         if found is None:
-            titles: dict[str, dict] = {}
-            values: dict[str, dict] = {}
-            coded: set[str] = set()
-            for v in versions:
-                more_titles, more_values, more_coded = version_words(v)
-                titles.update(more_titles)
-                values.update(more_values)
-                coded |= more_coded
-            found = (titles, values, frozenset(coded))
+            found = chain_words(versions)
             if len(self._words) < 10_000:
                 self._words[key] = found
         return found
