@@ -208,7 +208,10 @@ def value_words(catalog: Catalog, fact: str, value: Any, lang: str) -> str | Non
     (an occupation code a rule names, derives or compares)."""
     if not isinstance(value, str):
         return None
-    return catalog.value_title(fact, value, lang) or catalog.code_title(value, lang)
+    words = catalog.value_title(fact, value, lang)
+    if words == value:  # a code whose words are itself (``tech_2016: 2173``): say its title
+        words = None
+    return words or catalog.code_title(value, lang)
 
 
 @dataclass
