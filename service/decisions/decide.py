@@ -81,6 +81,12 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
         cond.set_path(working, f"{alias}.outcome", outcome["code"])
+        if version.outcome_when == "any":  # each alternative on its own: ALIAS.NAME.met
+            for rule, entry in stage:
+                name = f"{alias}.{rule.id.replace('-', '_')}"
+                cond.set_path(working, f"{name}.met", entry["met"])
+                words.outcomes[name] = {"title": rule.title, "failed": [],
+                                        "because": entry.get("because")}
         used.append({**version.ref(), "as": alias, "outcome": outcome["code"], "met": met})
 
     return {

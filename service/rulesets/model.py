@@ -239,6 +239,17 @@ def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
     return out
 
 
+def alternative_names(version: RulesetVersion) -> list[str]:
+    """The requirements of a ruleset of alternatives (``met_when: any``) an includer may read
+    one by one, as ``ALIAS.NAME.met``: each requirement id with dashes as underscores (the
+    Express Entry categories: ``categories.healthcare.met``, ``categories.senior_managers.met``).
+    A ruleset whose outcome needs every requirement exports only ``ALIAS.met``."""
+    if version.outcome_when != "any":
+        return []
+    return [rule["id"].replace("-", "_") for rule in version.raw.get("rules") or []
+            if "require" in rule]
+
+
 QUOTED_CODE = re.compile(r"""['"]([0-9]{4,5})['"]""")  # a code as a condition writes it
 
 
