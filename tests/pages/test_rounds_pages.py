@@ -42,7 +42,8 @@ def test_a_round_ruleset_shows_the_round_as_ircc_published_it(client):
         assert shown in published, shown
     french = text(client.get(f"/rulesets/{ROUND}", headers={"Accept-Language": "fr"}))
     published = french.split('id="published-round"')[1].split("</table>")[0]
-    assert "Ronde no 252 telle qu" in published and "Professions de la santé (version 1)" in published
+    assert "Ronde no 252 telle qu" in published
+    assert "Professions de la santé (version 1)" in published
     assert "Note SCG du candidat le moins bien classé invité" in published
 
 
