@@ -79,3 +79,19 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert main(["pool", "generate", "--size", "5", "--seed", "1", "--distribution",
                  "1999"]) == 1
     assert "no distribution" in capsys.readouterr().err
+
+
+def test_a_federal_round_prints_its_own_cutoff_and_the_published_one(tmp_path, capsys):
+    from tests.pages.test_rounds_pages import ROUND, round_pool
+
+    pool = tmp_path / "round.jsonl"
+    pool.write_bytes(b"".join(orjson.dumps(c) + b"\n" for c in round_pool()))
+    assert main(["draw", ROUND, "--pool", str(pool), "--no-record", "--rulesets",
+                 str(RULESETS), "--workers", "0", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    # Two of the three are eligible at 476 points: both invited, the later one is the cutoff.
+    assert ("invited 2 of 500 planned; cutoff 476 CRS points; tie-break time "
+            "2022-11-12T12:47:28Z (not needed)") in text
+    assert ("published: round #252 of 2023-06-28T14:04:34Z (Healthcare occupations (Version "
+            "1)): 500 invitations, lowest CRS score invited 476, tie-break time "
+            "2022-11-12T12:47:27Z") in text

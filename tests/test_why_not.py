@@ -214,3 +214,29 @@ def test_a_logged_decision_reads_in_the_words_of_the_version_it_used(catalog, en
 def _because(decision, rule):
     [because] = [r["because"] for r in decision["requirements"] if r["rule"] == rule]
     return because
+
+
+def test_a_requirement_on_one_alternative_says_that_alternatives_own_why_not(catalog, engine):
+    """A round type reads one category of express-entry.categories (met_when: any) as
+    ``categories.healthcare.met``: met or not as that category alone, and, when not met, its
+    why-not is the category's own, in both languages, not the list of every category missed."""
+    facts = {"candidate_id": "C-ALT", "age": 30, "marital_status": "single",
+             "education": "bachelors", "education_assessed": True,
+             "first_language": {"test": "clb", "reading": 9, "writing": 9, "listening": 9,
+                                "speaking": 9},
+             "canadian_work_years": 1, "foreign_work_years": 3, "primary_noc": "21231",
+             "noc_version": "2021", "intends_to_reside_in": "ON", "settlement_funds_cad": 20000,
+             "work_history": [{"noc": "21231", "noc_version": "2021", "start": "2022-06-01",
+                               "end": None, "hours_per_week": 40, "in_canada": True}]}
+    stem = decide(catalog, engine, "express-entry.round-type.stem", facts, dt.date(2023, 7, 5))
+    assert stem["outcome"] == "eligible_for_the_round_type"
+    healthcare = with_texts(decide(catalog, engine, "express-entry.round-type.healthcare", facts,
+                                   dt.date(2023, 7, 5)), catalog_texts(catalog))
+    by_rule = {(r["ruleset"], r["rule"]): r for r in healthcare["requirements"]}
+    own = by_rule[("express-entry.categories", "healthcare")]
+    category = by_rule[("express-entry.round-type.healthcare", "category")]
+    assert not category["met"] and category["matched"] == {"categories.healthcare.met": False}
+    for lang in ("en", "fr"):
+        mine, theirs = category["because"][lang], own["because"][lang]  # as a sentence
+        assert mine == theirs[:1].upper() + theirs[1:].rstrip(".") + "."
+    assert "STEM" not in category["because"]["en"]  # the category met is not listed

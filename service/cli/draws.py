@@ -217,6 +217,12 @@ def render_draw(d: dict, lang: str = "en") -> str:
                    f"{d['expires_on']}")
     else:
         out.append(f"no candidate is eligible: no invitation ({d['invitations_planned']} planned)")
+    published = d.get("published")
+    if published:  # the round as the government published it, over its own pool
+        out.append(f"published: round #{published['round']} of {published['time']} "
+                   f"({published['type']}): {published['invitations']} invitations, lowest "
+                   f"{d['score'].upper()} score invited {published['lowest_score']}, tie-break "
+                   f"time {published['tie_break']}")
     out.append(f"pool {c['pool']}: assessed {c['assessed']}, eligible {c['eligible']}, invited "
                f"{c['invited']}, below cutoff {c['below_cutoff']}, lost the tie-break "
                f"{c['tie_break']}, ineligible {c['ineligible']}, invalid {c['invalid']}, "

@@ -24,7 +24,7 @@ from typing import Any
 from .. import conditions as cond
 from ..engine import Engine
 from ..errors import EvaluationError
-from ..rulesets import Catalog, Rule, RulesetVersion
+from ..rulesets import Catalog, Rule, RulesetVersion, alternative
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -72,6 +72,9 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
         cond.set_path(working, f"{alias}.outcome", outcome["code"])
+        if version.outcome_when == "any":  # each alternative on its own: ALIAS.NAME.met
+            for (_, rule), entry in zip(version.requirements, stage_requirements, strict=True):
+                cond.set_path(working, f"{alternative(alias, rule.id)}.met", entry["met"])
         used.append({**version.ref(), "as": alias, "outcome": outcome["code"], "met": met})
 
     return {

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..i18n import LANGUAGES
-from ..rulesets import Catalog, RulesetVersion, default_alias
+from ..rulesets import Catalog, RulesetVersion, alternative, default_alias
 from ..rulesets.model import chain_words
 from .why_not import Words, because_text, fill
 
@@ -145,6 +145,14 @@ def why_nots(decision: Mapping[str, Any], texts: TextSource,
         outcome = version.outcome["met" if met else "not_met"]["title"] if version is not None \
             else {lang: ref.get("outcome", "") for lang in langs}
         words.outcomes[alias] = {"title": outcome, "failed": failed}
+        if version is not None and version.outcome_when == "any":
+            # An includer may read one alternative alone (ALIAS.NAME.met): its why-not is then
+            # that alternative's own, not the list of every alternative missed.
+            for entry in unmet.get(ref["id"], ()):
+                rule = version.texts.get(entry["rule"])
+                words.outcomes[alternative(alias, entry["rule"])] = {
+                    "title": rule["title"] if rule else {lang: entry["rule"] for lang in langs},
+                    "failed": [], "because": out[(ref["id"], entry["rule"])]}
     return out
 
 

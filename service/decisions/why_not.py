@@ -272,6 +272,9 @@ def _traced(fact: str, lang: str, words: Words, depth: int = 0) -> str:
 
 
 def _included(outcome: Mapping[str, Any], lang: str) -> str:
+    if "because" in outcome:  # one alternative of a ruleset of alternatives: ALIAS.NAME.met
+        because = outcome["because"]  # its own why-not says what it needs and what was found
+        return because[lang].rstrip(".") if because else outcome["title"][lang]
     failed = outcome["failed"]
     title = outcome["title"][lang]
     if not failed:

@@ -566,6 +566,9 @@ def _rank(spec: DrawDefinition, run: _Run, draw_id: str, pool: Pool, caller: str
         "rulesets": run.rulesets or [], "counts": counts, "cutoff": cutoff,
         "results_sha256": None, "retried_chunks": run.retried_chunks,
     }
+    published = (spec.version.draw or {}).get("published")
+    if published:  # a round the government held: what it published, beside what was found here
+        summary["published"] = published
     summary["results_sha256"], run.results = _records(run, ranked, cutoff, invitations)
     return summary, invitations, logged(), _lines(run.results)
 

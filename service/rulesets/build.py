@@ -12,6 +12,7 @@ from ..errors import ConditionError, Problem, RulesetError, did_you_mean
 from .model import (
     Rule,
     RulesetVersion,
+    alternative_names,
     bucket_paths,
     exported_names,
     flatten_facts,
@@ -57,6 +58,8 @@ def _names_for(v: RulesetVersion, by_id: Mapping[str, list[RulesetVersion]]) -> 
                 seen.add((other.id, other.version))
                 facts.update(flatten_facts(other.facts))
                 facts.update(exported_names(other))
+                facts.update({f"{alias}.{name}.met": cond.Field("boolean")
+                              for name in alternative_names(other)})
                 stack.append(other)
     facts.update({name: cond.Field(spec["type"], tuple(spec["enum"]) if spec.get("enum")
                                    else None) for name, spec in v.derives.items()})

@@ -439,6 +439,11 @@ def _describe(spec: dict) -> str:
     return spec["type"] + (f", {', '.join(limits)}" if limits else "")
 
 
+# A round's published results, as constants its rules may read (docs/rulesets.md, "Draws").
+PUBLISHED_CONSTANTS = {"published_lowest_score": "lowest_score",
+                       "published_tie_break": "tie_break"}
+
+
 def _shell(loaded: dict, lines: dict, display: str, canonical: str,
            contracts: Mapping[str, tuple[dict, str]],
            checks: Mapping[str, tuple[Check, ...]],
@@ -480,6 +485,15 @@ def _shell(loaded: dict, lines: dict, display: str, canonical: str,
             constants[name] = {"value": raw}
     if item_problems:
         raise RulesetError(item_problems)
+    published = (loaded.get("draw") or {}).get("published")
+    if published:  # the round's published cutoff, for the round's own rules to read
+        for name, key in PUBLISHED_CONSTANTS.items():
+            if name in constants:
+                raise RulesetError([Problem(display, lines.get(("constants", name)),
+                                            f"constants.{name}",
+                                            f"already given by draw.published.{key}")])
+            constants[name] = {"value": published[key], "reference": published["reference"],
+                               "note": f"draw.published.{key}"}
     return RulesetVersion(
         id=loaded["id"], version=loaded["version"],
         effective_from=loaded["effective"]["from_"], effective_to=loaded["effective"].get("to"),

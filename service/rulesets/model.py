@@ -262,6 +262,27 @@ def exported_names(version: RulesetVersion) -> dict[str, cond.Field]:
     return out
 
 
+def alternative_names(version: RulesetVersion) -> list[str]:
+    """The requirements of a ruleset of alternatives (``met_when: any``) an includer may read
+    one by one, as ``ALIAS.NAME.met``: each requirement id with dashes as underscores (the
+    Express Entry categories: ``categories.healthcare.met``, ``categories.senior_managers.met``).
+    A ruleset whose outcome needs every requirement exports only ``ALIAS.met``."""
+    if version.outcome_when != "any":
+        return []
+    return [_fact_name(rule["id"]) for rule in version.raw.get("rules") or []
+            if "require" in rule]
+
+
+def alternative(alias: str, rule_id: str) -> str:
+    """Where an includer reads one alternative of a ruleset of alternatives: ``ALIAS.NAME``
+    (its ``.met``), NAME being the requirement id as ``alternative_names`` gives it."""
+    return f"{alias}.{_fact_name(rule_id)}"
+
+
+def _fact_name(rule_id: str) -> str:
+    return rule_id.replace("-", "_")
+
+
 QUOTED_CODE = re.compile(r"""['"]([0-9]{4,5})['"]""")  # a code as a condition writes it
 
 
@@ -524,4 +545,4 @@ class Catalog:
 
 
 def default_alias(ruleset_id: str) -> str:
-    return ruleset_id.rsplit(".", 1)[-1].replace("-", "_")
+    return _fact_name(ruleset_id.rsplit(".", 1)[-1])

@@ -3,6 +3,7 @@ file, line and key path (docs/rulesets.md describes the format)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -345,6 +346,44 @@ class OutcomesSchema(Strict):
     met_when = fields.String(load_default="all", validate=validate.OneOf(["all", "any"]))
 
 
+UTC_SECOND = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
+class UtcSecond(fields.String):
+    """A published date and time to the second, in UTC, written ``"2022-11-12T12:47:27Z"``
+    (quoted: YAML would read it as a timestamp). Kept as that text, the form the candidate
+    profile gives ``profile_submitted_at`` in (docs/rulesets.md, "Facts and contracts")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Regexp(
+            UTC_SECOND, error="a date and time in UTC to the second, as "
+                              "\"2022-11-12T12:47:27Z\""), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"no such date and time: {text}") from None
+        return text
+
+
+class PublishedRoundSchema(Strict):
+    """What the government published of a round it held (IRCC's rounds page): its number,
+    date and time, type, invitations, the score of the lowest-ranked candidate invited and
+    the tie-break time. Data of the round, not criteria: the page shows it beside what a draw
+    held here found, and the round's rules read the cutoff as constants (docs/draws.md)."""
+
+    round = Whole(required=True, validate=validate.Range(min=1))
+    time = UtcSecond(required=True)
+    type = Text(required=True)
+    invitations = Whole(required=True, validate=validate.Range(min=1))
+    lowest_score = Whole(required=True, validate=validate.Range(min=0))
+    tie_break = UtcSecond(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1))
+    note = fields.String()
+
+
 class DrawSchema(Strict):
     """The parameters of a draw (issue 7): a ruleset with ``draw`` defines one round of
     invitations; its rules are the draw's criteria. See docs/draws.md."""
@@ -355,6 +394,24 @@ class DrawSchema(Strict):
     score = fields.String(load_default="crs", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
     reference = fields.String(required=True, validate=validate.Length(min=1))
     note = fields.String()
+    published = fields.Nested(PublishedRoundSchema)
+
+    @validates_schema
+    def _published_agrees(self, data, **kwargs):
+        published = data.get("published")
+        if not published:
+            return
+        if published["invitations"] != data["invitations"]:
+            raise ValidationError({"invitations": [
+                f"the round published {published['invitations']} invitations: a draw that "
+                "reproduces it invites as many"]})
+        if published["time"][:10] != data["date"].isoformat():
+            raise ValidationError({"time": [
+                f"the round was held on {published['time'][:10]}, not on the draw date "
+                f"{data['date'].isoformat()}"]}, "published")
+        if published["tie_break"] > published["time"]:
+            raise ValidationError({"tie_break": [
+                "the tie-break time comes after the round itself"]}, "published")
 
 
 class RulesetSchema(Strict):

@@ -79,6 +79,21 @@ class DrawCountsSchema(Strict):
         "description": "by RULESET:RULE of the requirements that fail on the facts"})
 
 
+class PublishedRoundSchema(Strict):
+    round = fields.Integer(required=True, metadata={"description": "the round's number"})
+    time = fields.String(required=True, metadata={"format": "date-time",
+                                                   "description": "date and time of the round"})
+    type = fields.String(required=True, metadata={"description": "the round type, as published"})
+    invitations = fields.Integer(required=True, metadata={
+        "description": "number of invitations issued"})
+    lowest_score = fields.Integer(required=True, metadata={
+        "description": "score of the lowest-ranked candidate invited"})
+    tie_break = fields.String(required=True, metadata={
+        "format": "date-time", "description": "the tie-breaking rule's profile submission time"})
+    reference = fields.String(required=True)
+    note = fields.String()
+
+
 class DrawSchema(Strict):
     draw_id = fields.String(required=True)
     ruleset = fields.Nested(RulesetHashSchema, required=True)
@@ -99,6 +114,9 @@ class DrawSchema(Strict):
     cutoff = fields.Nested(CutoffSchema, allow_none=True, required=True)
     results_sha256 = fields.String(required=True, metadata={
         "description": "sha256 of every candidate's outcome, as recorded"})
+    published = fields.Nested(PublishedRoundSchema, metadata={
+        "description": "a round the government held: what it published of it (only for a "
+                       "draw ruleset with draw.published)"})
     retried_chunks = fields.Integer(metadata={
         "description": "chunks of the pool decided again after a lost worker or an engine "
                        "crash on a Dask cluster (0 on one machine; absent from draws held "

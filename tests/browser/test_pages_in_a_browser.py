@@ -121,3 +121,25 @@ def test_a_draw(page, server):
     assert page.locator("svg.chart-histogram").first.is_visible()
     assert "cutoff" in page.locator("svg.chart-histogram").first.text_content()
     shot(page, "draw", "section[aria-labelledby=distribution] figure")
+
+
+def test_a_federal_round_as_ircc_published_it(page, server):
+    sign_in(page, server)
+    # A worker's first ruleset page runs every bundled case (docs/pages.md): longer than 15 s
+    # on a loaded machine.
+    page.goto("/rulesets/express-entry.round.2023-06-28-healthcare", timeout=180_000)
+    table = page.locator("#published-round")
+    assert table.is_visible()
+    rows = {row.locator("th").inner_text(): row.locator("td").inner_text()
+            for row in table.locator("tbody tr").all()}
+    assert rows == {"Round number": "#252", "Date and time of round": "2023-06-28 14:04:34 UTC",
+                    "Round type": "Healthcare occupations (Version 1)",
+                    "Number of invitations issued": "500",
+                    "CRS score of lowest-ranked candidate invited": "476",
+                    "Tie-breaking rule": "2022-11-12 12:47:27 UTC"}
+    assert "invitations.html?q=252" in table.locator("caption a").get_attribute("href")
+    shot(page, "round", "#published-round")
+    page.click("button[lang=fr]", timeout=180_000)  # the other worker may run the cases first
+    rows = page.locator("#published-round tbody tr")
+    assert rows.nth(4).inner_text().startswith("Note SCG du candidat le moins bien classé invité")
+    assert "Professions de la santé (version 1)" in rows.nth(2).inner_text()
