@@ -54,6 +54,9 @@ def _compared(decision: Mapping[str, Any]) -> dict:
     out = {k: v for k, v in without_texts(decision).items() if k not in IGNORED_IN_REPLAY}
     out["requirements"] = [{k: v for k, v in r.items() if k != "because"}
                            for r in out["requirements"]]
+    # ``met_by`` (the alternatives met, of a ruleset met when any is) repeats what the
+    # requirements, compared above, say; decisions logged before it was added have none.
+    out["rulesets"] = [{k: v for k, v in r.items() if k != "met_by"} for r in out["rulesets"]]
     return out
 
 
