@@ -79,3 +79,17 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert main(["pool", "generate", "--size", "5", "--seed", "1", "--distribution",
                  "1999"]) == 1
     assert "no distribution" in capsys.readouterr().err
+
+
+def test_a_pool_of_today_names_the_distribution_it_follows(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    assert main(["pool", "generate", "--size", "80", "--seed", "4", "--as-of", "2026-12-04",
+                 "--out", str(pool), "--verify", "20", "--rulesets", str(RULESETS)]) == 0
+    report = capsys.readouterr().err
+    assert "pool of 80 as of 2026-12-04, distribution 2026-08-03, seed 4" in report
+    assert "target: IRCC, CRS score distribution of candidates in the pool as of 2026-08-03" \
+        in report
+    assert "20 agree with the generator's plain CRS" in report
+    assert "jobs in the work history: " in report and "a part-time job: " in report
+    first = orjson.loads(pool.read_bytes().splitlines()[0])
+    assert first["noc_version"] == "2021" and "work_history" in first

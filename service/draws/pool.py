@@ -250,7 +250,8 @@ HOURS_A_YEAR = 1560
 PART_TIME = 0.12  # share of Canadian jobs that are part-time (modelled)
 LEFT_JOB = 0.15  # share whose last job has ended (modelled): its end is 1 to 18 months back
 SECOND_EMPLOYER = 0.2  # share of Canadian work of 2 years or more split between two employers
-OTHER_OCCUPATION_ABROAD = 0.2  # share whose work abroad was in another occupation
+OTHER_OCCUPATION_ABROAD = 0.2  # share of those with a Canadian job whose work abroad was in
+#                               another occupation (a change of career on arrival)
 NEWCOMER_JOB = 0.15  # share without a year in Canada who hold a first Canadian job (2-11 months)
 
 # IRCC settlement funds by family size (shared/reference/express-entry.md), by the day each
@@ -473,7 +474,9 @@ class Model:
             end = last = first_start - dt.timedelta(days=rng.randint(14, 200))
         foreign = profile["foreign_work_years"]
         if foreign and last >= earliest:
-            abroad = noc if rng.random() >= OTHER_OCCUPATION_ABROAD else \
+            # another occupation abroad only before a Canadian job: the primary occupation
+            # is the one of the latest job
+            abroad = noc if not jobs or rng.random() >= OTHER_OCCUPATION_ABROAD else \
                 self.choose["noc"](rng)
             span = int((foreign + rng.uniform(0.05, 0.9)) * 364)
             start = max(earliest, last - dt.timedelta(days=span - 1))
