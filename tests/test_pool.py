@@ -101,7 +101,8 @@ def _sha256(profiles) -> str:
     (300, 42, None, None, "c2d5c03ebdd223bf293940542945ca3abf2a51091bb348fae2d6186f5fc5a133"),
     (300, 9, dt.date(2019, 7, 12), None,
      "1d814b0850e54e0e7e8c8a196b70d3e59356a99a9500c4bdc6fe2925d03d027d"),
-    (200, 1, None, "2020-02-14", "daf0ea26967953a8d93d08e3c05d5638c4353b52f6ec0d0a4d8f453309a89405"),
+    (200, 1, None, "2020-02-14",
+     "daf0ea26967953a8d93d08e3c05d5638c4353b52f6ec0d0a4d8f453309a89405"),
     (200, 5, dt.date(2019, 8, 1), None,
      "ceb415d59173a8b86db4d1eaceca5496ee925314bfe49e93d54c55ce57ed0fae"),
 ])
@@ -186,7 +187,8 @@ def test_a_2026_pool_has_noc_2021_codes_and_work_histories_its_years_agree_with(
             assert adult <= start <= day
             assert job["end"] is None or start <= dt.date.fromisoformat(job["end"]) <= day
         if p["trade_work_years"]:
-            assert _whole_years(history, day, 5, lambda j: j["noc"] == p["primary_noc"]) == \
+            primary = p["primary_noc"]
+            assert _whole_years(history, day, 5, lambda j, n=primary: j["noc"] == n) == \
                 p["trade_work_years"]
     part_time = [j for j in jobs if j["hours_per_week"] < 30]
     assert 0.03 < len(part_time) / len(jobs) < 0.2 and all(j["in_canada"] for j in part_time)
