@@ -14,6 +14,10 @@ How a pool is made (docs/draws.md):
   generated profiles through the engine) and kept only while its CRS range still needs
   candidates (stratified rejection sampling). A range the model reaches too rarely is reported.
 * The same size, seed, date and distribution give the same pool, byte for byte.
+* A pool dated from the NOC 2021 switch (2022-11-16) is "a pool of today": NOC 2021 codes, a
+  work history per candidate whose whole years are the profile's work years, the mixes of
+  MIXES_2021, and by default the published distribution nearest its date. Earlier pools, and the
+  pool without a date, are drawn exactly as before.
 
 Language results are written as real test results (IELTS General Training, CELPIP-General, TEF
 Canada on its pre-2023-12-11 scale) chosen inside the band of the sampled CLB/NCLC level, so that
