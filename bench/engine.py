@@ -363,8 +363,9 @@ def stages(catalog, engine, profiles, ruleset_id=ASSESSMENT) -> dict:
                 ("engine, Python side (lean loop, projections, orjson, derive values, "
                  "firings)", run_total - c_calls - timers),
                 ("the stage timers themselves (measured per call)", timers),
-                ("explanation and scores (decisions.py: version choice, fired entries with "
-                 "matched facts, requirements with why-not, tallies, decision dict)",
+                ("explanation and scores (decisions/decide.py: version choice, fired entries "
+                 "with matched facts, requirements with their why-not trees, tallies, decision "
+                 "dict; the why-nots in words are written where a decision is read)",
                  wall - run_total - validate)]),
             "by_ruleset": rows(runs.items()),
             "durable_calls": rows(durable.items()),
@@ -437,8 +438,8 @@ def profile_hot_path(catalog, engine, profiles, ruleset_id=ASSESSMENT, top: int 
 
 
 # Functions whose cumulative time the report quotes (file:function).
-WATCHED = ("service/decisions.py:_fired_entry", "service/decisions.py:_requirement",
-           "service/decisions.py:because_text", "service/decisions.py:tally",
+WATCHED = ("service/decisions/decide.py:_fired_entry",
+           "service/decisions/decide.py:_requirement", "service/decisions/decide.py:tally",
            "service/rulesets/model.py:chain", "service/rulesets/model.py:validate",
            "service/engine/session.py:_project", "service/conditions.py:set_path",
            "service/engine/session.py:_assert_derived")

@@ -12,6 +12,10 @@ way in a fresh child process, recorded into its own SQLite log:
 * ``dask-1``, ``dask-2``: `decisions draw --scheduler local` with 1 or 2 workers (each holding
   the rulesets and one engine process), chunks of 100. The cluster's start (the workers load,
   trial and compile the folder) is timed apart: it is paid once per cluster, not per draw.
+* ``dask-2-apart``: the same 2 workers, but the scheduler and the workers are processes of their
+  own (`dask scheduler`, `dask worker`, as on a real cluster) and the draw connects to it with
+  `--scheduler tcp://...`: the coordinator's CPU no longer includes the scheduler's, which shows
+  how much of the coordinator's cost per candidate is the scheduler's.
 
 Reported: wall time of deciding and recording, throughput, the ratio of each to the baseline,
 scaling from 1 to 2 workers, the overhead per chunk (a chunk that decides nothing, sent one at a
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +44,7 @@ from bench.memory import peak_mib
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10_000, 50_000, 250_000)
 QUICK_SIZES = (2_000,)
-MODES = ("current", "dask-1", "dask-2")
+MODES = ("current", "dask-1", "dask-2", "dask-2-apart")
 EMPTY_CHUNKS = 200
 
 
@@ -68,7 +73,10 @@ def child(mode: str, pool: str, database: str) -> None:
     else:
         from service.distributed import connect
 
-        cluster_cm = connect("local", rulesets, catalog, workers=int(mode.split("-")[1]))
+        address = "local"
+        if mode.endswith("-apart"):
+            address, apart = _cluster_apart(int(mode.split("-")[1]))
+        cluster_cm = connect(address, rulesets, catalog, workers=int(mode.split("-")[1]))
         cluster = cluster_cm.__enter__()
         deciders = cluster.slots()
         worker_pids = list(cluster.client.run(os.getpid).values())
@@ -94,6 +102,9 @@ def child(mode: str, pool: str, database: str) -> None:
     retried = result.get("retried_chunks", 0)
     if cluster_cm is not None:
         cluster_cm.__exit__(None, None, None)
+        for process in reversed(apart if mode.endswith("-apart") else []):
+            process.kill()
+            process.wait(10)
     else:
         for decider in deciders:
             decider.close()
@@ -106,6 +117,30 @@ def child(mode: str, pool: str, database: str) -> None:
         "same": {"invitations": [(i["rank"], i["candidate_id"], i["score"])
                                  for i in result["invitations"]],
                  "cutoff": result["cutoff"], "counts": result["counts"]}}))
+
+
+def _cluster_apart(workers: int) -> tuple[str, list[subprocess.Popen]]:
+    """A scheduler and ``workers`` workers, each its own process (no nanny, one thread), and
+    the scheduler's address once every worker has joined."""
+    from distributed import Client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    # Workers start an engine process each, which a daemonic process may not.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
+    processes = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host",
+                                   "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet)]
+    processes += [subprocess.Popen([sys.executable, "-m", "dask", "worker", address,
+                                    "--no-nanny", "--nthreads", "1", "--host", "127.0.0.1",
+                                    "--no-dashboard", "--name", f"w{i}"], **quiet)
+                  for i in range(workers)]
+    # Every worker joined before `connect` registers the rulesets: none starts late.
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, processes
 
 
 def _engine_pid(dask_worker=None) -> int | None:
@@ -122,7 +157,7 @@ def hold(mode: str, pool: Path, folder: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(sizes: tuple[int, ...], progress=print) -> list[dict]:
+def measure(sizes: tuple[int, ...], progress=print, modes: tuple[str, ...] = MODES) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         folder = Path(tmp)
@@ -130,12 +165,12 @@ def measure(sizes: tuple[int, ...], progress=print) -> list[dict]:
             pool = folder / f"pool-{size}.jsonl"
             make_pool(size, pool)
             runs = {}
-            for mode in MODES:
+            for mode in modes:
                 runs[mode] = hold(mode, pool, folder)
                 progress(f"pool of {size}, {mode}: {runs[mode]['seconds']:.1f} s "
                          f"(start {runs[mode]['start_seconds']:.1f} s)")
             reference = runs["current"].pop("same")
-            for mode in MODES[1:]:
+            for mode in modes[1:]:
                 if runs[mode].pop("same") != reference:
                     raise RuntimeError(f"{mode} over {size} candidates gave another draw")
             rows.append({"size": size, "load_average": os.getloadavg()[0], "runs": runs})
@@ -163,7 +198,7 @@ def markdown(rows: list[dict]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        base = row["runs"]["current"]
+        base = next(iter(row["runs"].values()))  # the first way is the baseline
         for mode, r in row["runs"].items():
             over = r["chunk_overhead"]
             lines.append(
@@ -174,6 +209,8 @@ def markdown(rows: list[dict]) -> str:
                 + f" | {1e6 * r['coordinator_cpu_seconds'] / row['size']:,.0f}"
                 + f" | {r['peaks_mib']['coordinator']:.0f} | {_mib(r['peaks_mib']['workers'])} "
                   f"| {_mib(r['peaks_mib']['engines'])} | {r['retried_chunks']} |")
+    if any({"current", "dask-1", "dask-2"} - set(row["runs"]) for row in rows):
+        return "\n".join(lines + _scheduler_apart(rows))
     lines += ["", "| pool | scaling 1 -> 2 workers (time ratio) | Dask 2 workers vs baseline | "
                   "extra seconds per chunk on Dask 2 workers vs baseline | load avg |",
               "| --- | --- | --- | --- | --- |"]
@@ -184,7 +221,24 @@ def markdown(rows: list[dict]) -> str:
         one, two, base = (runs[m]["seconds"] for m in ("dask-1", "dask-2", "current"))
         lines.append(f"| {row['size']:,} | {one / two:.2f}x | {two / base:.2f} of its time | "
                      f"{1e3 * extra:+.1f} ms | {row['load_average']:.1f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + _scheduler_apart(rows))
+
+
+def _scheduler_apart(rows: list[dict]) -> list[str]:
+    """How much of the coordinator's CPU per candidate is the local scheduler's: the same two
+    workers with the scheduler in the coordinator (dask-2) and in a process of its own."""
+    rows = [row for row in rows if {"dask-2", "dask-2-apart"} <= set(row["runs"])]
+    if not rows:
+        return []
+    lines = ["", "| pool | coordinator CPU us per candidate, scheduler inside | scheduler apart "
+                 "| share of the scheduler | draw time apart vs inside |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        inside, apart = row["runs"]["dask-2"], row["runs"]["dask-2-apart"]
+        a, b = (1e6 * r["coordinator_cpu_seconds"] / row["size"] for r in (inside, apart))
+        lines.append(f"| {row['size']:,} | {a:,.0f} | {b:,.0f} | {(a - b) / a:.0%} | "
+                     f"{apart['seconds'] / inside['seconds']:.2f} |")
+    return lines
 
 
 def run(quick: bool = False) -> dict:
@@ -200,10 +254,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="which ways to hold each draw; the first is the baseline")
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args()
     sizes = QUICK_SIZES if args.quick else tuple(int(s) for s in args.sizes.split(","))
-    rows = measure(sizes, progress=lambda text: print(text, file=sys.stderr))
+    modes = tuple(args.modes.split(","))
+    unknown = set(modes) - set(MODES)
+    if unknown or not modes:
+        parser.error(f"--modes: some of {', '.join(MODES)}")
+    rows = measure(sizes, progress=lambda text: print(text, file=sys.stderr), modes=modes)
     print(markdown(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

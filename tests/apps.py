@@ -4,6 +4,8 @@ The fixtures that build apps are in tests/conftest.py."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -60,6 +62,21 @@ def write_min_age(root: Path, version: str, effective: str, minimum: int = 18) -
     (path.parent / f"min-age-{version}.cases.yaml").write_text(textwrap.dedent(MIN_AGE_CASES.format(
         minimum=minimum, below=minimum - 1, effective=effective)), encoding="utf-8")
     return path
+
+
+def rulesets_without_french(folder: Path, code: str, classification: str = "noc-2021") -> Path:
+    """A copy of the bundled rulesets where ``code`` of ``classification`` has no French title,
+    with the note the format asks for instead: how a code whose official French title no source
+    gave is shown, now that every bundled code has one."""
+    root = folder / "rulesets"
+    shutil.copytree(RULESETS, root)
+    path = root / "classifications" / f"{classification}.yaml"
+    text, found = re.subn(rf'^(  "{code}": {{en: "[^"]*"), fr: "[^"]*"',
+                          r'\1, note: "no source read"', path.read_text(encoding="utf-8"),
+                          flags=re.M)
+    assert found == 1, f"{code} has no French title in {path}"
+    path.write_text(text, encoding="utf-8")
+    return root
 
 
 def bearer(name: str) -> dict[str, str]:

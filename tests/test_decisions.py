@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from service.decisions import (
+    NO_TEXTS,
     because_text,
     catalog_texts,
     decide,
@@ -69,8 +70,12 @@ def test_ineligible_candidate_is_told_why_not_in_both_languages(catalog, engine)
     facts = {**PROFILE, "primary_noc": "1111", "intends_to_reside_in": "BC",
              "first_language": {"test": "clb", "reading": 9, "writing": 6, "listening": 9,
                                 "speaking": 9}}
-    d = decide(catalog, engine, "oinp.hcp.tech-draw", facts, DAY)
-    assert d["outcome"] == "does_not_meet_criteria"
+    made = decide(catalog, engine, "oinp.hcp.tech-draw", facts, DAY)
+    assert made["outcome"] == "does_not_meet_criteria"
+    # The decision keeps the why-not trees and the facts read; the words are written where it
+    # is read, from the versions it names.
+    assert all("because" not in r and r["why_not"] for r in made["requirements"] if not r["met"])
+    d = with_texts(made, catalog_texts(catalog))
     unmet = {(r["ruleset"], r["rule"]): r for r in d["requirements"] if not r["met"]}
     assert {("oinp.hcp.tech-draw", "tech-occupation"), ("oinp.hcp", "language"),
             ("oinp.hcp", "reside-in-ontario")} <= set(unmet)
@@ -118,7 +123,8 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
                 "fr": ("Ne satisfait pas aux critères de la catégorie FEER 0 à 3",
                        "Catégorie FEER (0 à 5) de l'offre d'emploi de l'Ontario selon la CNP "
                        "2021\u00a0: 4 (d'après Offre d'emploi de l'Ontario\u00a0: code CNP 2021 "
-                       "du poste 44101), il faut au plus 3.")}
+                       "du poste 44101 (Aides de maintien à domicile, aides familiaux/familiales "
+                       "et personnel assimilé)), il faut au plus 3.")}
     for lang, (outcome_title, because) in expected.items():
         shown = localized(d, lang)
         assert (shown["outcome"], shown["outcome_title"]) == ("does_not_meet_criteria",
@@ -135,7 +141,8 @@ def test_ontario_workforce_category_is_explained_in_both_languages_from_its_regu
     assert met["outcome_title"].startswith("Satisfait aux critères publics de la catégorie FEER")
     # No job offer: the offer criteria are "not given", never guessed; education and language
     # are still judged.
-    without = decide(catalog, engine, "oinp.workforce.teer-0-3", PROFILE, day)
+    without = with_texts(decide(catalog, engine, "oinp.workforce.teer-0-3", PROFILE, day),
+                         catalog_texts(catalog))
     unmet = {r["rule"]: r["because"] for r in without["requirements"] if not r["met"]}
     assert set(unmet) == {"owp-full-time-permanent-offer", "owp-eligible-employer",
                           "owp-teer-0-3", "owp-experience"}
@@ -205,13 +212,13 @@ def test_rule_texts_come_from_the_version_the_decision_names(catalog, engine):
         assert (full["title"], full["reference"]) == (rule.title, rule.reference)
         assert full.get("condition", rule.source) == rule.source
         assert {k: v for k, v in full.items() if k not in ("title", "reference",
-                                                             "condition")} == entry
+                                                             "condition", "because")} == entry
     # Dropping the texts again gives the decision back; a decision logged with its texts (as
     # before) is left as it is, and compares equal once both are without them.
     assert without_texts(shown) == d
-    assert with_texts(shown, lambda ref: None) == shown
+    assert with_texts(shown, NO_TEXTS) == shown
     # A version nobody has any more: the rule's key stands in for its title, nothing breaks.
-    lost = with_texts(d, lambda ref: None)
+    lost = with_texts(d, NO_TEXTS)
     assert lost["fired"][0]["title"] == {"en": d["fired"][0].get("row") or d["fired"][0]["rule"],
                                          "fr": d["fired"][0].get("row") or d["fired"][0]["rule"]}
     assert lost["fired"][0]["reference"] is None

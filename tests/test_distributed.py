@@ -81,21 +81,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dask_process(*args: str, log: Path) -> subprocess.Popen:
+def dask_process(*args: str, log: Path, env: dict | None = None) -> subprocess.Popen:
     # The worktree's own code on the workers, whatever `pip install -e` points at; workers
     # start an engine process each, which a daemonic process may not.
     # Their engine processes crash for real on the candidate CRASH (service.engine.CRASH_ENV).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
-           CRASH_ENV: CRASH}
+           CRASH_ENV: CRASH, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "dask", *args], env=env, cwd=ROOT,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
-def start_worker(address: str, name: str, logs: Path) -> subprocess.Popen:
+def start_worker(address: str, name: str, logs: Path,
+                 rulesets: Path | None = None) -> subprocess.Popen:
+    """A worker; given ``rulesets``, it reads its own copy of the folder there, as a worker on
+    another host does (DECISIONS_RULESETS), not the path the client names."""
     return dask_process("worker", address, "--no-nanny", "--nthreads", "1", "--host",
                         "127.0.0.1", "--no-dashboard", "--name", name,
-                        log=logs / f"{name}.log")
+                        log=logs / f"{name}.log",
+                        env={"DECISIONS_RULESETS": str(rulesets)} if rulesets else None)
+
+
+@contextlib.contextmanager
+def cluster_of(workers: list[Path], logs: Path):
+    """tcp://127.0.0.1:PORT of a scheduler whose workers each read their own folder."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    processes = [dask_process("scheduler", "--host", "127.0.0.1", "--port",
+                              address.rsplit(":", 1)[1], "--no-dashboard",
+                              log=logs / "scheduler.log")]
+    try:
+        processes += [start_worker(address, f"h{i}", logs, folder)
+                      for i, folder in enumerate(workers)]
+        yield address
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +348,40 @@ def test_a_worker_killed_mid_draw_costs_a_retry_not_a_candidate(scheduler, catal
         column = conn.execute(sa.select(draws.c.retried_chunks)).scalar_one()
     assert column == result["retried_chunks"]
     store.close()
+
+
+@pytest.mark.slow
+def test_workers_with_their_own_copies_of_the_folder_draw_as_one_machine(
+        catalog, pool_records, on_one_machine, tmp_path):
+    """As on several hosts without a shared disk: each worker reads its own copy of the folder
+    at another path than the client's. Same content, same pin, same draw; a host whose copy
+    differs by one number is named when the client connects, and nothing is decided."""
+    from distributed import Client
+
+    from service.distributed import ClusterError, connect
+
+    copies = []
+    for host in ("host-a", "host-b"):
+        shutil.copytree(RULESETS, tmp_path / host / "rulesets")
+        copies.append(tmp_path / host / "rulesets")
+    with cluster_of(copies, tmp_path) as address:
+        with Client(address, timeout=60) as client:  # both hosts in before the pin is sent
+            client.wait_for_workers(2, timeout=120)
+        rows: list[dict] = []
+        # No trial of the cases on the workers: the other tests have it; here only the copies.
+        with connect(address, RULESETS, catalog, trial=False) as cluster:
+            assert cluster.workers == 2
+            result = run_draw(catalog, cluster.slots(), DRAW, Pool.from_records(pool_records),
+                              batch_size=25, on_candidate=rows.append)
+        same_draw(result, rows, on_one_machine)
+
+    stale = tmp_path / "host-c" / "rulesets"
+    shutil.copytree(RULESETS, stale)
+    path = stale / "oinp" / "draws" / "tech-2019-07-12.yaml"
+    path.write_text(path.read_text().replace("invitations: 1623", "invitations: 1624"))
+    with cluster_of([copies[0], stale], tmp_path) as address:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        with pytest.raises(ClusterError, match=f"its ruleset folder {stale} has sha256"):
+            with connect(address, RULESETS, catalog, trial=False):
+                pass

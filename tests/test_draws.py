@@ -142,9 +142,11 @@ def test_a_candidate_not_invited_is_told_why(small):
     assert rows["B"]["status"] == "invited" and rows["B"]["rank"] == 1
     assert rows["D"]["status"] == "tie_break" and rows["D"]["rank"] == 4
     assert rows["D"]["detail"]["because"]["en"] == (
-        "449 points equals the cutoff, but the profile was submitted at 2019-02-01T10:00:00Z, "
-        "after the tie-break time 2019-01-01T10:00:00Z")
-    assert "l'heure de départage" in rows["D"]["detail"]["because"]["fr"]
+        "449 points equals the cutoff, but the profile was submitted on February 1, 2019 at "
+        "10:00:00 UTC, after the tie-break time, January 1, 2019 at 10:00:00 UTC")
+    assert rows["D"]["detail"]["because"]["fr"] == (
+        "449 points, égal au seuil, mais le profil a été soumis le 1er février 2019 à 10:00:00 "
+        "UTC, après l'heure de départage, le 1er janvier 2019 à 10:00:00 UTC")
     assert rows["E"]["status"] == "below_cutoff"
     assert rows["E"]["detail"]["because"]["en"] == "444 points is below the cutoff of 449 points"
     f = rows["F"]
@@ -167,7 +169,7 @@ def test_blame_follows_both_programs_down_to_the_facts(small):
     decision = decider.decide("test.draw.small", candidate(
         "X", "2019-01-01T10:00:00Z", canadian_work_years=0, foreign_work_years=0),
         dt.date(2019, 7, 12))
-    failed, leaves = blame(decision)
+    failed, leaves = blame(decision, catalog)
     assert failed == ["crs-floor", "tech-draw-criteria"]  # 379 points, and no program
     assert leaves[0] == {"ruleset": "test.draw.small", "rule": "crs-floor", "path": [
         "crs-floor"], "because": {

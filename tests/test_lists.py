@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from service import conditions as cond
+from service.decisions import catalog_texts, with_texts
 from service.decisions.decide import decide
 from service.engine import compiled
 from service.errors import ConditionError, EvaluationError, FactsError, RulesetError
@@ -351,7 +352,8 @@ def test_a_because_shows_the_facts_it_names_never_rounded_up_to_a_threshold():
 def test_the_why_not_of_a_category_says_what_the_candidate_has_in_both_languages(catalog,
                                                                                   engine):
     facts = {**PROFILE, "work_history": [job(end="2024-06-29")]}  # 181 days: 775.7 hours
-    decision = decide(catalog, engine, "express-entry.categories", facts, DAY)
+    decision = with_texts(decide(catalog, engine, "express-entry.categories", facts, DAY),
+                          catalog_texts(catalog))
     stem = next(r for r in decision["requirements"] if r["rule"] == "stem")
     assert not stem["met"] and stem["why_not"]["value"] == 30 * 181 / 7
     assert stem["because"]["en"].endswith("found: 775.7 hours in one such job")

@@ -18,7 +18,7 @@ from service.errors import RulesetError
 from service.rulesets import load_catalog
 from service.rulesets.names import of_value, spec_at
 
-from .apps import bearer
+from .apps import bearer, rulesets_without_french
 from .conftest import PROFILE, ROOT, RULESETS
 
 CLASSIFICATION = """\
@@ -193,7 +193,11 @@ def test_occupation_titles_and_enum_words_in_both_languages(catalog):
     assert catalog.occupation_title("2173", "noc-2016", "fr") == (
         "Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel")
     assert catalog.occupation_title("21231", "2021", "en") == "Software engineers and designers"
-    assert catalog.occupation_title("21231", "2021", "fr") is None  # not found: never made up
+    assert catalog.occupation_title("21231", "2021", "fr") == (
+        "Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel")
+    assert catalog.occupation_title("00013", "noc-2021", "fr") == (
+        "Cadres supérieurs/cadres supérieures - santé, enseignement, services sociaux et "
+        "communautaires et associations mutuelles")
     assert catalog.occupation_title("9999", "2016", "en") is None
     assert catalog.value_title("education", "bachelors", "en") == (
         "bachelor's degree or a program of three years or more")
@@ -272,9 +276,25 @@ def test_the_api_gives_the_names_in_the_language_asked_for(client):
     french = client.get("/v1/names", headers={**bearer("auditor"), "Accept-Language": "fr"})
     body = french.get_json()
     noc2021 = next(c for c in body["classifications"] if c["id"] == "noc-2021")
-    assert noc2021["codes"]["21231"] is None  # no official French title found: null, not made up
+    assert noc2021["codes"]["21231"] == (
+        "Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel")
     assert body["values"]["intends_to_reside_in"]["BC"] == "Colombie-Britannique"
     detail = client.get("/v1/rulesets/express-entry.noc", headers=bearer("auditor")).get_json()
     assert detail["current"]["constants"]["tech_nocs_2016"]["items"] == "noc-2016"
     assert detail["current"]["facts"]["marital_status"]["titles"]["common_law"] == (
         "common-law partner")
+
+
+def test_a_code_whose_official_french_title_no_source_gave_is_null_never_made_up(tmp_path,
+                                                                                   make_app):
+    root = rulesets_without_french(tmp_path, "21231")
+    catalog = load_catalog(root)
+    assert catalog.occupation_title("21231", "2021", "en") == "Software engineers and designers"
+    assert catalog.occupation_title("21231", "2021", "fr") is None
+    client = make_app(rulesets_dir=str(root)).test_client()
+    french = client.get("/v1/names", headers={**bearer("auditor"), "Accept-Language": "fr"})
+    body = french.get_json()
+    noc2021 = next(c for c in body["classifications"] if c["id"] == "noc-2021")
+    assert noc2021["codes"]["21231"] is None
+    assert noc2021["codes"]["21232"] == (
+        "Développeurs/développeuses et programmeurs/programmeuses de logiciels")

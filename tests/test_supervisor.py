@@ -150,7 +150,7 @@ def test_a_batch_pauses_the_garbage_collector_and_gives_it_back(catalog, engine)
     decider = InlineDecider(catalog, engine)
     seen = []
 
-    def reduce(decision):
+    def reduce(decision, _catalog):
         seen.append(gc.isenabled())
         if decision["decision_id"] and len(seen) == 2:
             raise RuntimeError("a bug in a reduce function")

@@ -3,17 +3,22 @@ their titles and values as words, never by the identifiers of the ruleset files.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import shutil
 
 import pytest
 
 from service.checks.cases import CaseFileSchema, case_files, deep_merge
-from service.decisions import decide
+from service.decisions import TextSource, catalog_texts, decide, with_texts
+from service.decisions import why_nots as written_why_nots
 from service.decisions.why_not import Words, because_text, show
+from service.engine import compiled
 from service.errors import DecisionError
-from service.rulesets import load_yaml
+from service.rulesets import kept_version, load_catalog, load_yaml
 from service.rulesets.model import flatten_facts
 from tests.apps import RULESETS
+from tests.conftest import PROFILE as PROFILE_FOR_WORDS
 
 
 def _identifiers(catalog) -> set[str]:
@@ -49,6 +54,7 @@ def why_nots(catalog, engine) -> list[tuple[str, str, str, str]]:
                     d = decide(catalog, engine, loaded["ruleset"], facts, day)
                 except DecisionError:
                     continue
+                d = with_texts(d, catalog_texts(catalog))
                 out += [(case["name"], r["rule"], lang, r["because"][lang])
                         for r in d["requirements"] if not r["met"] for lang in ("en", "fr")]
     return out
@@ -135,3 +141,76 @@ def test_a_replay_compares_why_not_trees_not_their_wording():
     other = {**decision, "requirements": [
         {**requirement, "why_not": {**requirement["why_not"], "value": 5}}]}
     assert _compared(decision) != _compared(other)
+
+
+def test_the_candidates_own_occupation_and_none_of_the_six_in_words(catalog, engine):
+    """The issue's example: NOC 6311 in the 2019 tech draw names the candidate's occupation with
+    its title and says "none of the six", never the raw value ``none``."""
+    d = with_texts(decide(catalog, engine, "oinp.hcp.tech-draw",
+                          {**PROFILE_FOR_WORDS, "primary_noc": "6311"}, dt.date(2019, 7, 15)),
+                   catalog_texts(catalog))
+    [tech] = [r["because"] for r in d["requirements"] if r["rule"] == "tech-occupation"]
+    assert tech["en"] == (
+        "The NOC 2016 tech occupation (OINP tech draws, 2019) the primary occupation corresponds "
+        "to: none of the six (from NOC version of the occupation code: NOC 2016; Primary "
+        "occupation (NOC code): 6311 (Food service supervisors)), needs 2173, 2174, 2147, 2175, "
+        "2172, or 0213.")
+    assert tech["fr"].startswith(
+        "Profession technologique de la CNP 2016 (tirages technologiques du POCI, 2019) à "
+        "laquelle correspond la profession principale\u00a0: aucune des six (d'après ")
+    assert "6311 (Superviseurs/superviseures des services alimentaires)" in tech["fr"]
+
+
+def test_a_decision_keeps_ids_and_values_and_is_written_in_the_language_asked_for(catalog,
+                                                                                 engine):
+    """What is decided and logged holds the why-not trees and the facts read, never sentences;
+    written for one language, the sentences are those of both languages for that language."""
+    facts = {**PROFILE_FOR_WORDS, "primary_noc": "1111", "intends_to_reside_in": "BC"}
+    d = decide(catalog, engine, "express-entry.assessment", facts, dt.date(2019, 7, 15))
+    unmet = [r for r in d["requirements"] if not r["met"]]
+    assert unmet and all("because" not in r and r["why_not"] and "matched" in r for r in unmet)
+    both = written_why_nots(d, catalog_texts(catalog))
+    assert set(both) == {(r["ruleset"], r["rule"]) for r in unmet}
+    for lang in ("en", "fr"):
+        assert written_why_nots(d, catalog_texts(catalog), (lang,)) == {
+            key: {lang: text[lang]} for key, text in both.items()}
+
+
+def test_a_logged_decision_reads_in_the_words_of_the_version_it_used(catalog, engine, tmp_path):
+    """Once the ruleset files changed (here a fact's title and a ``because:`` text), a logged
+    decision is written from the version it names as the decision log keeps it, never from the
+    files loaded now; a decision made now reads the new words."""
+    root = tmp_path / "rulesets"
+    shutil.copytree(RULESETS, root)
+    contract = root / "contracts" / "candidate-profile.yaml"
+    text = contract.read_text(encoding="utf-8")
+    old_title = "Province or territory where the candidate intends to live"
+    assert old_title in text
+    contract.write_text(text.replace(old_title, "Where the candidate will live"),
+                        encoding="utf-8")
+    changed = load_catalog(root)
+    facts = {**PROFILE_FOR_WORDS, "intends_to_reside_in": "BC"}
+    day = dt.date(2019, 7, 15)
+    logged = decide(catalog, engine, "oinp.hcp", facts, day)
+    assert all(changed.by_sha256(r["sha256"]) is None for r in logged["rulesets"]
+               if r["id"] == "oinp.hcp")  # the version it used is no longer loaded
+
+    kept = {v.sha256: v.canonical for v in catalog.all_versions()}  # what the log keeps
+    texts = TextSource(changed, lambda sha256: kept_version(kept[sha256]) if sha256 in kept
+                       else None)
+    reside = _because(with_texts(logged, texts), "reside-in-ontario")
+    assert reside == _because(with_texts(logged, catalog_texts(catalog)), "reside-in-ontario")
+    assert reside["en"] == f"{old_title}: British Columbia, needs Ontario."
+    # Without the kept copy the rule's key stands in for its title, and the sentence loses the
+    # words of the version (the tree still says what failed).
+    lost = _because(with_texts(logged, catalog_texts(changed)), "reside-in-ontario")
+    assert lost["en"] != reside["en"]
+    now = with_texts(decide(changed, compiled(changed), "oinp.hcp", facts, day),
+                     catalog_texts(changed))
+    assert _because(now, "reside-in-ontario")["en"] == \
+        "Where the candidate will live: British Columbia, needs Ontario."
+
+
+def _because(decision, rule):
+    [because] = [r["because"] for r in decision["requirements"] if r["rule"] == rule]
+    return because

@@ -155,20 +155,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
             impact = compare(InlineDecider(catalog, engine), catalog, args.ruleset,
                              args.from_version, args.to_version, cases,
                              includers=not args.no_includers)
-    except (OSError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except DecisionError as exc:
-        print(exc.detail, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ncancelled: the chunks in flight were dropped", file=sys.stderr)
-        return 130
+    except (OSError, ValueError, DecisionError, KeyboardInterrupt) as exc:
+        return _stopped(exc)
     if args.json:
         print(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False, default=str))
     else:
         print(format_impact(impact))
     return 0
+
+
+def _stopped(exc: BaseException) -> int:
+    """What a command that may run on a cluster says and returns when it stops early: 130 on
+    Ctrl-C (the chunks in flight are dropped by then), 1 for a refused decision or cluster, 2
+    for a file or an argument that cannot be read."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("\ncancelled: the chunks in flight were dropped", file=sys.stderr)
+        return 130
+    if isinstance(exc, DecisionError):
+        print(exc.detail, file=sys.stderr)
+        return 1
+    print(exc, file=sys.stderr)
+    return 2
 
 
 def _diff_on_cluster(args: argparse.Namespace, cases):
@@ -212,12 +219,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 why = outcome.get("problem", {}).get("detail") or "; ".join(
                     d["path"] for d in outcome["differences"][:5])
                 print(f"{outcome['result']}: {outcome['decision_id']}: {why}")
-    except DecisionError as exc:
-        print(exc.detail, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ncancelled: the chunks in flight were dropped", file=sys.stderr)
-        return 130
+    except (OSError, ValueError, DecisionError, KeyboardInterrupt) as exc:
+        return _stopped(exc)
     finally:
         store.close()
     print(f"replayed {sum(counts.values())}: " + ", ".join(f"{k} {v}" for k, v in

@@ -3,12 +3,15 @@ settle every requirement as met or not (with why not), and settle the outcome.
 
 The decision is plain JSON data, and it is what the decision log keeps. It holds everything the
 candidate's facts made of the rules (what each fired rule matched and did, each requirement met
-or not and why not, in both official languages) but names each rule by its ruleset and key
-instead of repeating what the ruleset version says of it: its title, reference and condition as
-written. Those texts were two thirds of a decision (a tech-draw decision: 49 KB of JSON, 19 KB
-without them); the version, which the decision names with its sha256, holds them, and the
-decision log keeps every version its decisions used. ``with_texts`` fills them in for showing,
-``localized`` then picks one language.
+or not and why not: the why-not tree, which parts failed with which values, and the facts the
+requirement read) but names each rule by its ruleset and key instead of repeating what the
+ruleset version says of it: its title, reference and condition as written, and the words of its
+why-not. Those texts were two thirds of a decision (a tech-draw decision: 49 KB of JSON, 19 KB
+without them), and writing the why-nots in words was a third of an assessment's time; the
+version, which the decision names with its sha256, holds what they are written from, and the
+decision log keeps every version its decisions used. ``with_texts`` writes them where a decision
+is read (the API, the pages, the CLI), ``localized`` then picks one language; a decision nobody
+reads in words (a draw's, an impact run's, a replay's) never pays for them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from .. import conditions as cond
 from ..engine import Engine
 from ..errors import EvaluationError
 from ..rulesets import Catalog, Rule, RulesetVersion
-from .why_not import Words, because_text, fill
 
 
 def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
@@ -46,9 +48,6 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
     derived: dict[str, Any] = {}
     used: list[dict] = []
     outcome: dict = {}
-    titles, values, coded = catalog.words([v for _, v in chain])
-    words = Words(titles, values, sources={}, outcomes={}, coded=coded,
-                  code_title=catalog.code_title)
     for alias, version in chain:
         run = engine.evaluate(version, working, day)
         working = run.facts
@@ -61,11 +60,8 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
             fired.append(entry)
             if rule.kind == "award":
                 awards[rule.bucket] = awards.get(rule.bucket, 0) + rule.points
-            elif rule.kind == "derive":  # a why-not over this fact names what it came from
-                words.sources[rule.fact] = entry["matched"]
-        stage = [(rule, _requirement(version, rule, index in met_rules, working, words))
-                 for index, rule in version.requirements]
-        stage_requirements = [entry for _, entry in stage]
+        stage_requirements = [_requirement(version, rule, index in met_rules, working)
+                              for index, rule in version.requirements]
         requirements.extend(stage_requirements)
         for name, spec in version.scores.items():
             scores[name], score_details[name] = tally(name, spec, awards)
@@ -73,11 +69,6 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         met = (any if version.outcome_when == "any" else all)(
             r["met"] for r in stage_requirements)
         outcome = version.outcome["met" if met else "not_met"]
-        # What an includer's why-not says of this stage: each failed requirement with its
-        # why-not, or only its title when that why-not is itself another stage's (no nesting).
-        words.outcomes[alias] = {"title": outcome["title"], "failed": [
-            (rule.title, None if _reads_an_outcome(rule, words) else entry["because"])
-            for rule, entry in stage if not entry["met"]]}
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
         cond.set_path(working, f"{alias}.outcome", outcome["code"])
@@ -101,10 +92,6 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         "fired": fired,
         "requirements": requirements,
     }
-
-
-def _reads_an_outcome(rule: Rule, words: Words) -> bool:
-    return any(path.rpartition(".")[0] in words.outcomes for path in rule.reads)
 
 
 def _without_nulls(facts: Mapping[str, Any]) -> dict:
@@ -135,8 +122,7 @@ def _fired_entry(version: RulesetVersion, rule: Rule, value: Any, facts: Mapping
     return entry
 
 
-def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping,
-                 words: Words) -> dict:
+def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping) -> dict:
     entry = {"rule": rule.id, "ruleset": version.id, "met": met}
     if met:
         return entry
@@ -145,12 +131,7 @@ def _requirement(version: RulesetVersion, rule: Rule, met: bool, facts: Mapping,
         raise EvaluationError(f"{version.id} {version.version}: requirement {rule.id} was not met "
                               "by the engine, yet its condition holds on the facts")
     entry["why_not"] = reason
-    entry["matched"] = _matched(rule, facts)
-    if rule.because:
-        constants = {name: c["value"] for name, c in version.constants.items()}
-        entry["because"] = fill(rule.because, {**constants, **entry["matched"]}, words)
-    else:
-        entry["because"] = because_text(reason, words)
+    entry["matched"] = _matched(rule, facts)  # what its why-not in words is written from
     return entry
 
 

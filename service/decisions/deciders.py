@@ -33,10 +33,11 @@ from ..rulesets import check_depth
 from .decide import decide
 
 Request = tuple[str, Any, "dt.date | None", "Mapping[str, str] | None"]
-# Applied to each decision where it is made, so that a caller that needs only part of it (a
-# draw) does not pay for carrying the whole explanation across the pipe. Must be picklable: a
-# module-level function, or a functools.partial of one.
-Reduce = Callable[[dict], Any]
+# Applied to each decision where it is made, with the catalog it was decided with, so that a
+# caller that needs only part of it (a draw) does not pay for carrying the whole explanation
+# across the pipe, and can have what it keeps written in words there (decisions.why_nots).
+# Must be picklable: a module-level function, or a functools.partial of one.
+Reduce = Callable[[dict, Any], Any]
 
 
 class InlineDecider:
@@ -62,7 +63,7 @@ class InlineDecider:
                     starting(index)
                 try:
                     decision = self.decide(*request)
-                    out.append(decision if reduce is None else reduce(decision))
+                    out.append(decision if reduce is None else reduce(decision, self.catalog))
                 except DecisionError as exc:
                     out.append(exc)
         return out

@@ -65,7 +65,7 @@ class _Move:
     after: Any
 
 
-def summary_of(decision: Mapping[str, Any]) -> dict:
+def summary_of(decision: Mapping[str, Any], _catalog: Any = None) -> dict:
     """What the search reads of a decision (applied where it is made: a decision's whole
     explanation need not cross the pipe from the engine process)."""
     return {"outcome": decision["outcome"], "outcome_title": decision["outcome_title"],

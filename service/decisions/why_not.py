@@ -21,9 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from babel.dates import format_date
-
-from ..i18n import LANGUAGES, gettext
+from ..i18n import LANGUAGES, day_words, gettext
 from ..rulesets import PLACEHOLDER
 
 MAX_SOURCES = 6  # input facts named for one derived fact: more reads as noise
@@ -47,20 +45,23 @@ class Words:
 NO_WORDS = Words()
 
 
-def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS
-         ) -> dict[str, str]:
-    """A ``because:`` template in each language, with each ``{name}`` replaced by the value."""
+def fill(text: Mapping[str, str], values: Mapping[str, Any], words: Words = NO_WORDS,
+         langs: tuple[str, ...] = LANGUAGES) -> dict[str, str]:
+    """A ``because:`` template in each language of ``langs``, with each ``{name}`` replaced by
+    the value."""
     def filled(lang: str) -> str:
         return PLACEHOLDER.sub(lambda m: show(values.get(m.group(1)), lang, words, m.group(1)),
                                text[lang])
 
-    return {lang: filled(lang) for lang in LANGUAGES}
+    return {lang: filled(lang) for lang in langs}
 
 
-def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS) -> dict[str, str]:
-    """The generated why-not of a requirement as one sentence in each official language."""
-    return {lang: _sentence(_because(_applicable(reason), lang, words), lang)
-            for lang in LANGUAGES}
+def because_text(reason: Mapping[str, Any], words: Words = NO_WORDS,
+                 langs: tuple[str, ...] = LANGUAGES) -> dict[str, str]:
+    """The generated why-not of a requirement as one sentence in each language of ``langs``
+    (both official languages unless asked for one)."""
+    applicable = _applicable(reason)
+    return {lang: _sentence(_because(applicable, lang, words), lang) for lang in langs}
 
 
 # ------------------------------------------------------------------------------------- values
@@ -95,7 +96,7 @@ def show(value: Any, lang: str, words: Words = NO_WORDS, path: str | None = None
     if isinstance(value, dt.datetime):
         return f"{show(value.date(), lang)} {value.strftime('%H:%M')} UTC"
     if isinstance(value, dt.date):
-        return _day(value, lang)
+        return day_words(value, lang)
     if isinstance(value, str):
         day = _as_day(value)
         if day is not None:
@@ -132,13 +133,6 @@ def _list(items: list[str], lang: str, style: str = "and") -> str:
         return f"{items[0]} {word} {items[1]}"
     last = f", {word} " if lang == "en" else f" {word} "
     return ", ".join(items[:-1]) + last + items[-1]
-
-
-def _day(day: dt.date, lang: str) -> str:
-    text = format_date(day, format="long", locale=lang)
-    if lang == "fr" and day.day == 1:
-        text = "1er" + text[1:]
-    return text
 
 
 def _as_day(text: str) -> dt.date | dt.datetime | None:

@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from ..decisions import NO_TEXTS, catalog_texts, why_nots
 from ..errors import (
     CONTROL_CHARACTER,
     CONTROL_MESSAGE,
@@ -49,7 +50,7 @@ from ..errors import (
     EngineUnavailableError,
     FactsError,
 )
-from ..i18n import both
+from ..i18n import both, gettext, moment_words
 from ..rulesets import Catalog, RulesetVersion
 from ..store import NewDecision, Store, canonical_json
 from ..store import draws as draw_store
@@ -191,10 +192,13 @@ def _parse(position: int, text: bytes | str) -> tuple[int, Any, str | None]:
 
 
 # ------------------------------------------------------------------------------- explanations
-def blame(decision: Mapping[str, Any]) -> tuple[list[str], list[dict]]:
+def blame(decision: Mapping[str, Any], catalog: Catalog | None = None
+          ) -> tuple[list[str], list[dict]]:
     """Why a candidate does not meet the draw: the draw ruleset's own failed requirements, and
     the requirements that explain them, followed through ``ALIAS.met`` into included rulesets
-    down to the ones that fail on the candidate's own facts (the leaves)."""
+    down to the ones that fail on the candidate's own facts (the leaves), each with its why-not
+    in words (written here, from the versions of ``catalog``: the draw's record keeps them)."""
+    because = why_nots(decision, catalog_texts(catalog) if catalog is not None else NO_TEXTS)
     failed: dict[str, list[dict]] = {}
     for req in decision["requirements"]:
         if not req["met"]:
@@ -216,10 +220,21 @@ def blame(decision: Mapping[str, Any]) -> tuple[list[str], list[dict]]:
             elif (req["ruleset"], req["rule"]) not in seen:
                 seen.add((req["ruleset"], req["rule"]))
                 leaves.append({"ruleset": req["ruleset"], "rule": req["rule"],
-                               "path": list(here), "because": req.get("because")})
+                               "path": list(here),
+                               "because": req.get("because") or because.get(
+                                   (req["ruleset"], req["rule"]))})
 
     walk(top, (), frozenset({top}))
     return [r["rule"] for r in failed.get(top, [])], leaves
+
+
+def _moment(text: str | None) -> Callable[[str], str]:
+    """An ISO 8601 UTC time (as the draw keeps it) in words, for ``both``: the day as each
+    language writes it (i18n.moment_words)."""
+    if text is None:
+        return lambda lang: gettext(lang, "not given")
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return lambda lang: moment_words(moment, lang)
 
 
 def _submitted(facts: Mapping[str, Any]) -> tuple[str | None, int]:
@@ -430,7 +445,7 @@ def _assess(spec: DrawDefinition, deciders: Sequence[Any], pool: Pool, batch_siz
     return run
 
 
-def draw_view(decision: Mapping[str, Any], score: str) -> dict:
+def draw_view(decision: Mapping[str, Any], catalog: Catalog, score: str) -> dict:
     """What a draw needs of one decision, made where the decision is made (in the engine
     process): the versions, the score, met or not and, when not, the blame; the whole decision
     only when met (compressed JSON), since only an eligible candidate can be invited and have
@@ -442,7 +457,7 @@ def draw_view(decision: Mapping[str, Any], score: str) -> dict:
                      for r in decision["rulesets"]],
         "score": (decision["scores"].get(score) or {}).get("total"),
         "met": met,
-        "blame": None if met else blame(decision),
+        "blame": None if met else blame(decision, catalog),
         "decision_id": decision["decision_id"],
         "decision": zlib.compress(orjson.dumps(decision), 1) if met else None,
     }
@@ -581,9 +596,9 @@ def _records(run: _Run, ranked: list[_Eligible], cutoff: dict | None,
                 detail = {"cutoff": cutoff["score"], "tie_break_at": cutoff["tie_break_at"],
                           "because": both(
                               "{score} points equals the cutoff, but the profile was submitted "
-                              "at {submitted}, after the tie-break time {tie_break}",
-                              score=entry.score, submitted=entry.submitted or "(not given)",
-                              tie_break=cutoff["tie_break_at"])}
+                              "on {submitted}, after the tie-break time, {tie_break}",
+                              score=entry.score, submitted=_moment(entry.submitted),
+                              tie_break=_moment(cutoff["tie_break_at"]))}
             yield {"position": entry.position, "candidate_id": entry.candidate_id,
                    "status": status, "score": entry.score, "rank": rank,
                    "profile_submitted_at": entry.submitted, "detail": detail}

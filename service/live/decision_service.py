@@ -23,14 +23,15 @@ from ..decisions import (
     InlineDecider,
     Limits,
     ProcessDecider,
-    catalog_texts,
+    TextSource,
     what_would_change,
     with_texts,
     without_texts,
 )
 from ..engine import load_compiled
 from ..errors import DecisionError, EngineUnavailableError, UnknownRulesetError
-from ..rulesets import Catalog, RulesetVersion, content_texts, load_catalog
+from ..i18n import LANGUAGES
+from ..rulesets import Catalog, RulesetVersion, kept_version, load_catalog
 from ..rulesets.snapshots import RulesetSnapshots
 from ..store import (
     IdempotencyKey,
@@ -49,13 +50,12 @@ IGNORED_IN_REPLAY = ("decision_id", "decided_at")
 
 def _compared(decision: Mapping[str, Any]) -> dict:
     """What a replay compares: the decision without its rule texts and without the sentences
-    of its why-nots. The why-not trees (which parts failed, with which values) are compared;
-    the sentences are how this server words them, and improve without the decision changing."""
+    of its why-nots (which a decision logged before they were left to the version holds). The
+    why-not trees (which parts failed, with which values) are compared; the sentences are how
+    this server words them, and improve without the decision changing."""
     out = {k: v for k, v in without_texts(decision).items() if k not in IGNORED_IN_REPLAY}
-    out["requirements"] = [{k: v for k, v in r.items() if k != "because"}
-                           for r in out["requirements"]]
     # ``met_by`` (the alternatives met, of a ruleset met when any is) repeats what the
-    # requirements, compared above, say; decisions logged before it was added have none.
+    # requirements, compared, say; decisions logged before it was added have none.
     out["rulesets"] = [{k: v for k, v in r.items() if k != "met_by"} for r in out["rulesets"]]
     return out
 
@@ -150,7 +150,7 @@ class DecisionService:
         self.engine_timeout = engine_timeout
         self.snapshots = snapshots
         self._reload_lock = threading.Lock()
-        self._kept_texts: dict[str, Mapping[str, Any]] = {}  # by sha256; kept never change
+        self._kept: dict[str, RulesetVersion | None] = {}  # by sha256; kept never change
 
     # -- deciding
     def decide(self, requests: Sequence[DecisionRequest], caller: str | None,
@@ -206,23 +206,26 @@ class DecisionService:
                                  request.as_of, self.what_would_change_limits)
 
     # -- showing
-    def texts_of(self, ref: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]] | None:
-        """A version's rule texts: from the loaded rulesets, else from the content the log
+    @property
+    def texts(self) -> TextSource:
+        """Where a decision's texts come from: the loaded rulesets, else the content the log
         keeps of every version a logged decision used (verify-log checks it)."""
-        texts = catalog_texts(self.rules.catalog)(ref)
-        if texts is None:
-            sha256 = ref["sha256"]
-            if sha256 not in self._kept_texts:
-                content = self.store.version_contents([sha256]).get(sha256)
-                if content is None:
-                    return None
-                self._kept_texts[sha256] = content_texts(content)
-            texts = self._kept_texts[sha256]
-        return texts
+        return TextSource(self.rules.catalog, self._kept_version)
 
-    def shown(self, decision: Mapping[str, Any]) -> dict:
-        """The decision with its rule texts filled in, both languages (decisions.with_texts)."""
-        return with_texts(decision, self.texts_of)
+    def _kept_version(self, sha256: str) -> RulesetVersion | None:
+        if sha256 not in self._kept:
+            content = self.store.version_contents([sha256]).get(sha256)
+            if content is None:
+                return None  # not kept yet (never logged): asked again next time
+            if len(self._kept) >= 1_000:  # bounded: a page of the log names a few versions
+                self._kept.clear()
+            self._kept[sha256] = kept_version(content)
+        return self._kept[sha256]
+
+    def shown(self, decision: Mapping[str, Any], lang: str | None = None) -> dict:
+        """The decision with its rule texts and why-nots in words (decisions.with_texts), in
+        ``lang`` only when given, else in both languages."""
+        return with_texts(decision, self.texts, (lang,) if lang else LANGUAGES)
 
     # -- auditing
     def record(self, decision_id: str) -> Record:

@@ -25,7 +25,7 @@ from .session import (
     select_locale,
     stale_catalogues,
 )
-from .views import blueprint
+from .views import blueprint, unrouted_page
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def install(app: Flask, config: Config) -> None:
           default_translation_directories=str(TRANSLATIONS_DIR))
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.register_blueprint(blueprint)
+    # An address no view answers is a page for a browser (web.problems.PAGE_ERRORS reads it).
+    app.extensions["decisions.page_errors"] = unrouted_page
     stale = stale_catalogues()
     if stale:
         log.warning("page translations are not compiled (run `make setup`): "

@@ -20,7 +20,7 @@ from babel.numbers import format_decimal
 from ..checks.cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
 from ..checks.impact import Case, Impact, compare
 from ..checks.trial import cases_in_child
-from ..decisions import InlineDecider, TextsOf, localized, with_texts
+from ..decisions import InlineDecider, TextSource, localized, with_texts
 from ..errors import DecisionError, RulesetError, UnknownRulesetError
 from ..rulesets import Catalog, Rule, RulesetVersion, load_yaml
 from ..rulesets.texts import table_keys
@@ -102,9 +102,9 @@ def chain_place(store: Store, record: Record) -> ChainPlace:
 
 
 def decision_view(record: Record, catalog: Catalog, lang: str,
-                  texts_of: TextsOf) -> dict[str, Any]:
+                  texts: TextSource) -> dict[str, Any]:
     """A logged decision arranged for its page, in one language, its rule texts filled in."""
-    d = localized(with_texts(orjson.loads(record.decision), texts_of), lang)
+    d = localized(with_texts(orjson.loads(record.decision), texts, (lang,)), lang)
     refs = d["rulesets"]
     top = d["ruleset"]
     groups = []
@@ -215,7 +215,10 @@ def value_words(catalog: Catalog, fact: str, value: Any, lang: str) -> str | Non
     (an occupation code a rule names, derives or compares)."""
     if not isinstance(value, str):
         return None
-    return catalog.value_title(fact, value, lang) or catalog.code_title(value, lang)
+    words = catalog.value_title(fact, value, lang)
+    if words == value:  # a code whose words are itself (``tech_2016: 2173``): say its title
+        words = None
+    return words or catalog.code_title(value, lang)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, gettext, ngettext
+from flask_babel import gettext, ngettext
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import Forbidden, HTTPException, UnprocessableEntity
@@ -47,7 +47,7 @@ from ..checks.impact import Impact
 from ..decisions import localized
 from ..draws import DrawNotFoundError
 from ..errors import DecisionError, UnknownRulesetError, parameter_errors
-from ..i18n import LANGUAGES, localize
+from ..i18n import LANGUAGES, day_words, localize, moment_words
 from ..live import DecisionRequest, DecisionService, version_status
 from ..store import Filters, decode_cursor, encode_cursor
 from ..store import draws as draw_store
@@ -173,21 +173,20 @@ def day(value: str | dt.date | None) -> str:
         return ""
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
-    return format_date(value, "long")
+    return day_words(value, lang())
 
 
 @blueprint.app_template_filter("moment")
 def moment(value: str | None) -> str:
-    """An ISO 8601 UTC time as ``YYYY-MM-DD HH:MM:SS UTC`` (the same in both languages)."""
+    """An ISO 8601 time as people write it, in UTC: ``February 1, 2019 at 10:00:00 UTC`` /
+    ``1er février 2019 à 10:00:00 UTC`` (i18n.moment_words)."""
     if not value:
         return ""
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return value
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    return moment_words(parsed, lang())
 
 
 @blueprint.app_template_filter("is_link")
@@ -325,7 +324,7 @@ def export():
 def decision(decision_id: str):
     record = service().record(decision_id)
     catalog = service().rules.catalog
-    view = data.decision_view(record, catalog, lang(), service().texts_of)
+    view = data.decision_view(record, catalog, lang(), service().texts)
     charts_ = {}
     for score in view["scores"]:
         charts_[score["name"]] = charts.bars(
@@ -518,7 +517,7 @@ def _impact_view(impact: Impact, catalog, ruleset_id: str) -> dict:
                 else gettext("%(score)s goes down", score=score.upper())
         shown = []
         for item in items:
-            before, after = (localized(service().shown(item[side]), language_)
+            before, after = (localized(service().shown(item[side], language_), language_)
                              for side in ("from", "to"))
             lost, gained = data.rule_changes(before, after)
             shown.append({"case": item["case"], "before": before, "after": after,
@@ -627,6 +626,19 @@ def _http_error(exc: HTTPException):
         413: gettext("What you sent is larger than this server accepts.")}.get(
         code, exc.description or "")
     return _error_page(code, titles.get(code, exc.name), detail)
+
+
+API_PATHS = ("/v1/", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics")
+
+
+def unrouted_page(exc: HTTPException):
+    """The error page of an address no view answers (404) or a method it does not take (405),
+    for a browser that asks for HTML outside the API; None otherwise (the API's problem+json)."""
+    wants = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    if wants != "text/html" or request.path.startswith(API_PATHS):
+        return None
+    g.page_caller = web.session_caller()
+    return _http_error(exc)
 
 
 @blueprint.errorhandler(Exception)

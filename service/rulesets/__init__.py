@@ -3,7 +3,7 @@ build each version's rules, check facts against a contract, and pick the version
 date. Nothing here knows the engine or the web."""
 
 from .facts import MAX_FACTS_DEPTH, check_depth, facts_schema, validate_facts
-from .load import CASES_SUFFIX, CONTRACTS_DIR, load_catalog
+from .load import CASES_SUFFIX, CONTRACTS_DIR, kept_version, load_catalog
 from .model import Catalog, Rule, RulesetVersion, bucket_paths, default_alias, exported_names
 from .names import CLASSIFICATIONS_DIR, Classification, of_value, spec_at
 from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, schema_problems
@@ -14,6 +14,6 @@ __all__ = [
     "CASES_SUFFIX", "CLASSIFICATIONS_DIR", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES",
     "MAX_FACTS_DEPTH", "PLACEHOLDER", "Catalog", "Classification", "Rule", "RulesetSchema",
     "RulesetVersion", "bucket_paths", "check_depth", "content_texts", "default_alias", "dotted",
-    "exported_names", "facts_schema", "load_catalog", "load_yaml", "of_value", "rule_texts",
-    "schema_problems", "spec_at", "validate_facts",
+    "exported_names", "facts_schema", "kept_version", "load_catalog", "load_yaml", "of_value",
+    "rule_texts", "schema_problems", "spec_at", "validate_facts",
 ]

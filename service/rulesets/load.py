@@ -286,6 +286,22 @@ def _canonical(data: dict, contracts: Mapping[str, tuple[dict, str]], loaded: di
                       default=str)
 
 
+def kept_version(canonical: str) -> RulesetVersion:
+    """A version from the content the decision log keeps of it (``RulesetVersion.kept``): what
+    its texts need (titles, facts and their words, constants, outcomes, ``because:`` texts),
+    without rules, so a logged decision reads in words with exactly the version it used, even
+    after the ruleset files changed. Its sha256 is that of ``canonical``."""
+    content = json.loads(canonical)
+    loaded = RulesetSchema().load(content["ruleset"])
+    contracts = {loaded["contract"]: (content["contract"], CONTRACTS_DIR)} \
+        if "contract" in content else {}
+    constants = {name: {k: v for k, v in raw.items() if k != "items"}
+                 if isinstance(raw, dict) else raw  # codes were checked when it was loaded
+                 for name, raw in loaded["constants"].items()}
+    return _shell({**loaded, "constants": constants}, {}, f"kept {loaded['id']}", canonical,
+                  contracts, {})
+
+
 def _contract_checks(contract: dict, display: str, lines: dict) -> tuple[Check, ...]:
     """A contract's checks with their conditions parsed against its own facts and constants;
     RulesetError names each one that does not parse."""

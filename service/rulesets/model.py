@@ -17,7 +17,7 @@ from .. import conditions as cond
 from ..errors import FactsError, UnknownRulesetError, did_you_mean
 from .facts import facts_schema, validate_facts
 from .names import Classification, fact_words, of_value, spec_at, titled_values
-from .texts import content_texts
+from .texts import REVOKED_RULE, content_texts
 
 
 @dataclass
@@ -132,6 +132,16 @@ class RulesetVersion:
         the canonical content, exactly as for a version the decision log keeps."""
         return content_texts(self.canonical)
 
+    @functools.cached_property
+    def because_texts(self) -> dict[str, dict]:
+        """The ``because:`` text of each requirement that has one, by rule key, as written (a
+        revoked version's one requirement included): what its why-not says in words."""
+        out = {raw["id"]: raw["because"] for raw in self.raw.get("rules") or ()
+               if raw.get("because")}
+        if "revoked" in self.raw:
+            out[REVOKED_RULE] = self.raw["revoked"]["because"]
+        return out
+
     def kept(self) -> dict[str, Any]:
         """This version as the decision log keeps it (``Store.keep_versions``)."""
         return {"sha256": self.sha256, "ruleset_id": self.id, "version": self.version,
@@ -203,6 +213,19 @@ def version_words(version: RulesetVersion) -> tuple[dict[str, dict], dict[str, d
     return titles, values, coded
 
 
+def chain_words(versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
+    """``version_words`` of the versions of one decision's chain, later over earlier."""
+    titles: dict[str, dict] = {}
+    values: dict[str, dict] = {}
+    coded: set[str] = set()
+    for v in versions:
+        more_titles, more_values, more_coded = version_words(v)
+        titles.update(more_titles)
+        values.update(more_values)
+        coded |= more_coded
+    return titles, values, frozenset(coded)
+
+
 def _lower_first(text: str) -> str:
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
@@ -258,6 +281,7 @@ class Catalog:
         self._by_sha256 = {v.sha256: v for v in self.all_versions()}
         self._corrected_by = {(v.id, v.corrects): v for v in self.all_versions() if v.corrects}
         self._words: dict[tuple, tuple[dict, dict, frozenset]] = {}
+        self._check_messages: dict[str, dict[str, str]] = {}
 
     def all_versions(self) -> list[RulesetVersion]:
         return [v for vs in self.by_id.values() for v in vs]
@@ -339,6 +363,16 @@ class Catalog:
             specs.update(self.facts_for(v))
         return fact_words(specs, facts, lang, occupation)
 
+    def check_messages(self, lang: str) -> dict[str, str]:
+        """What each contract check of the loaded versions says, English -> ``lang`` (a 422
+        names the English; the API answers in the language asked for)."""
+        found = self._check_messages.get(lang)
+        if found is None:
+            found = self._check_messages[lang] = {
+                check.message["en"]: check.message[lang]
+                for v in self.all_versions() for check in v.checks}
+        return found
+
     def by_sha256(self, sha256: str) -> RulesetVersion | None:
         """The loaded version with exactly this content, if any."""
         return self._by_sha256.get(sha256)
@@ -361,20 +395,15 @@ class Catalog:
     def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
         """Fact titles, enum words and the facts holding occupation codes of every version of
         one decision's chain (``version_words``), later versions over earlier ones; built once
-        per chain."""
+        per chain (of loaded versions, or of versions the decision log keeps)."""
         versions = list(versions)
-        key = tuple((v.id, v.version) for v in versions)
+        # By content: a version the log keeps may share its id and number with another.
+        key = tuple(v.sha256 for v in versions)
         found = self._words.get(key)
         if found is None:
-            titles: dict[str, dict] = {}
-            values: dict[str, dict] = {}
-            coded: set[str] = set()
-            for v in versions:
-                more_titles, more_values, more_coded = version_words(v)
-                titles.update(more_titles)
-                values.update(more_values)
-                coded |= more_coded
-            found = self._words[key] = (titles, values, frozenset(coded))
+            found = chain_words(versions)
+            if len(self._words) < 10_000:
+                self._words[key] = found
         return found
 
     def corrected_by(self, version: RulesetVersion) -> RulesetVersion | None:

@@ -8,10 +8,11 @@ import logging
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DecisionError
+from ..i18n import field_message, gettext, negotiate
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("decisions.http")
@@ -50,8 +51,40 @@ class NotReadyError(DecisionError):
 
 
 def problem_body(problem: dict[str, Any]) -> dict[str, Any]:
+    """The problem as answered: in the language the request asks for (Accept-Language), with
+    its request id."""
+    lang = negotiate(request.headers.get("Accept-Language")) if has_request_context() else "en"
+    problem = in_language(problem, lang)
     request_id = g.get("request_id")
     return {**problem, "request_id": request_id} if request_id else dict(problem)
+
+
+def in_language(problem: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A problem's title and the messages of its ``errors`` (and where the detail quotes them)
+    in ``lang``, through the catalogue (i18n.field_message: marshmallow's messages and the
+    service's) or, for a contract's check, its own words in that language. Field paths, types
+    and values stay as they are. English: the problem as it is."""
+    if lang == "en":
+        return problem
+    out = {**problem, "title": gettext(lang, problem["title"])}
+    errors = problem.get("errors")
+    if isinstance(errors, dict):
+        checks = _check_messages(lang)
+        said = {message: checks.get(message) or field_message(lang, message)
+                for messages in errors.values() for message in messages}
+        out["errors"] = {path: [said[m] for m in messages] for path, messages in errors.items()}
+        detail = problem.get("detail")
+        if isinstance(detail, str):
+            for message in sorted(said, key=len, reverse=True):
+                detail = detail.replace(message, said[message])
+            out["detail"] = detail
+    return out
+
+
+def _check_messages(lang: str) -> dict[str, str]:
+    """The messages of the loaded contracts' checks, English -> ``lang``."""
+    service = current_app.extensions.get("decisions") if has_request_context() else None
+    return service.rules.catalog.check_messages(lang) if service is not None else {}
 
 
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -69,12 +102,28 @@ def _from_decision_error(exc: DecisionError) -> Response:
     return problem_response(exc.problem(), headers)
 
 
+# Set by the pages (service/pages): an HTTP error raised before any view (an address nothing
+# answers, a method it does not take) is an error page for a browser asking for HTML, in the
+# page's language; it returns None for a request that is not a page's.
+PAGE_ERRORS = "decisions.page_errors"
+
+
 def _from_http_exception(exc: HTTPException) -> Response:
+    page = current_app.extensions.get(PAGE_ERRORS)
+    if page is not None and request.blueprint is None:
+        shown = page(exc)
+        if shown is not None:
+            return shown
     code = exc.code or 500
     slug = type(exc).__name__.lower()
     detail = exc.description or exc.name
     if code == 413:
         detail = "the request body is larger than this server accepts"
+    lang = negotiate(request.headers.get("Accept-Language"))
+    if lang != "en":  # Werkzeug's descriptions are English only: say it in the service's words
+        detail = gettext(lang, {404: "There is nothing at this address.",
+                                405: "This address does not take this kind of request."}.get(
+                                    code, detail))
     headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
     return problem_response({"type": f"urn:decisions:problem:{slug}", "title": exc.name,
                              "status": code, "detail": detail}, headers)
@@ -82,9 +131,10 @@ def _from_http_exception(exc: HTTPException) -> Response:
 
 def _from_anything(exc: Exception) -> Response:
     log.exception("unexpected error", extra={"error": type(exc).__name__})
+    detail = "the server failed; the request id identifies its log lines"
+    lang = negotiate(request.headers.get("Accept-Language"))
     return problem_response({"type": "urn:decisions:problem:internal", "title": "Internal error",
-                             "status": 500, "detail": "the server failed; the request id "
-                             "identifies its log lines"})
+                             "status": 500, "detail": gettext(lang, detail)})
 
 
 def register(app: Flask) -> None:

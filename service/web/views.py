@@ -106,7 +106,7 @@ def create_decision(body: dict, headers: dict) -> Response:
     # Written as built, without a marshmallow dump: decisions.decide makes exactly the shape
     # DecisionSchema documents (a test holds every answer to it), and dumping ~60 nested entries
     # field by field was a third of a request's time (docs/benchmarks.md).
-    return respond(None, localized(service().shown(result), lang), 201, lang=lang,
+    return respond(None, localized(service().shown(result, lang), lang), 201, lang=lang,
                    headers=answer_headers)
 
 
@@ -157,7 +157,7 @@ def create_decisions_batch(body: dict) -> Response:
                         problem=request_problem(result, f"items[{slot['index']}]."))
         else:
             observability.count_decision(result)
-            slot.update(status=201, decision=localized(service().shown(result), lang))
+            slot.update(status=201, decision=localized(service().shown(result, lang), lang))
     failed = sum(1 for slot in slots if "problem" in slot)
     # As built, like a single decision; BatchResponseSchema documents the shape.
     return respond(None, {"results": slots, "succeeded": len(slots) - failed, "failed": failed},
@@ -193,7 +193,7 @@ def _filters(query: Mapping[str, Any]) -> Filters:
 
 def _record(record: Record, lang: str) -> dict:
     data = record.as_dict()
-    data["decision"] = localized(service().shown(data["decision"]), lang)
+    data["decision"] = localized(service().shown(data["decision"], lang), lang)
     return data
 
 

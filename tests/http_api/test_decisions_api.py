@@ -155,6 +155,53 @@ def test_invalid_facts_give_422_with_paths_into_the_body(client):
                                    "facts.first_language.reading"}
 
 
+def test_a_422_is_in_french_when_french_is_asked_for_with_the_same_field_paths(client):
+    """Issue 19, item 6: marshmallow's own messages, the service's and a contract check's come
+    out in French through the catalogue (or the contract's own French); paths, values and codes
+    stay as they are; English is unchanged."""
+    facts = {**PROFILE, "age": 130, "nickname": "Al", "first_language": {
+        **PROFILE["first_language"], "reading": "nine"}}
+    facts.pop("marital_status")
+    request = {**REQUEST, "facts": facts}
+    english = problem(client.post("/v1/decisions", json=request, headers=bearer("decider")), 422)
+    french = problem(client.post("/v1/decisions", json=request, headers={
+        **bearer("decider"), "Accept-Language": "fr-CA,fr;q=0.9"}), 422)
+    assert set(french["errors"]) == set(english["errors"]) == {
+        "facts.age", "facts.nickname", "facts.first_language.reading", "facts.marital_status"}
+    assert english["title"] == "Invalid facts" and french["title"] == "Faits non valides"
+    assert english["errors"]["facts.marital_status"] == ["Missing data for required field."]
+    assert french["errors"]["facts.marital_status"] == ["Champ obligatoire manquant."]
+    assert french["errors"]["facts.nickname"] == ["Champ inconnu."]
+    assert french["errors"]["facts.first_language.reading"] == ["Nombre non valide."]
+    assert english["errors"]["facts.age"] == [
+        "Must be greater than or equal to 0.0 and less than or equal to 120.0."]
+    assert french["errors"]["facts.age"] == [
+        "Doit être supérieur ou égal à 0 et inférieur ou égal à 120."]
+    assert "Champ obligatoire manquant." in french["detail"]
+    assert "Missing data" not in french["detail"] and french["type"] == english["type"]
+    # The body's own schema (marshmallow) and a contract's check, in French too.
+    body = problem(client.post("/v1/decisions", json={"facts": PROFILE, "as_of": 20190715},
+                               headers={**bearer("decider"), "Accept-Language": "fr"}), 422)
+    assert body["errors"] == {"ruleset": ["Champ obligatoire manquant."],
+                              "as_of": ["Date non valide\u00a0: écrivez-la AAAA-MM-JJ."]}
+    divorced = {**PROFILE, "marital_status": "divorced", "spouse_is_citizen_or_pr": True}
+    checked = problem(client.post("/v1/decisions", json={**REQUEST, "facts": divorced},
+                                  headers={**bearer("decider"), "Accept-Language": "fr"}), 422)
+    [message] = checked["errors"]["facts.marital_status"]
+    assert message.startswith("un candidat célibataire, divorcé, séparé ou veuf n'a pas d'époux")
+
+
+def test_an_address_nothing_answers_is_a_problem_in_the_language_asked_for(client):
+    english = problem(client.get("/v1/nothing-here", headers=bearer("decider")), 404)
+    french = problem(client.get("/v1/nothing-here", headers={
+        **bearer("decider"), "Accept-Language": "fr"}), 404)
+    assert english["title"] == "Not Found"
+    assert (french["title"], french["detail"]) == ("Introuvable", "Il n'y a rien à cette adresse.")
+    moved = problem(client.delete("/v1/decisions", headers={
+        **bearer("decider"), "Accept-Language": "fr"}), 405)
+    assert moved["title"] == "Méthode non permise"
+
+
 def test_a_string_with_a_control_character_is_refused_with_its_path(client):
     """"2173\n" once passed the NOC pattern (re.match: `$` matches before a final newline) and
     was decided unlike "2173"; alone or in a batch it is now a 422 naming the field."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from html import unescape
 
+from tests.apps import rulesets_without_french
 from tests.conftest import PROFILE
-from tests.pages.conftest import decide
+from tests.pages.conftest import decide, sign_in
 
 
 def words(response) -> str:
@@ -29,9 +30,22 @@ def test_the_noc_ruleset_lists_its_codes_with_their_titles_in_both_languages(aud
                                headers={"Accept-Language": "fr"}))
     assert "2173 Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel" in french
     assert "0213 Gestionnaires des systèmes informatiques" in french
-    # a NOC 2021 title whose official French was not found shows the code, never a translation
+    assert "21231 Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel" in french
+    assert "21211 Scientifiques des données" in french
+    assert "Software engineers and designers" not in french
+
+
+def test_a_code_without_its_official_french_title_is_shown_alone(make_app, tmp_path):
+    """Every bundled code has its CNP title; one without (a code added before its French title
+    was found, with the note the format asks for) shows the code, never a translation."""
+    app = make_app(rulesets_dir=str(rulesets_without_french(tmp_path, "21231")))
+    client = app.test_client()
+    sign_in(client, "auditor")
+    french = words(client.get("/rulesets/express-entry.noc?version=2019-07-11",
+                              headers={"Accept-Language": "fr"}))
     assert "21231 (titre officiel non disponible dans cette langue)" in french
     assert "Software engineers and designers" not in french
+    assert "21232 Développeurs/développeuses et programmeurs/programmeuses de logiciels" in french
 
 
 def test_the_tech_draw_of_2019_names_its_six_occupations(auditor):
@@ -61,12 +75,12 @@ def test_the_decision_page_shows_the_occupation_and_the_values_in_words(auditor,
     assert "occupation.tech_2016 2173 Ingénieurs/ingénieures" in french
 
 
-def test_a_noc_2021_occupation_is_named_in_english_and_left_as_its_code_in_french(app,
-                                                                                   auditor):
+def test_a_noc_2021_occupation_is_named_by_its_noc_and_cnp_titles(app, auditor):
     decision = decide(app.test_client(), {**PROFILE, "candidate_id": "C-000321",
                                           "primary_noc": "21231", "noc_version": "2021"})
     english = words(auditor.get(f"/decisions/{decision}"))
     assert "primary_noc 21231 Software engineers and designers" in english
     french = words(auditor.get(f"/decisions/{decision}", headers={"Accept-Language": "fr"}))
-    assert "primary_noc 21231 profile_submitted_at" in french  # no title of our own making
+    assert ("primary_noc 21231 Ingénieurs/ingénieures et concepteurs/conceptrices en logiciel"
+            in french)
     assert "noc_version 2021 CNP 2021" in french

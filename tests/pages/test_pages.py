@@ -289,6 +289,23 @@ def test_an_unknown_decision_is_a_page_not_a_problem(auditor):
     assert "no decision &#39;nope&#39; in the log" in text(response)
 
 
+def test_an_address_nothing_answers_is_a_page_in_the_pages_language(client):
+    """A browser asking for an address no page answers gets the error page, in French when the
+    page language is French; the API's clients still get problem+json."""
+    html_headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    french = client.get("/nothing-here", headers={**html_headers, "Accept-Language": "fr"})
+    assert french.status_code == 404 and french.mimetype == "text/html"
+    assert "<h1>Introuvable</h1>" in text(french)
+    assert "Il n&#39;y a rien à cette adresse." in text(french)
+    assert 'lang="fr"' in text(french)
+    english = client.get("/nothing-here", headers=html_headers)
+    assert english.status_code == 404 and "<h1>Not found</h1>" in text(english)
+    assert client.post("/rulesets", headers={**html_headers, "Accept-Language": "fr"}
+                       ).status_code == 405
+    for api in (client.get("/nothing-here"), client.get("/v1/nothing-here", headers=html_headers)):
+        assert api.status_code == 404 and api.mimetype == "application/problem+json"
+
+
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_a_control_character_in_the_address_is_a_422_page_naming_it(make_app, database_url):
     # Issue 17, item 3: a NUL here was a 500 on PostgreSQL (its text cannot hold NUL).
@@ -682,7 +699,7 @@ def test_the_draw_page(make_app, tmp_path, monkeypatch):
     monkeypatch.setattr(pages, "INVITATIONS_PAGE", 2)
     html = text(client.get("/draws/d1"))
     assert "the cutoff is 449 points" in html
-    assert "submitted at or before 2019-01-01 10:00:00 UTC (the tie-break)" in html
+    assert "submitted at or before January 1, 2019 at 10:00:00 UTC (the tie-break)" in html
     assert re.search(r'<svg [^>]*class="chart chart-histogram"', html) and "cutoff 449" in html
     invitations = html.split('id="invitations"')[1]
     assert invitations.count("explanation") == 2 and 'rel="next"' in invitations
@@ -692,6 +709,9 @@ def test_the_draw_page(make_app, tmp_path, monkeypatch):
     assert "d1" in text(client.get("/draws"))
     french = text(client.get("/draws/d1", headers={"Accept-Language": "fr"}))
     assert "Un petit tirage d&#39;essai" in french and "le seuil est de 449 points" in french
+    # Dates as a francophone writes them (issue 19, item 6), never ISO times.
+    assert "12 juillet 2019" in french and "1er janvier 2019 à 10:00:00 UTC" in french
+    assert "2019-01-01" not in french and "10:00:00 UTC (the" not in french
     assert client.get("/draws/nope").status_code == 404
 
 
