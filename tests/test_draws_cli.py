@@ -95,3 +95,17 @@ def test_a_federal_round_prints_its_own_cutoff_and_the_published_one(tmp_path, c
     assert ("published: round #252 of 2023-06-28T14:04:34Z (Healthcare occupations (Version "
             "1)): 500 invitations, lowest CRS score invited 476, tie-break time "
             "2022-11-12T12:47:27Z") in text
+
+
+def test_a_pool_of_today_names_the_distribution_it_follows(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    assert main(["pool", "generate", "--size", "80", "--seed", "4", "--as-of", "2026-12-04",
+                 "--out", str(pool), "--verify", "20", "--rulesets", str(RULESETS)]) == 0
+    report = capsys.readouterr().err
+    assert "pool of 80 as of 2026-12-04, distribution 2026-08-03, seed 4" in report
+    assert "target: IRCC, CRS score distribution of candidates in the pool as of 2026-08-03" \
+        in report
+    assert "20 agree with the generator's plain CRS" in report
+    assert "jobs in the work history: " in report and "a part-time job: " in report
+    first = orjson.loads(pool.read_bytes().splitlines()[0])
+    assert first["noc_version"] == "2021" and "work_history" in first

@@ -52,3 +52,35 @@ def test_case(results, file, name):
 def test_every_rule_is_covered_and_every_case_file_is_valid(report):
     assert not report.problems, [str(p) for p in report.problems]
     assert not report.uncovered, format_report(report)
+
+
+def test_a_rule_id_two_rulesets_of_a_decision_share_is_named_by_ruleset():
+    """Rule ids are unique within a ruleset only: the Express Entry education category and
+    Ontario's education criterion meet in one assessment. A case names such a rule as
+    RULESET:rule; the id alone is a mismatch, never a guess at which one was meant."""
+    from service.checks.cases import compare
+
+    decision = {
+        "outcome": "eligible", "scores": {}, "derived": {},
+        "requirements": [{"rule": "education", "ruleset": "express-entry.categories",
+                          "met": False},
+                         {"rule": "education", "ruleset": "oinp.hcp", "met": True},
+                         {"rule": "stem", "ruleset": "express-entry.categories", "met": False}],
+        "fired": [{"rule": "education", "ruleset": "oinp.hcp"}]}
+    known = {"education": {"express-entry.categories", "oinp.hcp"},
+             "stem": {"express-entry.categories"}}
+    qualified = {"requirements": {"express-entry.categories:education": "not_met",
+                                  "oinp.hcp:education": "met", "stem": "not_met"},
+                 "fired": ["oinp.hcp:education"],
+                 "not_fired": ["express-entry.categories:education"]}
+    assert compare(qualified, decision, known) == []
+    alone = compare({"requirements": {"education": "met"}, "fired": ["education"]}, decision,
+                    known)
+    assert [m.field for m in alone] == ["fired.education", "requirements.education"]
+    assert all("ambiguous: 2 rulesets of the decision have 'education' "
+               "(express-entry.categories:education, oinp.hcp:education)" in m.actual
+               for m in alone)
+    wrong = compare({"requirements": {"oinp.hcp:stem": "met"}}, decision, known)
+    assert [(m.field, m.actual) for m in wrong] == [
+        ("requirements.oinp.hcp:stem", "no such rule"),
+        ("requirements.oinp.hcp:stem", "no such requirement")]

@@ -134,7 +134,8 @@ def test_a_replay_compares_why_not_trees_not_their_wording():
                                "constant": "min_clb", "missing": False},
                    "because": {"en": "first_clb.min = 6, needs >= min_clb (7)", "fr": "..."}}
     decision = {"decision_id": "a", "decided_at": "t", "requirements": [requirement],
-                "fired": []}
+                "fired": [], "rulesets": [{"id": "oinp.hcp", "version": "2019-07-11",
+                                           "sha256": "0" * 64}]}
     reworded = {**decision, "decision_id": "b", "requirements": [
         {**requirement, "because": {"en": "Lowest CLB: 6, needs at least 7.", "fr": "..."}}]}
     assert _compared(decision) == _compared(reworded)

@@ -180,9 +180,12 @@ def _run_case(catalog: Catalog, engine: Engine, ruleset_id: str, facts: dict, da
         return None
     if "error" in expect:
         result.mismatches.append(Mismatch("error", expect["error"], None))
-    known = {name for ref in decision["rulesets"]
-             for r in catalog.version(ref["id"], ref["version"]).rules
-             for name in (r.id, r.table) if name}
+    known: dict[str, set[str]] = {}
+    for ref in decision["rulesets"]:
+        for r in catalog.version(ref["id"], ref["version"]).rules:
+            for name in (r.id, r.table):
+                if name:
+                    known.setdefault(name, set()).add(ref["id"])
     result.mismatches.extend(compare(expect, decision, known))
     return decision
 
@@ -232,17 +235,39 @@ def _coverage(catalog: Catalog, tested: set[str], fired: Mapping, failed: Mappin
                 report.never_failed[f"{version.id} {version.version}"] = never
 
 
+QUALIFIER = ":"  # RULESET:rule names the rule of one ruleset, e.g. oinp.hcp:education
+
+
+def _qualified(name: str) -> tuple[str | None, str]:
+    ruleset, sep, rule = name.rpartition(QUALIFIER)
+    return (ruleset, rule) if sep else (None, name)
+
+
 def compare(expect: Mapping[str, Any], decision: Mapping[str, Any],
-            known: set[str] | None = None) -> list[Mismatch]:
+            known: Mapping[str, set[str]] | None = None) -> list[Mismatch]:
     """Expected against actual, field by field (only the fields the case states). A rule id that
-    no ruleset of the decision has is a mismatch too: a stale case must not pass silently."""
+    no ruleset of the decision has is a mismatch too: a stale case must not pass silently.
+
+    Rule ids are unique within a ruleset, not across the rulesets one decision includes (the
+    Express Entry ``education`` category and Ontario's ``education`` criterion meet in the
+    assessment). A case names a rule by its id alone when one ruleset of the decision has it, or
+    as ``RULESET:rule`` (``express-entry.categories:education``); an id alone that several
+    rulesets of the decision have is a mismatch, never a guess at which one was meant.
+    ``known`` maps each rule id (or table row) of the rulesets used to the rulesets that have it."""
     out: list[Mismatch] = []
     if known is not None:
         for where in ("fired", "not_fired", "requirements"):
-            for rule in expect.get(where, []):
-                if rule not in known:
-                    out.append(Mismatch(f"{where}.{rule}", "a rule of the rulesets used",
+            for name in expect.get(where, []):
+                ruleset, rule = _qualified(name)
+                owners = known.get(rule, set())
+                if ruleset is not None and ruleset not in owners or not owners:
+                    out.append(Mismatch(f"{where}.{name}", "a rule of the rulesets used",
                                         "no such rule"))
+                elif ruleset is None and len(owners) > 1 and where != "requirements":
+                    # (a requirement is looked up among the decision's requirements below,
+                    # where an award or derive rule of the same id in another ruleset is none)
+                    out.append(Mismatch(f"{where}.{name}", "a rule of one ruleset", _ambiguous(
+                        rule, owners)))
     if "outcome" in expect and expect["outcome"] != decision["outcome"]:
         out.append(Mismatch("outcome", expect["outcome"], decision["outcome"]))
     for score, parts in expect.get("scores", {}).items():
@@ -250,25 +275,42 @@ def compare(expect: Mapping[str, Any], decision: Mapping[str, Any],
         for part, value in parts.items():
             if actual.get(part) != value:
                 out.append(Mismatch(f"scores.{score}.{part}", value, actual.get(part)))
-    reqs = {r["rule"]: r for r in decision["requirements"]}
-    for rule, state in expect.get("requirements", {}).items():
-        req = reqs.get(rule)
-        actual = None if req is None else ("met" if req["met"] else "not_met")
+    for name, state in expect.get("requirements", {}).items():
+        ruleset, rule = _qualified(name)
+        found = [r for r in decision["requirements"]
+                 if r["rule"] == rule and ruleset in (None, r["ruleset"])]
+        if len(found) > 1:
+            out.append(Mismatch(f"requirements.{name}", state, _ambiguous(
+                rule, {r["ruleset"] for r in found})))
+            continue
+        actual = ("met" if found[0]["met"] else "not_met") if found else None
         if actual != state:
-            out.append(Mismatch(f"requirements.{rule}", state, actual if req else "no such "
+            out.append(Mismatch(f"requirements.{name}", state, actual if found else "no such "
                                 "requirement"))
-    fired = {e["rule"] for e in decision["fired"]} | {e.get("row") for e in decision["fired"]}
-    for rule in expect.get("fired", []):
-        if rule not in fired:
-            out.append(Mismatch(f"fired.{rule}", "fired", "did not fire"))
-    for rule in expect.get("not_fired", []):
-        if rule in fired:
-            out.append(Mismatch(f"not_fired.{rule}", "did not fire", "fired"))
+    fired = {(e["ruleset"], key) for e in decision["fired"] for key in (e["rule"], e.get("row"))
+             if key}
+
+    def has_fired(name: str) -> bool:
+        ruleset, rule = _qualified(name)
+        return any(key == rule and ruleset in (None, owner) for owner, key in fired)
+
+    for name in expect.get("fired", []):
+        if not has_fired(name):
+            out.append(Mismatch(f"fired.{name}", "fired", "did not fire"))
+    for name in expect.get("not_fired", []):
+        if has_fired(name):
+            out.append(Mismatch(f"not_fired.{name}", "did not fire", "fired"))
     for name, value in expect.get("derived", {}).items():
         if decision["derived"].get(name, "(not derived)") != value:
             out.append(Mismatch(f"derived.{name}", value,
                                 decision["derived"].get(name, "(not derived)")))
     return out
+
+
+def _ambiguous(rule: str, rulesets: set[str]) -> str:
+    return (f"ambiguous: {len(rulesets)} rulesets of the decision have '{rule}' ("
+            + ", ".join(f"{r}{QUALIFIER}{rule}" for r in sorted(rulesets))
+            + "): name one as RULESET:rule")
 
 
 def format_report(report: Report) -> str:

@@ -223,17 +223,30 @@ def _format_one(impact: Impact, moved_only: bool = False) -> list[str]:
             lines.append(f"  {ex['case']}: {before['outcome']} -> {after['outcome']}; "
                          + "; ".join(f"{s} {before['scores'].get(s, {}).get('total')} -> "
                                      f"{v['total']}" for s, v in after["scores"].items()))
-            lost = _rule_keys(before) - _rule_keys(after)
-            gained = _rule_keys(after) - _rule_keys(before)
+            was, now = _rule_keys(before), _rule_keys(after)
+            shown = _shown_keys(was | now)
+            lost = sorted(shown[k] for k in was - now)
+            gained = sorted(shown[k] for k in now - was)
             if lost:
-                lines.append(f"      no longer fires: {', '.join(sorted(lost))}")
+                lines.append(f"      no longer fires: {', '.join(lost)}")
             if gained:
-                lines.append(f"      now fires: {', '.join(sorted(gained))}")
+                lines.append(f"      now fires: {', '.join(gained)}")
     return lines
 
 
-def _rule_keys(decision: dict) -> set[str]:
-    return {f"{f.get('row', f['rule'])} ({_effect(f['effect'])})" for f in decision["fired"]}
+def _rule_keys(decision: dict) -> set[tuple[str, str]]:
+    return {(f["ruleset"], f"{f.get('row', f['rule'])} ({_effect(f['effect'])})")
+            for f in decision["fired"]}
+
+
+def _shown_keys(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each fired rule as a line shows it: its key alone, or ``RULESET:key`` when rulesets of
+    the decision share that rule id (rule ids are unique within a ruleset only)."""
+    owners: dict[str, set[str]] = {}
+    for ruleset, key in keys:
+        owners.setdefault(key.split(" (", 1)[0], set()).add(ruleset)
+    return {(ruleset, key): key if len(owners[key.split(" (", 1)[0]]) == 1
+            else f"{ruleset}:{key}" for ruleset, key in keys}
 
 
 def _effect(effect: dict) -> str:

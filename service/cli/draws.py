@@ -1,7 +1,7 @@
 """The `decisions` subcommands for draws and pools (registered by service.cli):
 
     decisions draw RULESET_ID --pool FILE.jsonl [--draw-id ID] [--json]
-    decisions pool generate --size N --seed S [--out FILE]
+    decisions pool generate --size N --seed S [--as-of DATE] [--out FILE]
     decisions pool import FILE.jsonl --pool-id ID
 """
 
@@ -68,11 +68,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, required=True)
     generate.add_argument("--out", help="JSON Lines file (default: standard output)")
     generate.add_argument("--as-of", type=_date, default=None,
-                          help="pool date: profiles are submitted in the 12 months before it "
+                          help="pool date: profiles are submitted in the 12 months before it; "
+                               "from 2022-11-16 (NOC 2021) they carry NOC 2021 codes and work "
+                               "histories; the published distribution nearest it is followed "
                                "(default: the distribution's date)")
     generate.add_argument("--distribution", default=None,
-                          help="published distribution to follow: 2019-04-12 (default) or "
-                               "2020-02-14")
+                          help="published distribution to follow, by its date: 2019-04-12 "
+                               "(the default without --as-of), 2020-02-14, 2022-01-17, "
+                               "2025-03-16, 2025-08-05, 2025-12-14, 2026-08-03 (default with "
+                               "--as-of: the nearest)")
     generate.add_argument("--verify", type=int, default=0, metavar="K",
                           help="score K profiles of the pool with the CRS ruleset (the engine) "
                                "and report the histogram and any disagreement")
@@ -251,11 +255,10 @@ def render_draw(d: dict, lang: str = "en") -> str:
 
 # ------------------------------------------------------------------------------------------ pool
 def cmd_pool_generate(args: argparse.Namespace) -> int:
-    from ..draws.pool import DEFAULT_DISTRIBUTION, PoolError, generate
+    from ..draws.pool import DISTRIBUTIONS, PoolError, generate
 
-    distribution = args.distribution or DEFAULT_DISTRIBUTION
     try:
-        profiles, report = generate(args.size, args.seed, args.as_of, distribution)
+        profiles, report = generate(args.size, args.seed, args.as_of, args.distribution)
         out = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
         sample: list[tuple[int, dict]] = []
         step = max(1, args.size // args.verify) if args.verify else 0
@@ -272,8 +275,9 @@ def cmd_pool_generate(args: argparse.Namespace) -> int:
         return 1
     for line in report.lines():
         print(line, file=sys.stderr)
+    print(f"target: {DISTRIBUTIONS[report.distribution].source}", file=sys.stderr)
     if sample:
-        return _verify(sample, report, args.rulesets, distribution)
+        return _verify(sample, report, args.rulesets, report.distribution)
     return 0
 
 

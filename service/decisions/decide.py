@@ -72,10 +72,14 @@ def decide(catalog: Catalog, engine: Engine, ruleset_id: str, facts: Any,
         # Two keys, not one object: facts derived under the same prefix stay where they are.
         cond.set_path(working, f"{alias}.met", met)
         cond.set_path(working, f"{alias}.outcome", outcome["code"])
-        if version.outcome_when == "any":  # each alternative on its own: ALIAS.NAME.met
-            for (_, rule), entry in zip(version.requirements, stage_requirements, strict=True):
-                cond.set_path(working, f"{alternative(alias, rule.id)}.met", entry["met"])
-        used.append({**version.ref(), "as": alias, "outcome": outcome["code"], "met": met})
+        entry = {**version.ref(), "as": alias, "outcome": outcome["code"], "met": met}
+        if version.outcome_when == "any":  # a ruleset of alternatives: which ones are met,
+            entry["met_by"] = [r["rule"] for r in stage_requirements if r["met"]]
+            # and each alternative on its own for an includer: ALIAS.NAME.met
+            for (_, rule), requirement in zip(version.requirements, stage_requirements,
+                                              strict=True):
+                cond.set_path(working, f"{alternative(alias, rule.id)}.met", requirement["met"])
+        used.append(entry)
 
     return {
         "decision_id": uuid.uuid4().hex,

@@ -14,6 +14,10 @@ How a pool is made (docs/draws.md):
   generated profiles through the engine) and kept only while its CRS range still needs
   candidates (stratified rejection sampling). A range the model reaches too rarely is reported.
 * The same size, seed, date and distribution give the same pool, byte for byte.
+* A pool dated from the NOC 2021 switch (2022-11-16) is "a pool of today": NOC 2021 codes, a
+  work history per candidate whose whole years are the profile's work years, the mixes of
+  MIXES_2021, and by default the published distribution nearest its date. Earlier pools, and the
+  pool without a date, are drawn exactly as before.
 
 Language results are written as real test results (IELTS General Training, CELPIP-General, TEF
 Canada on its pre-2023-12-11 scale) chosen inside the band of the sampled CLB/NCLC level, so that
@@ -75,7 +79,52 @@ DISTRIBUTIONS = {
          (411, 420, 7267), (421, 430, 6590), (431, 440, 9561), (441, 450, 9681),
          (451, 600, 21116), (601, 1200, 536))),
 }
+
+
+def _from_feed(day: dt.date, counts: Sequence[int], note: str = "") -> Distribution:
+    """A distribution as IRCC's rounds feed gives it since 2022 (fields dd1 to dd18: 601-1200,
+    501-600, 451-500 and its five ten-point ranges, 401-450 and its five, 351-400, 301-350,
+    0-300, total), as the finest ranges: 15 of them. A parent range that is not the sum of its
+    sub-ranges, or a total that is not the sum of the ranges, is a transcription error."""
+    (top, upper, mid, r491, r481, r471, r461, r451, low4, r441, r431, r421, r411, r401,
+     r351, r301, r0, total) = counts
+    if mid != r491 + r481 + r471 + r461 + r451 or low4 != r441 + r431 + r421 + r411 + r401 \
+            or total != top + upper + mid + low4 + r351 + r301 + r0:
+        raise ValueError(f"the distribution of {day} does not add up")
+    return Distribution(
+        day, f"IRCC, CRS score distribution of candidates in the pool as of {day} (Express Entry "
+             "rounds feed, fields dd1-dd18; shared/reference/express-entry.md)",
+        ((0, 300, r0), (301, 350, r301), (351, 400, r351), (401, 410, r401), (411, 420, r411),
+         (421, 430, r421), (431, 440, r431), (441, 450, r441), (451, 460, r451),
+         (461, 470, r461), (471, 480, r471), (481, 490, r481), (491, 500, r491),
+         (501, 600, upper), (601, 1200, top)), note)
+
+
+DISTRIBUTIONS.update({
+    "2022-01-17": _from_feed(dt.date(2022, 1, 17), (
+        899, 5106, 47202, 2738, 6192, 14828, 13010, 10434, 47283, 9650, 10225, 7687, 9139,
+        10582, 58692, 31704, 5799, 196685)),
+    "2025-03-16": _from_feed(dt.date(2025, 3, 16), (
+        693, 25522, 70055, 13711, 13343, 16033, 14032, 12936, 61487, 12314, 13018, 11619,
+        11919, 12617, 51802, 21303, 6047, 236909),
+        "the last published before the CRS points for a job offer were removed (2025-03-25)"),
+    "2025-08-05": _from_feed(dt.date(2025, 8, 5), (
+        228, 24165, 76004, 12975, 12890, 16836, 17383, 15920, 73839, 15201, 16142, 14652,
+        14456, 13388, 53590, 20534, 8225, 256585), "also CIC News 2025-08-08"),
+    "2025-12-14": _from_feed(dt.date(2025, 12, 14), (
+        390, 21792, 68700, 12315, 12149, 14859, 14535, 14842, 66948, 13992, 14244, 12750,
+        12367, 13595, 52574, 18829, 8069, 237302)),
+    "2026-08-03": _from_feed(dt.date(2026, 8, 3), (
+        500, 19705, 73099, 12939, 12890, 16368, 16057, 14845, 60905, 13595, 13267, 11942,
+        11326, 10775, 50107, 17101, 7683, 229100), "the latest in the stored feed"),
+})
 DEFAULT_DISTRIBUTION = "2019-04-12"
+
+
+def nearest_distribution(day: dt.date) -> str:
+    """The published distribution nearest ``day`` (the earlier of two as near)."""
+    return min(DISTRIBUTIONS, key=lambda k: (abs((DISTRIBUTIONS[k].as_of - day).days),
+                                             DISTRIBUTIONS[k].as_of))
 
 
 def quotas(distribution: Distribution, size: int) -> list[int]:
@@ -150,14 +199,98 @@ MIXES: dict[str, Any] = {
     "funds_short": 0.08,  # share whose funds fall short of the federal amount
 }
 TRADE_PREFIXES = ("72", "73", "632", "633", "82", "92")
-# IRCC settlement funds by family size (shared/reference/express-entry.md), by year in force.
+
+# ------------------------------------------------------------------- the pool of today (NOC 2021)
+# From the NOC 2021 switch (2022-11-16) a pool is drawn with NOC 2021 codes and a work history per
+# candidate (docs/draws.md, "A pool of today"). Earlier pools are drawn exactly as before, byte for
+# byte (no work history: nothing decided before the first categories, 2023-05-31, reads one).
+NOC_2021_FROM = dt.date(2022, 11, 16)
+TEF_699_FROM = dt.date(2023, 12, 11)  # TEF Canada results from this day are scored /699
+# The NOC 2016 mix above in NOC 2021 unit groups (the same weights; StatCan's NOC 2016 -> 2021
+# concordance, the unit group each 2016 code mostly went to), plus occupations of the Express
+# Entry categories (express-entry.categories, every version) so that category eligibility varies
+# over a pool: healthcare, education, transport, agriculture, senior managers, researchers.
+TECH_2021 = {"21231", "21232", "21234", "21223", "21311", "20012"}  # the six above, in NOC 2021
+NOC_2021_MIX = [
+    # the tech draw occupations and other information technology
+    ("21231", 11), ("21232", 9), ("21234", 3), ("21223", 2), ("21311", 1.5), ("20012", 2.5),
+    ("21222", 7), ("22220", 2), ("22221", 1.5), ("22222", 0.5), ("21211", 1), ("21220", 0.5),
+    # business, finance, administration, management
+    ("11100", 5), ("11101", 2), ("11109", 1.5), ("11200", 1), ("11201", 1.5), ("11202", 2),
+    ("13110", 2), ("13100", 1), ("12010", 0.5), ("12013", 0.5), ("12200", 1), ("10022", 2),
+    ("10010", 1), ("10011", 1), ("60010", 0.8), ("60020", 0.7), ("60030", 1),
+    ("00012", 0.3), ("00013", 0.2),
+    # engineering, science, health, education, social
+    ("21300", 2), ("21301", 2), ("21310", 1.5), ("21320", 0.5), ("21321", 0.5), ("21399", 0.5),
+    ("21210", 0.5), ("21110", 0.5), ("22100", 0.5), ("22300", 0.7), ("22310", 0.7),
+    ("31301", 1.5), ("31120", 0.5), ("31100", 0.3), ("31102", 0.4), ("32101", 0.7),
+    ("33102", 1.2), ("41200", 1), ("41201", 0.3), ("41210", 1), ("41220", 1), ("41221", 0.5),
+    ("42202", 1), ("41402", 1.5), ("41300", 0.5), ("42201", 0.5),
+    # sales and service (TEER 2 and 3)
+    ("62020", 3), ("62010", 2),
+    # trades, transport and agriculture (Federal Skilled Trades groups among them)
+    ("63200", 2), ("62200", 1), ("72200", 0.5), ("72106", 0.5), ("72310", 0.4), ("72401", 0.4),
+    ("72410", 0.4), ("73300", 1), ("72600", 0.2), ("72404", 0.2), ("22313", 0.1),
+    ("82030", 0.2), ("63201", 0.2),
+]
+# The pool since 2023 holds more candidates living and working in Canada and higher CRS scores
+# (in 2026-08 a third of it at 451-500, against 2% at 451-600 in 2019-04): more Canadian work,
+# more French, higher English levels. Modelled, not published (docs/draws.md).
+MIXES_2021: dict[str, Any] = {
+    **MIXES,
+    "noc": NOC_2021_MIX,
+    "canadian_work_years": [(0, 42), (1, 25), (2, 14), (3, 9), (4, 5), (5, 5)],
+    "english_clb": [(5, 2), (6, 5), (7, 18), (8, 25), (9, 28), (10, 22)],
+    "french_first": 0.03,
+    "french_second": 0.12,
+    "french_nclc": [(4, 18), (5, 18), (6, 18), (7, 22), (8, 14), (9, 10)],
+}
+# Federal Skilled Trades, NOC 2021: major groups 72 (but 726), 73, 82, 83, 92, 93 (but 932),
+# minor group 6320 and unit group 62200 (shared/reference/express-entry.md).
+TRADE_PREFIXES_2021 = ("72", "73", "82", "83", "92", "93", "6320", "62200")
+NOT_TRADES_2021 = ("726", "932")
+FULL_TIME_HOURS = 30  # IRCC: full-time is 30 hours a week; 1,560 hours (52 weeks) are a year
+HOURS_A_YEAR = 1560
+PART_TIME = 0.12  # share of Canadian jobs that are part-time (modelled)
+LEFT_JOB = 0.15  # share whose last job has ended (modelled): its end is 1 to 18 months back
+SECOND_EMPLOYER = 0.2  # share of Canadian work of 2 years or more split between two employers
+OTHER_OCCUPATION_ABROAD = 0.2  # share of those with a Canadian job whose work abroad was in
+#                               another occupation (a change of career on arrival)
+NEWCOMER_JOB = 0.15  # share without a year in Canada who hold a first Canadian job (2-11 months)
+
+# IRCC settlement funds by family size (shared/reference/express-entry.md), by the day each
+# table was in force from (the fsw-settlement-funds rulesets' versions).
 FUNDS = {2019: (12669, 15772, 19390, 23542, 26701, 30114, 33528, 3414),
          2020: (12960, 16135, 19836, 24083, 27315, 30806, 34299, 3492)}
+FUNDS_FROM = [
+    (dt.date(2019, 1, 17), FUNDS[2019]),
+    (dt.date(2020, 1, 4), FUNDS[2020]),
+    (dt.date(2021, 7, 15), (13213, 16449, 20222, 24553, 27847, 31407, 34967, 3560)),
+    (dt.date(2022, 5, 11), (13310, 16570, 20371, 24733, 28052, 31638, 35224, 3586)),
+    (dt.date(2023, 4, 25), (13757, 17127, 21055, 25564, 28994, 32700, 36407, 3706)),
+    (dt.date(2024, 5, 28), (14690, 18288, 22483, 27297, 30690, 34917, 38875, 3958)),
+    (dt.date(2025, 7, 7), (15263, 19001, 23360, 28362, 32168, 36280, 40392, 4112)),
+]
+
+
+def funds_on(day: dt.date) -> tuple[int, ...]:
+    """The settlement funds table in force on ``day`` (before 2019-01-17: the 2019 table)."""
+    found = FUNDS[2019]
+    for start, table in FUNDS_FROM:
+        if start <= day:
+            found = table
+    return found
 
 # Minimum IELTS General Training band per CLB level, by ability (R, W, L, S).
 IELTS = {10: (8.0, 7.5, 8.5, 7.5), 9: (7.0, 7.0, 8.0, 7.0), 8: (6.5, 6.5, 7.5, 6.5),
          7: (6.0, 6.0, 6.0, 6.0), 6: (5.0, 5.5, 5.5, 5.5), 5: (4.0, 5.0, 5.0, 5.0),
          4: (3.5, 4.0, 4.5, 4.0)}
+# TEF Canada on the /699 scale (tests from 2023-12-11): the lowest score of NCLC 4 to 10 by ability
+# (R, W, L, S), as express-entry.language 2024-01-30 converts them (the IRCC chart).
+TEF_699_LOWEST = ((306, 352, 393, 434, 462, 503, 546), (268, 330, 379, 428, 472, 512, 558),
+                  (306, 352, 393, 434, 462, 503, 546), (328, 387, 422, 456, 494, 518, 556))
+TEF_699 = {level: tuple((lowest[level - 4], lowest[level - 3] - 1 if level < 10 else 699)
+                        for lowest in TEF_699_LOWEST) for level in range(4, 11)}
 # TEF Canada, scale before 2023-12-11 (R /300, W /450, L /360, S /450): NCLC -> (low, high).
 TEF = {10: ((263, 300), (393, 450), (316, 360), (393, 450)),
        9: ((248, 262), (371, 392), (298, 315), (371, 392)),
@@ -190,15 +323,18 @@ class Model:
     """The pool's make-up; ``sample`` draws one profile (as sent, and with CLB levels)."""
 
     as_of: dt.date
-    mixes: dict = field(default_factory=lambda: dict(MIXES))
+    mixes: dict | None = None  # default: MIXES, or MIXES_2021 from the NOC 2021 switch
 
     def __post_init__(self) -> None:
+        self.noc_2021 = self.as_of >= NOC_2021_FROM
+        if self.mixes is None:
+            self.mixes = dict(MIXES_2021 if self.noc_2021 else MIXES)
         m = self.mixes
         self.choose = {name: _Choice(m[name]) for name in (
             "age", "marital_status", "education", "spouse_education", "canadian_work_years",
             "foreign_work_years", "english_clb", "english_test", "french_nclc", "noc",
             "province", "children", "arranged_employment")}
-        self.funds = FUNDS.get(self.as_of.year, FUNDS[2019])
+        self.funds = funds_on(self.as_of)
         self.window_start = dt.datetime.combine(self.as_of, dt.time(), dt.UTC) - \
             dt.timedelta(days=365)
 
@@ -222,7 +358,7 @@ class Model:
                                              ("three_year_or_more", 4)))
         foreign_work = c["foreign_work_years"](rng)
         noc = c["noc"](rng)
-        trade = noc.startswith(TRADE_PREFIXES)
+        trade = self.is_trade(noc)
 
         french_first = rng.random() < m["french_first"]
         if french_first:
@@ -286,7 +422,7 @@ class Model:
             "canadian_work_years": canadian_work,
             "foreign_work_years": foreign_work,
             "primary_noc": noc,
-            "noc_version": "2016",
+            "noc_version": "2021" if self.noc_2021 else "2016",
             "certificate_of_qualification": trade and rng.random() < 0.25,
             "arranged_employment": c["arranged_employment"](rng),
             "provincial_nomination": rng.random() < m["provincial_nomination"],
@@ -299,9 +435,61 @@ class Model:
             "canadian_study_two_years": canadian_education != "none" and rng.random() < 0.65,
             "trade_work_years": rng.randint(2, 6) if trade else 0,
         }
+        if self.noc_2021:
+            self._work_history(rng, profile)
         plain = {**profile, "first_language": first_plain, "second_language": second_plain,
                  "spouse": spouse_plain}
         return profile, plain
+
+    def is_trade(self, noc: str) -> bool:
+        """A Federal Skilled Trades occupation, in the NOC version of the pool's date."""
+        if not self.noc_2021:
+            return noc.startswith(TRADE_PREFIXES)
+        return noc.startswith(TRADE_PREFIXES_2021) and not noc.startswith(NOT_TRADES_2021)
+
+    def _work_history(self, rng: random.Random, profile: dict) -> None:
+        """Give ``profile`` the jobs its years of work stand for (docs/draws.md), then state its
+        years from those jobs, so that the two always agree: ``canadian_work_years`` and
+        ``foreign_work_years`` are the whole years (1,560 hours, at most 30 counted a week) in the
+        10 years up to the pool's date, ``trade_work_years`` those in the primary occupation in
+        the last 5 years (a trade only). Jobs start no earlier than at age 18."""
+        day, noc = self.as_of, profile["primary_noc"]
+        earliest = day - dt.timedelta(days=int(365.25 * max(0, profile["age"] - 18)))
+        jobs: list[dict] = []
+        # The latest work goes on to the pool's date (end None), or ended 1 to 18 months before.
+        end = None if rng.random() >= LEFT_JOB else day - dt.timedelta(days=rng.randint(30, 540))
+        last = end or day  # the last day of the work placed so far
+        canadian = profile["canadian_work_years"]
+        if canadian or rng.random() < NEWCOMER_JOB:
+            part_time = rng.random() < PART_TIME
+            hours = rng.choice((15, 20, 24, 25)) if part_time else \
+                rng.choice((30, 35, 37.5, 40, 40, 44))
+            years = canadian + rng.uniform(0.05, 0.9) if canadian else rng.uniform(0.17, 0.92)
+            span = int(years * 364 * FULL_TIME_HOURS / min(hours, FULL_TIME_HOURS))
+            start = max(earliest, last - dt.timedelta(days=span - 1))
+            first_start = start
+            if canadian >= 2 and rng.random() < SECOND_EMPLOYER and (last - start).days > 90:
+                # the same occupation with two employers, up to six weeks between them
+                cut = start + dt.timedelta(days=rng.randint(45, (last - start).days - 30))
+                jobs.append(_job(noc, start, cut - dt.timedelta(days=rng.randint(1, 45)),
+                                 hours, True))
+                start = cut
+            jobs.append(_job(noc, start, end, hours, True))
+            end = last = first_start - dt.timedelta(days=rng.randint(14, 200))
+        foreign = profile["foreign_work_years"]
+        if foreign and last >= earliest:
+            # another occupation abroad only before a Canadian job: the primary occupation
+            # is the one of the latest job
+            abroad = noc if not jobs or rng.random() >= OTHER_OCCUPATION_ABROAD else \
+                self.choose["noc"](rng)
+            span = int((foreign + rng.uniform(0.05, 0.9)) * 364)
+            start = max(earliest, last - dt.timedelta(days=span - 1))
+            jobs.insert(0, _job(abroad, start, end, rng.choice((35, 40, 40, 45)), False))
+        profile["work_history"] = jobs
+        profile["canadian_work_years"] = _years(jobs, day, 10, lambda j: j["in_canada"])
+        profile["foreign_work_years"] = _years(jobs, day, 10, lambda j: not j["in_canada"])
+        profile["trade_work_years"] = _years(jobs, day, 5, lambda j: j["noc"] == noc) \
+            if self.is_trade(noc) else 0
 
     @staticmethod
     def in_pool(plain: dict) -> bool:
@@ -344,8 +532,41 @@ def _tef(rng: random.Random, levels: list[int], as_of: dt.date) -> dict:
     for i, (ability, level) in enumerate(zip(ABILITIES, levels, strict=True)):
         low, high = TEF[min(level, 10)][i]
         out[ability] = rng.randint(low, high)
-    out["test_date"] = (as_of - dt.timedelta(days=rng.randint(30, 600))).isoformat()
+    taken = as_of - dt.timedelta(days=rng.randint(30, 600))
+    out["test_date"] = taken.isoformat()
+    if taken >= TEF_699_FROM:  # the same place in the level's band of the /699 scale
+        for i, (ability, level) in enumerate(zip(ABILITIES, levels, strict=True)):
+            (low, high), (new_low, new_high) = TEF[min(level, 10)][i], TEF_699[min(level, 10)][i]
+            out[ability] = new_low + (out[ability] - low) * (new_high - new_low) // (high - low)
     return out
+
+
+def _job(noc: str, start: dt.date, end: dt.date | None, hours: float, in_canada: bool) -> dict:
+    return {"noc": noc, "noc_version": "2021", "start": start.isoformat(),
+            "end": end.isoformat() if end else None, "hours_per_week": hours,
+            "in_canada": in_canada}
+
+
+def _years(jobs: Sequence[dict], day: dt.date, years: int, which) -> int:
+    """Whole years of work (1,560 hours, 30 counted a week at most) of the jobs ``which``
+    keeps, in the ``years`` years that end on ``day`` (both ends counted)."""
+    opens = _years_before(day, years) + dt.timedelta(days=1)
+    hours = 0.0
+    for job in jobs:
+        if not which(job):
+            continue
+        start = max(dt.date.fromisoformat(job["start"]), opens)
+        end = min(dt.date.fromisoformat(job["end"]) if job["end"] else day, day)
+        if end >= start:
+            hours += min(job["hours_per_week"], FULL_TIME_HOURS) * ((end - start).days + 1) / 7
+    return int(hours // HOURS_A_YEAR)
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 # ------------------------------------------------------------------------------- the generator
@@ -384,13 +605,18 @@ class Report:
 
 
 def generate(size: int, seed: int, as_of: dt.date | None = None,
-             distribution: str = DEFAULT_DISTRIBUTION,
+             distribution: str | None = None,
              model: Model | None = None) -> tuple[Iterator[dict], Report]:
     """Profiles (candidate facts, as the contract has them) and the report, which is complete
     once the iterator is exhausted. ``as_of`` (default: the distribution's date) sets the
-    12-month window of submission times and the funds table."""
+    12-month window of submission times, the funds table and the model: from the NOC 2021
+    switch, NOC 2021 codes and work histories. ``distribution`` defaults to the published one
+    nearest ``as_of``, or without a date to DEFAULT_DISTRIBUTION (the pool this command has
+    always made without one, byte for byte)."""
     if size < 0:
         raise PoolError("the size of a pool cannot be negative")
+    if distribution is None:
+        distribution = nearest_distribution(as_of) if as_of else DEFAULT_DISTRIBUTION
     if distribution not in DISTRIBUTIONS:
         raise PoolError(f"no distribution {distribution!r}: {', '.join(DISTRIBUTIONS)}")
     dist = DISTRIBUTIONS[distribution]
@@ -399,10 +625,12 @@ def generate(size: int, seed: int, as_of: dt.date | None = None,
     target = quotas(dist, size)
     bins = [(low, high) for low, high, _ in dist.bins]
     lows = [low for low, _ in bins]
+    names = ("age", "education", "first test", "noc", "tech occupation", "province")
+    if model.noc_2021:
+        names += ("jobs in the work history", "a part-time job", "in Canada")
     report = Report(distribution, size, seed, day, bins, target, [0] * len(bins),
-                    mixes={k: Counter() for k in ("age", "education", "first test", "noc",
-                                                  "tech occupation", "province")})
-    tech = {"2173", "2174", "2175", "2172", "2147", "0213"}
+                    mixes={k: Counter() for k in names})
+    tech = TECH_2021 if model.noc_2021 else {"2173", "2174", "2175", "2172", "2147", "0213"}
 
     def profiles() -> Iterator[dict]:
         rng = random.Random(f"decisions-pool/{distribution}/{day}/{seed}")
@@ -444,6 +672,13 @@ def _tally(report: Report, p: dict, tech: set) -> None:
     report.mixes["noc"][p["primary_noc"]] += 1
     report.mixes["tech occupation"]["yes" if p["primary_noc"] in tech else "no"] += 1
     report.mixes["province"][p["intends_to_reside_in"]] += 1
+    if "work_history" in p:
+        jobs = p["work_history"]
+        report.mixes["jobs in the work history"][str(len(jobs))] += 1
+        report.mixes["a part-time job"]["yes" if any(
+            j["hours_per_week"] < FULL_TIME_HOURS for j in jobs) else "no"] += 1
+        report.mixes["in Canada"]["works or worked in Canada" if any(
+            j["in_canada"] for j in jobs) else "no Canadian job"] += 1
 
 
 def histogram(scores: Sequence[int], distribution: str = DEFAULT_DISTRIBUTION) -> list[int]:

@@ -53,7 +53,11 @@ def _compared(decision: Mapping[str, Any]) -> dict:
     of its why-nots (which a decision logged before they were left to the version holds). The
     why-not trees (which parts failed, with which values) are compared; the sentences are how
     this server words them, and improve without the decision changing."""
-    return {k: v for k, v in without_texts(decision).items() if k not in IGNORED_IN_REPLAY}
+    out = {k: v for k, v in without_texts(decision).items() if k not in IGNORED_IN_REPLAY}
+    # ``met_by`` (the alternatives met, of a ruleset met when any is) repeats what the
+    # requirements, compared, say; decisions logged before it was added have none.
+    out["rulesets"] = [{k: v for k, v in r.items() if k != "met_by"} for r in out["rulesets"]]
+    return out
 
 
 class DecisionNotFoundError(DecisionError):

@@ -126,6 +126,12 @@ def decision_view(record: Record, catalog: Catalog, lang: str,
             "top": [(entry["title"] or entry["bucket"], entry["counted"])
                     for depth, entry in rows if depth == 0]})
     top_requirements = [r for r in d["requirements"] if r["ruleset"] == top]
+    # A ruleset met when any of its requirements is (the Express Entry categories): the ones
+    # met, by title, so the page says which categories the candidate is eligible for.
+    met_by = [{"title": group["title"], "ref": group["ref"],
+               "met": [r for r in group["requirements"]
+                       if r["met"] and r["rule"] in group["ref"]["met_by"]]}
+              for group in groups if "met_by" in group["ref"]]
     facts = orjson.loads(record.facts)
     top_version = next((r["version"] for r in refs if r["id"] == top), record.ruleset_version)
     # What the facts mean, shown beside each value: the words for an enum value, the title of
@@ -146,6 +152,7 @@ def decision_view(record: Record, catalog: Catalog, lang: str,
                       for name, value in facts.items()],
         "scores": scores, "bucket_titles": titles,
         "top_requirements": top_requirements,
+        "met_by": met_by,
         "top_not_met": [r for r in top_requirements if not r["met"]],
         "not_met": [r for r in d["requirements"] if not r["met"]],
         "top_version": top_version,

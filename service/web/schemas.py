@@ -111,6 +111,10 @@ class RulesetUsedSchema(Strict):
     as_ = fields.String(data_key="as", attribute="as")
     outcome = fields.String()
     met = fields.Boolean()
+    met_by = fields.List(fields.String(), metadata={
+        "description": "for a ruleset met when any of its requirements is (the Express Entry "
+                       "categories): the ids of the requirements met, e.g. the categories the "
+                       "candidate is eligible for; each one's why-not is in requirements"})
 
 
 RULE_TEXT = ("in an answer; a logged decision leaves it to the ruleset version it names "
