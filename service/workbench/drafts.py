@@ -20,8 +20,10 @@ committed with the publisher as author. Every step is in the trail (``store.work
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import fcntl
 import hashlib
 import os
 import re
@@ -29,7 +31,7 @@ import secrets
 import subprocess
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -481,7 +483,7 @@ class Workbench:
         """Write the approved draft into the live folder and have the safe reload take it; a
         refusal (base changed, reload refused) is recorded and leaves the folder as it was."""
         needs(caller, PUBLISHERS)
-        with self._publishing:
+        with self._publishing, _folder_lock(self.live):
             draft = self.get(caller, draft_id)
             if draft["state"] != "approved":
                 raise DraftStateError(f"a {draft['state']} draft cannot be published: it must "
@@ -624,6 +626,24 @@ def merge3(mine: str, base: str, theirs: str) -> str:
         if done.returncode < 0 or done.returncode > 127:
             raise DecisionError(f"the merge failed: {done.stderr.strip()}")
         return done.stdout
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One publication at a time across the server's worker processes: an exclusive ``flock``
+    on a file beside the ruleset folder (not in it: the folder is copied and loaded whole). Where
+    that file cannot be made, the lock of this process alone."""
+    try:
+        handle = open(folder.parent / f".{folder.name}.publishing", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write(path: Path, text: str) -> None:
