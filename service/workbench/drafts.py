@@ -574,42 +574,45 @@ def case_block(name: str, day: dt.date, facts: Mapping[str, Any],
     return "\n".join(lines) + "\n"
 
 
-def _as_of_field(text: str, index: int) -> tuple[edits.FormField, list[str]]:
+def _as_of_fields(text: str) -> tuple[list[tuple[edits.FormField, list[str]]], tuple]:
+    """Each case's ``as_of`` as a form field (of days), with its days as text; and the text as
+    read (``edits.set_values`` takes it, not to read 3,000 lines once more)."""
     data, lines = parse_yaml(text, "cases")
-    path = ("cases", index, "as_of")
-    try:
-        days = data["cases"][index]["as_of"]
-    except (KeyError, IndexError, TypeError):
-        raise DraftInvalidError(f"cases[{index}]: no such case in the case file") from None
-    days = [str(d) for d in (days if isinstance(days, list) else [days])]
-    field = edits.FormField(f"cases[{index}].as_of", path, "cases", "list", ", ".join(days),
-                            lines.get(path, 0), "as_of")
-    return field, days
+    out = []
+    for index, case in enumerate((data or {}).get("cases") or [] if isinstance(data, Mapping)
+                                 else []):
+        days = case.get("as_of") if isinstance(case, Mapping) else None
+        days = [str(d) for d in (days if isinstance(days, list) else [days]) if d]
+        path = ("cases", index, "as_of")
+        out.append((edits.FormField(f"cases[{index}].as_of", path, "cases", "days",
+                                    ", ".join(days), lines.get(path, 0), "as_of"), days))
+    return out, (data, lines)
 
 
 def with_day(text: str, first: dt.date, day: dt.date) -> str:
     """Cases text with ``day`` added to each case that has a day in [first, day)."""
-    data, _ = parse_yaml(text, "cases")
-    for index, case in enumerate((data or {}).get("cases") or []):
-        days = case.get("as_of") if isinstance(case, Mapping) else None
-        days = [str(d) for d in (days if isinstance(days, list) else [days]) if d]
+    changes = []
+    fields, parsed = _as_of_fields(text)
+    for field, days in fields:
         try:
             inside = any(first <= dt.date.fromisoformat(d) < day for d in days)
         except ValueError:
             continue
         if inside and day.isoformat() not in days:
-            field, days = _as_of_field(text, index)
-            text = edits.set_value(text, field, days + [day.isoformat()])
-    return text
+            changes.append((field, days + [day.isoformat()]))
+    return edits.set_values(text, changes, parsed) if changes else text
 
 
 def without_day(text: str, index: int, day: dt.date) -> str:
     """Cases text with ``day`` taken out of case ``index``'s days (one day left at least)."""
-    field, days = _as_of_field(text, index)
+    fields, parsed = _as_of_fields(text)
+    if not 0 <= index < len(fields):
+        raise DraftInvalidError(f"cases[{index}]: no such case in the case file")
+    field, days = fields[index]
     kept = [d for d in days if d != day.isoformat()]
     if not kept or kept == days:
         return text
-    return edits.set_value(text, field, kept)
+    return edits.set_values(text, [(field, kept)], parsed)
 
 
 def merge3(mine: str, base: str, theirs: str) -> str:
