@@ -25,6 +25,7 @@ from werkzeug.exceptions import UnprocessableEntity
 
 from ..checks.cases import CaseFileSchema, deep_merge
 from ..decisions import localized
+from ..draws.pool import generate
 from ..errors import DecisionError
 from ..rulesets import parse_yaml
 from ..store.workbench import verify_trail
@@ -171,7 +172,17 @@ def _draft_page(draft_id: str, status: int = 200, **extra: Any):
 @blueprint.get("/drafts/<draft_id>")
 @requires(*READERS)
 def draft(draft_id: str):
-    return _draft_page(draft_id)
+    """``?pool=N``: the try panel filled with the N-th candidate of a pool generated as of the
+    draft's first day (the pool generator of `decisions pool generate`, seed 7), to edit."""
+    wanted = request.args.get("pool", "")
+    if not (wanted.isdigit() and len(wanted) < 4):
+        return _draft_page(draft_id)
+    day = workbench().get(current_caller(), draft_id)["effective_from"]
+    profiles, _ = generate(int(wanted) + 1, 7, as_of=dt.date.fromisoformat(day))
+    candidate = list(profiles)[-1]
+    return _draft_page(draft_id, tried_facts=orjson.dumps(
+        candidate, option=orjson.OPT_INDENT_2).decode(), tried_day=day,
+        next_pool=int(wanted) + 1)
 
 
 def _step(draft_id: str, step, done: str, anchor: str = "", page: str = "pages.draft"):

@@ -69,6 +69,11 @@ def test_a_draft_page_shows_the_file_with_its_problems_beside_the_lines(app):
     assert row and "agee" in row.group(2)
     assert "rules[adult].require: unknown fact &#39;agee&#39;; did you mean &#39;age&#39;" \
         in row.group(2) or "did you mean" in row.group(2)
+    # the try panel takes a candidate of a generated pool, to edit in place
+    pooled = author.get(f"/drafts/{draft_id}?pool=2").get_data(as_text=True)
+    facts = re.search(r'<textarea id="try-facts"[^>]*>(.*?)</textarea>', pooled, re.S).group(1)
+    assert "candidate_id" in facts and "first_language" in facts
+    assert f"/drafts/{draft_id}?pool=3#try" in pooled
 
 
 def test_form_values_try_and_a_case_stated_by_the_author_in_french(app):
