@@ -368,6 +368,8 @@ def review_page(draft_id: str):
         refresh=IMPACT_REFRESH_SECONDS if state == "running" else None,
         may_review="review" in caller.roles and caller.name != draft["author"],
         may_publish=bool(caller.roles.intersection(("review", "admin"))))
+    if state == "running":  # the header as well as the page's meta: either one reloads it
+        return response, 200, {"Refresh": str(IMPACT_REFRESH_SECONDS)}
     return response
 
 
