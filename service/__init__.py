@@ -5,6 +5,7 @@ One package per stage, in the order of the flow (README.md, "Layout"):
     rulesets -> conditions -> engine -> decisions -> store      the core: files to logged decisions
     checks, draws                                              built on the core
     live                                                       the running service: decide and log
+    workbench, distributed                                     drafts of rulesets; a Dask cluster
     web, pages, cli                                            the doors: HTTP API, pages, command
     config, errors, i18n, auth, jsonlog, child, keyfile        the kernel, imported by every stage
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from .errors import DecisionError
 
-ROLES = ("decide", "audit", "admin")
+# author: drafts ruleset versions in the workbench; review: approves or returns them and
+# publishes (never a draft of their own). service.workbench, docs/api.md.
+ROLES = ("decide", "audit", "admin", "author", "review")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 HEX_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 

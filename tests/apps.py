@@ -20,6 +20,11 @@ TOKENS = {  # name: (roles, token)
     "decider": (("decide",), "tok-decider-0123456789"),
     "auditor": (("audit",), "tok-auditor-0123456789"),
     "admin": (("admin",), "tok-admin-0123456789"),
+    # the workbench: an author, a second author, a reviewer, and one who holds both roles
+    "author": (("author",), "tok-author-0123456789"),
+    "author2": (("author",), "tok-author2-0123456789"),
+    "reviewer": (("review", "audit"), "tok-reviewer-0123456789"),
+    "both": (("author", "review"), "tok-both-0123456789"),
 }
 
 MIN_AGE = """\

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import DecisionError
+from ..store import Filters, Record, Store
 
 EXAMPLES_PER_KIND = 3
+LOG_CASES = 2000  # the impact page decides at most this many logged decisions (the latest)
+LOG_SCAN = 20_000  # ... found among this many of the newest records
 
 
 @dataclass
@@ -255,3 +260,25 @@ def _effect(effect: dict) -> str:
     if "derive" in effect:
         return f"{effect['derive']}={effect['value']}"
     return "met"
+
+
+def log_cases(store: Store, ruleset_id: str, limit: int = LOG_CASES,
+              scan: int = LOG_SCAN) -> tuple[list[Case], int]:
+    """The facts of the latest ``limit`` logged decisions that used a ruleset (alone or in a
+    chain, as `decisions diff --log` reads them), among the newest ``scan`` records, each on its
+    own date; and the seq of the newest record (a cached impact is redone when the log grows).
+    The impact page and the workbench's review read the log through here."""
+    found: list[Record] = []
+    after, head, seen = None, 0, 0
+    while len(found) < limit and seen < scan:
+        records, after = store.page(Filters(), after, 500, newest_first=True)
+        if records and not head:
+            head = records[0].seq
+        seen += len(records)
+        found.extend(r for r in records
+                     if any(ref["id"] == ruleset_id for ref in orjson.loads(r.rulesets)))
+        if after is None:
+            break
+    cases = [Case(orjson.loads(r.facts), dt.date.fromisoformat(r.as_of),
+                  f"decision:{r.decision_id}") for r in reversed(found[:limit])]
+    return cases, head

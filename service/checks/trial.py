@@ -12,29 +12,33 @@ from .cases import Report, case_files, format_report, run_cases
 TRIAL_TIMEOUT = 600.0
 
 
-def _cases_setup(rulesets_dir: str, expected: list | None):
+def _cases_setup(rulesets_dir: str, expected: list | None, only: list[str] | None = None):
     catalog, engine = load_compiled(rulesets_dir, expected)
+    files = case_files(catalog.root)
+    if only is not None:  # the case files a change can affect (the workbench's draft check)
+        files = [f for f in files if str(f.relative_to(catalog.root)) in only]
 
     def handle(_request, progress) -> Report:
-        return run_cases(catalog, engine, case_files(catalog.root),
+        return run_cases(catalog, engine, files,
                          progress=lambda where, name: progress((where, name)))
 
     return handle
 
 
 def cases_in_child(rulesets_dir: str, expected: list | None = None,
-                   timeout: float = TRIAL_TIMEOUT) -> Report:
+                   timeout: float = TRIAL_TIMEOUT, only: list[str] | None = None) -> Report:
     """Every case of the folder run in a child process: the report, or RulesetError naming the
     case that was running when the engine crashed or hung (the folder's own RulesetError when it
     does not load). With ``expected`` (a ``Catalog.fingerprint``), the child refuses a folder
-    that changed since it was loaded here."""
+    that changed since it was loaded here. With ``only`` (paths relative to the folder), only
+    those case files run."""
     current: list = []  # the case running now: [(file:line, name)]
 
     def running(case: tuple) -> None:
         current[:] = [case]
 
     try:
-        return run_in_child(_cases_setup, (str(rulesets_dir), expected), None,
+        return run_in_child(_cases_setup, (str(rulesets_dir), expected, only), None,
                             name="decisions-trial", timeout=timeout, on_progress=running)
     except ChildStopped as exc:
         where = f"case {current[0][0]} ({current[0][1]})" if current else "loading"

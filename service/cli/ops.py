@@ -48,7 +48,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     create = token_sub.add_parser("create", help="make a new random token; print it once, with "
                                                  "the line for the tokens file")
     create.add_argument("name", help="who holds it (recorded with each decision it makes)")
-    create.add_argument("roles", help="comma-separated: decide, audit, admin")
+    create.add_argument("roles", help="comma-separated: decide, audit, admin, author, "
+                                               "review")
     create.add_argument("--append", action="store_true",
                         help="also add the line to the tokens file (DECISIONS_TOKENS_FILE)")
     create.add_argument("--tokens-file", default=defaults.tokens_file)
@@ -128,8 +129,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _print_first_token(token: str, path: str, host: str, port: int) -> None:
     url = f"http://{host}:{port}"
     print(f"""
-A token with every role (decide, audit, admin) was created for this server; only its hash is
-kept, in {path}. It is shown this once:
+A token with every role (decide, audit, admin, author, review) was created for this server;
+only its hash is kept, in {path}. It is shown this once:
 
     export DECISIONS_TOKEN={token}
 
@@ -158,6 +159,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_verify_log(args: argparse.Namespace) -> int:
     from ..errors import DecisionError
     from ..store import Store
+    from ..store.workbench import verify_trail
 
     anchor = None
     if args.anchor:
@@ -168,10 +170,16 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
         anchor = (int(seq), digest)
     key = Config.from_env(log_key_file=args.log_key).log_key_path
     try:
-        result = Store(args.database_url, key_file=key).verify(anchor)
+        store = Store(args.database_url, key_file=key)
+        result = store.verify(anchor)
+        trail = verify_trail(store)
     except DecisionError as exc:
         print(exc.detail, file=sys.stderr)
         return 2
+    # The workbench's trail (drafts, reviews, publications) is chained like the log.
+    trail_line = (f"workbench trail: {trail.checked} records, chain intact" if trail.intact
+                  else f"BROKEN workbench trail: {trail.problem}; {trail.checked} records "
+                       "before it hold")
     signed = (f"{result.checkpoints} signed checkpoints hold" if result.unchecked is None
               else f"CHECKPOINTS NOT CHECKED: {result.unchecked}")
     if result.unsigned_before:
@@ -186,12 +194,16 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
             print(f"BROKEN at record {f.seq} ({f.decision_id or 'no id'}): {f.kind}: {f.detail}")
             print(f"{result.checked} records before it hold.")
         print(signed)
+        print(trail_line)
         return 1
     head = f"head: record {result.head_seq} {result.head_hash}" if result.head_seq else \
         "the log is empty"
     print(f"ok: {result.checked} records, chain intact; {result.versions} ruleset versions "
           f"kept intact; {head}")
     print(signed)
+    print(trail_line)
+    if not trail.intact:
+        return 1
     if result.head_seq:
         print(f"note the head elsewhere; later, `decisions verify-log --anchor "
               f"{result.head_seq}:{result.head_hash}` proves nothing before it changed")

@@ -26,6 +26,7 @@ from .session import (
     stale_catalogues,
 )
 from .views import blueprint, unrouted_page
+from .workbench import blueprint as _with_the_workbench  # noqa: F401  (its routes, registered)
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import orjson
 from babel.numbers import format_decimal
 
 from ..checks.cases import CaseFileSchema, Report, case_files, deep_merge, run_cases
-from ..checks.impact import Case, Impact, compare
+from ..checks.impact import Case, Impact, compare, log_cases
 from ..checks.trial import cases_in_child
 from ..decisions import InlineDecider, TextSource, localized, with_texts
 from ..errors import DecisionError, RulesetError, UnknownRulesetError
@@ -26,8 +26,6 @@ from ..rulesets import Catalog, Rule, RulesetVersion, load_yaml
 from ..rulesets.texts import table_keys
 from ..store import GENESIS, Filters, Record, Store, record_hash
 
-LOG_CASES = 2000  # the impact page decides at most this many logged decisions (the latest)
-LOG_SCAN = 20_000  # ... found among this many of the newest records
 CASES_TIMEOUT = 300.0
 
 
@@ -559,27 +557,6 @@ def ruleset_cases(catalog: Catalog, ruleset_id: str) -> list[Case]:
         for case in loaded["cases"]:
             out.append(Case(deep_merge(loaded["base"], case["facts"]), None, case["name"]))
     return out
-
-
-def log_cases(store: Store, ruleset_id: str, limit: int = LOG_CASES,
-              scan: int = LOG_SCAN) -> tuple[list[Case], int]:
-    """The facts of the latest ``limit`` logged decisions that used a ruleset (alone or in a
-    chain, as `decisions diff --log` reads them), among the newest ``scan`` records, each on its
-    own date; and the seq of the newest record (a cached impact is redone when the log grows)."""
-    found: list[Record] = []
-    after, head, seen = None, 0, 0
-    while len(found) < limit and seen < scan:
-        records, after = store.page(Filters(), after, 500, newest_first=True)
-        if records and not head:
-            head = records[0].seq
-        seen += len(records)
-        found.extend(r for r in records
-                     if any(ref["id"] == ruleset_id for ref in orjson.loads(r.rulesets)))
-        if after is None:
-            break
-    cases = [Case(orjson.loads(r.facts), dt.date.fromisoformat(r.as_of),
-                  f"decision:{r.decision_id}") for r in reversed(found[:limit])]
-    return cases, head
 
 
 @dataclass

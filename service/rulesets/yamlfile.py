@@ -23,7 +23,11 @@ def load_yaml(path: Path, display: str) -> tuple[Any, dict[tuple, int]]:
     """Parse one YAML file safely. Returns the data and the line of every key path.
 
     Dates and times become ISO 8601 strings so that the data is plain JSON."""
-    text = path.read_text(encoding="utf-8")
+    return parse_yaml(path.read_text(encoding="utf-8"), display)
+
+
+def parse_yaml(text: str, display: str) -> tuple[Any, dict[tuple, int]]:
+    """``load_yaml`` of a text not (yet) in a file: a draft being edited in the workbench."""
     lines: dict[tuple, int] = {}
     problems: list[Problem] = []
     loader = _Loader(text)

@@ -126,3 +126,75 @@ idempotency_keys = sa.Table(
     sa.Column("decision_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
+
+
+# The policy workbench (migration 0008, ``service.workbench``). A draft is one new version of a
+# ruleset being written in the browser: its whole YAML text and the whole text of the ruleset's
+# case file, the version in force it started from (and the texts it had then, to bring the draft
+# up to date by a three-way merge when that version changes), and where it stands in review. A
+# draft is edited: its row changes; what happened to it is in ``draft_trail``.
+drafts = sa.Table(
+    "drafts", metadata,
+    sa.Column("draft_id", sa.String(32), primary_key=True),
+    sa.Column("ruleset_id", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(64), nullable=False),  # the version the draft will publish
+    sa.Column("path", sa.String(400), nullable=False),  # its file, relative to the folder
+    sa.Column("effective_from", sa.String(10), nullable=False),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("cases_path", sa.String(400)),
+    sa.Column("cases_content", sa.Text()),
+    sa.Column("base_version", sa.String(64)),  # None: started from scratch
+    sa.Column("base_sha256", sa.String(64)),  # of the base version (RulesetVersion.sha256)
+    # of every (version, sha256) of the ruleset when the draft started: any version
+    # published since, by anyone, means the draft must be brought up to date first
+    sa.Column("ruleset_sha256", sa.String(64), nullable=False),
+    sa.Column("base_content", sa.Text()),
+    sa.Column("base_cases_sha256", sa.String(64)),  # of the case file's bytes when it started
+    sa.Column("base_cases_content", sa.Text()),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("checked_ok", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("check", sa.Text(), nullable=False, server_default="{}"),  # the last check, JSON
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+# What happened to every draft, append-only and hash-chained like the decision log: who, when,
+# what, why, and the sha256 of the draft's texts at that moment (``draft_contents`` keeps them).
+draft_trail = sa.Table(
+    "draft_trail", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("draft_id", sa.String(32), nullable=False, index=True),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # the draft's state after the action
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("ruleset_id", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False, unique=True),
+)
+# Every text a trail record names by sha256, kept exactly: append-only, a text kept once.
+draft_contents = sa.Table(
+    "draft_contents", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("content", sa.Text(), nullable=False),
+)
+# Impact runs of a draft against the version in force: progress while they run, so that a long
+# run can be left and come back to; the report when done.
+draft_impacts = sa.Table(
+    "draft_impacts", metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("draft_id", sa.String(32), nullable=False, index=True),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running, done, failed
+    sa.Column("done", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("started_by", sa.String(64), nullable=False),
+    sa.Column("report", sa.Text()),
+    sa.Column("problem", sa.Text()),
+)

@@ -132,14 +132,18 @@ def test_a_federal_round_as_ircc_published_it(page, server):
     assert table.is_visible()
     rows = {row.locator("th").inner_text(): row.locator("td").inner_text()
             for row in table.locator("tbody tr").all()}
-    assert rows == {"Round number": "#252", "Date and time of round": "2023-06-28 14:04:34 UTC",
+    assert rows == {"Round number": "#252",
+                    "Date and time of round": "June 28, 2023 at 14:04:34 UTC",
                     "Round type": "Healthcare occupations (Version 1)",
                     "Number of invitations issued": "500",
                     "CRS score of lowest-ranked candidate invited": "476",
-                    "Tie-breaking rule": "2022-11-12 12:47:27 UTC"}
+                    "Tie-breaking rule": "November 12, 2022 at 12:47:27 UTC"}
     assert "invitations.html?q=252" in table.locator("caption a").get_attribute("href")
     shot(page, "round", "#published-round")
     page.click("button[lang=fr]", timeout=180_000)  # the other worker may run the cases first
     rows = page.locator("#published-round tbody tr")
     assert rows.nth(4).inner_text().startswith("Note SCG du candidat le moins bien classé invité")
     assert "Professions de la santé (version 1)" in rows.nth(2).inner_text()
+    # Days as a francophone writes them, not ISO dates.
+    assert "28 juin 2023 à 14:04:34 UTC" in rows.nth(1).inner_text()
+    assert "12 novembre 2022 à 12:47:27 UTC" in rows.nth(5).inner_text()

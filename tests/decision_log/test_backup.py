@@ -17,13 +17,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from service.store import IdempotencyKey, NewDecision, Store, metadata
+from service.store import IdempotencyKey, NewDecision, Store, metadata, workbench
 from service.store.draws import record_draw, save_pool
 from tests.apps import ROOT
 from tests.databases import SYNTHETIC_VERSION, require_postgres, synthetic_entry
 
 APPEND_ONLY = ("decision_log", "ruleset_versions", "log_checkpoints", "idempotency_keys",
-               "draws", "draw_invitations", "draw_candidates")
+               "draws", "draw_invitations", "draw_candidates", "draft_trail", "draft_contents")
 
 
 def documented_commands() -> list[str]:
@@ -69,7 +69,7 @@ def databases():
 
 def fill(url: str, key_file) -> None:
     """A log with all there is to lose: records, kept versions, checkpoints, an idempotency
-    key, a stored pool and a draw."""
+    key, a stored pool, a draw, and a workbench draft with its trail and an impact run."""
     store = Store(url, key_file=key_file)
     store.upgrade()
     try:
@@ -89,6 +89,17 @@ def fill(url: str, key_file) -> None:
               "decision_id": invited.decision["decision_id"]}],
             [{"position": 1, "candidate_id": "A", "status": "invited", "score": 480, "rank": 1},
              {"position": 2, "candidate_id": "B", "status": "below_cutoff", "score": 400}])
+        draft = {"draft_id": "d-1", "ruleset_id": "test.min-age", "version": "2027-01-01",
+                 "path": "test/min-age-2027-01-01.yaml", "effective_from": "2027-01-01",
+                 "content": "id: test.min-age\n", "author": "ann", "state": "draft",
+                 "ruleset_sha256": "ab" * 32, "created_at": "2026-12-04T10:00:00.000+00:00",
+                 "updated_at": "2026-12-04T10:00:00.000+00:00"}
+        workbench.insert_draft(store, draft, workbench.TrailEntry("ann", "created", "",
+                                                                  draft["content"]))
+        workbench.start_impact(store, {
+            "run_id": "i-1", "draft_id": "d-1", "content_sha256": "ab" * 32, "state": "done",
+            "started_at": draft["created_at"], "updated_at": draft["created_at"],
+            "started_by": "ann"})
     finally:
         store.close()
 
@@ -126,6 +137,7 @@ def test_the_documented_backup_restores_everything(databases, tmp_path):
     # the last command was verify-log on the restored database, with the key
     assert "ok: 4 records, chain intact" in done.stdout
     assert "signed checkpoints hold" in done.stdout
+    assert "workbench trail: 1 records, chain intact" in done.stdout
 
     assert counts(restored) == before
     store = Store(restored)

@@ -109,7 +109,8 @@ def test_the_first_local_token_is_made_once(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert create_local_tokens_file(path) is None  # never replaced
     caller = TokenStore(path).authenticate(token)
-    assert caller.name == "local" and caller.roles == {"decide", "audit", "admin"}
+    assert caller.name == "local" and caller.roles == {"decide", "audit", "admin", "author",
+                                                       "review"}
     assert token not in path.read_text()
 
 
