@@ -680,7 +680,7 @@ def test_the_impact_page_reads_the_log_only_for_auditors(app, seeded):
     assert "2 cases decided with both versions" in html
     bad = auditor.get("/rulesets/oinp.hcp.tech-draw/diff?from=1999")
     assert bad.status_code == 422 and "This ruleset has no version 1999." in text(bad)
-    single = text(auditor.get("/rulesets/express-entry.noc/diff"))
+    single = text(auditor.get("/rulesets/express-entry.fsw.grid/diff"))
     assert "one version only" in single
 
 
