@@ -81,20 +81,23 @@ class Server:
                  "--tokens-file", str(self.folder / "tokens")],
                 cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
                 env={**os.environ, "DECISIONS_LOG_LEVEL": "WARNING"})
-        deadline = time.monotonic() + 90
+        self.wait_ready(90)
+        self.printed = self.log.read_text(errors="replace")
+        self.token = re.search(r"export DECISIONS_TOKEN=(dcs_\S+)", self.printed).group(1)
+
+    def wait_ready(self, seconds: float) -> None:
+        """Until /readyz answers 200; the server's log in the error if it stops or never does."""
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"decisions serve stopped:\n{self.log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
                     if answer.status == 200:
-                        break
+                        return
             except OSError:
                 time.sleep(0.3)
-        else:
-            raise RuntimeError(f"decisions serve did not get ready:\n{self.log.read_text()}")
-        self.printed = self.log.read_text(errors="replace")
-        self.token = re.search(r"export DECISIONS_TOKEN=(dcs_\S+)", self.printed).group(1)
+        raise RuntimeError(f"decisions serve did not get ready:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import time
-import urllib.request
 
 import orjson
 import pytest
@@ -45,18 +44,7 @@ class WorkbenchServer(Server):
                  "--database-url", f"sqlite:///{self.folder / 'decisions.db'}",
                  "--tokens-file", str(self.folder / "tokens")],
                 cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300  # it checks every ruleset first; the machine is shared
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"decisions serve stopped:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError(f"decisions serve did not get ready:\n{self.log.read_text()}")
+        self.wait_ready(300)  # it checks every ruleset first; the machine is shared
         self.token = TOKENS["everything"][1]
         self.live = live
 
