@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from service.decisions import decide
+from service.decisions import catalog_texts, decide, with_texts
 from service.engine import CompiledRuleset, Engine
 from service.errors import EvaluationError, RulesetError
 from service.rulesets import load_catalog
@@ -90,7 +90,9 @@ def test_derived_facts_chain_through_three_rules_in_one_session(chain):
     assert d["score_details"]["s"][0] == {"bucket": "s.main", "title": {"en": "Main",
                                           "fr": "Principal"}, "points": 30, "cap": 25,
                                           "counted": 25}
-    old = decide(catalog, engine, "demo.chain", {**PROFILE, "age": 40}, dt.date(2020, 1, 1))
+    # The why-not in words is written where a decision is read (decisions.texts).
+    old = with_texts(decide(catalog, engine, "demo.chain", {**PROFILE, "age": 40},
+                            dt.date(2020, 1, 1)), catalog_texts(catalog))
     assert old["derived"] == {"band": "old"}
     assert old["outcome"] == "not_eligible"
     assert old["requirements"][0]["because"]["en"] == "Band: old (from Age: 40), needs young."
@@ -190,7 +192,8 @@ def test_an_including_ruleset_reads_scores_outcomes_and_derived_facts(ruleset_di
     young = decide(catalog, engine, "demo.top", {**PROFILE, "age": 25}, dt.date(2020, 1, 1))
     assert [r["met"] for r in young["requirements"]] == [True, True, True]
     assert young["outcome"] == "eligible"
-    old = decide(catalog, engine, "demo.top", {**PROFILE, "age": 40}, dt.date(2020, 1, 1))
+    old = with_texts(decide(catalog, engine, "demo.top", {**PROFILE, "age": 40},
+                            dt.date(2020, 1, 1)), catalog_texts(catalog))
     unmet = {r["rule"]: r["because"]["en"] for r in old["requirements"] if not r["met"]}
     # Each fact by its title, a derived fact with what it came from, an included ruleset's
     # outcome with its own failed requirement (said once for its met and its outcome).

@@ -36,9 +36,9 @@ def test_a_round_ruleset_shows_the_round_as_ircc_published_it(client):
     sign_in(client, "auditor")
     html = text(client.get(f"/rulesets/{ROUND}"))
     published = html.split('id="published-round"')[1].split("</table>")[0]
-    for shown in ("Round #252 as IRCC published it", "#252", "2023-06-28 14:04:34 UTC",
+    for shown in ("Round #252 as IRCC published it", "#252", "June 28, 2023 at 14:04:34 UTC",
                   "Healthcare occupations (Version 1)", ">500<", ">476<",
-                  "2022-11-12 12:47:27 UTC", "invitations.html?q=252"):
+                  "November 12, 2022 at 12:47:27 UTC", "invitations.html?q=252"):
         assert shown in published, shown
     french = text(client.get(f"/rulesets/{ROUND}", headers={"Accept-Language": "fr"}))
     published = french.split('id="published-round"')[1].split("</table>")[0]
@@ -67,7 +67,8 @@ def test_a_round_held_here_shows_its_cutoff_beside_the_published_one(make_app):
     assert ">476<" in rows["CRS score of lowest-ranked candidate invited"]
     assert rows["CRS score of lowest-ranked candidate invited"].count(">476<") == 2
     tie = rows["Tie-breaking rule"]
-    assert "2022-11-12 12:47:27 UTC" in tie and "2022-11-12 12:47:28 UTC" in tie
+    assert "November 12, 2022 at 12:47:27 UTC" in tie \
+        and "November 12, 2022 at 12:47:28 UTC" in tie
     invitations = rows["Number of invitations issued"]
     assert ">500<" in invitations and ">2<" in invitations
     french = text(client.get("/draws/r252", headers={"Accept-Language": "fr"}))
