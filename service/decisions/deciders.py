@@ -195,7 +195,13 @@ class ProcessDecider:
             end = time.monotonic() + self.timeout
             while pending:
                 if self._child is None or not self._child.alive:
+                    # Starting an engine is not deciding: the start has its own bound
+                    # (start_timeout), and counted against the deadline it left the first
+                    # request after a stop too little time (the rulesets take seconds to compile
+                    # on a loaded machine), so that request failed for another's hang.
+                    starting = time.monotonic()
                     self._start()
+                    end += time.monotonic() - starting
                 self._deciding.value = -1
                 try:
                     answers = self._child.ask(([requests[i] for i in pending], reduce),
