@@ -23,6 +23,9 @@ from ..errors import Problem, did_you_mean
 from .yamlfile import dotted, line_of
 
 LANGUAGES = ("en", "fr")
+# An empty reference: said as what to do (a value without its source is not policy).
+CITED = validate.Length(min=1, error="cite the source here: the address of the official text "
+                                     "this comes from")
 ID_PATTERN = r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$"
 NAME_PATTERN = r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*$"
 
@@ -112,7 +115,7 @@ class FactSpecSchema(Strict):
                           values=fields.Nested(lambda: FactSpecSchema()))
     titles = fields.Dict(keys=fields.String(), values=Text())  # the words for each enum value
     codes = fields.Nested(lambda: CodesSchema())  # the classification its codes are titled in
-    reference = fields.String(validate=validate.Length(min=1))  # the source of its titles
+    reference = fields.String(validate=CITED)  # the source of its titles
 
     @post_load
     def _rename(self, data, **kwargs):
@@ -266,7 +269,7 @@ class DeriveSchema(Strict):
 class RuleSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     title = Text(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     note = fields.String()
     when = fields.String()
     require = fields.String()
@@ -310,7 +313,7 @@ class RowSchema(Strict):
 class TableSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     title = Text(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     note = fields.String()
     when = fields.String()
     key = fields.Raw(required=True)
@@ -380,7 +383,7 @@ class PublishedRoundSchema(Strict):
     invitations = Whole(required=True, validate=validate.Range(min=1))
     lowest_score = Whole(required=True, validate=validate.Range(min=0))
     tie_break = UtcSecond(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     note = fields.String()
 
 
@@ -392,7 +395,7 @@ class DrawSchema(Strict):
     invitations = Whole(required=True, validate=validate.Range(min=1))
     validity_days = Whole(required=True, validate=validate.Range(min=1, max=3650))
     score = fields.String(load_default="crs", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     note = fields.String()
     published = fields.Nested(PublishedRoundSchema)
 
@@ -420,7 +423,7 @@ class RulesetSchema(Strict):
     effective = fields.Nested(lambda: EffectiveSchema(), required=True)
     title = Text(required=True)
     description = Text()
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     contract = fields.String()
     facts = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$")),
                         values=fields.Nested(FactSpecSchema), load_default=dict)
@@ -455,7 +458,7 @@ class RevokedSchema(Strict):
 
     title = Text(required=True)  # e.g. "Revoked by O. Reg. 47/26"
     because = Text(required=True)  # the why-not a person reads, naming the instrument
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     note = fields.String()
 
 
@@ -494,7 +497,7 @@ class CheckSchema(Strict):
     field = fields.String(required=True, validate=validate.Regexp(NAME_PATTERN))
     require = fields.String(required=True)
     message = Text(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
 
 
 class ContractSchema(Strict):
@@ -567,7 +570,7 @@ class ClassificationSchema(Strict):
     title = Text(required=True)
     version = fields.String(required=True, validate=validate.Length(min=1, max=40))
     digits = Whole(required=True, validate=validate.OneOf(sorted(CODE_SHAPE)))
-    reference = fields.String(required=True, validate=validate.Length(min=1))
+    reference = fields.String(required=True, validate=CITED)
     references = fields.Dict(keys=fields.String(validate=validate.OneOf(LANGUAGES)),
                              values=fields.String(validate=validate.Length(min=1)))
     note = fields.String()
