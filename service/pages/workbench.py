@@ -3,7 +3,7 @@ languages as every page):
 
 | page | role |
 | --- | --- |
-| ``/drafts`` the drafts, start one | author, review, audit, admin (start: author) |
+| ``/drafts`` the drafts; start one of a new version or of a new ruleset | readers (start: author) |
 | ``/drafts/<id>`` the draft: text and check, form, cases, try, make a case, submit | readers |
 | ``/drafts/<id>/review`` diff, check, cases, impact; approve, return, publish | readers |
 | ``/trail`` every step of every draft | audit |
@@ -15,6 +15,7 @@ what was tried or refused.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -27,14 +28,15 @@ from ..checks.cases import CaseFileSchema, deep_merge
 from ..decisions import localized
 from ..draws.pool import generate
 from ..errors import DecisionError
-from ..rulesets import parse_yaml
+from ..rulesets import ID_PATTERN, parse_yaml
 from ..store.workbench import verify_trail
-from ..workbench import EDITABLE, READERS, Workbench, form_fields
+from ..workbench import EDITABLE, READERS, Workbench, form_fields, new_ruleset_text
 from ..workbench import impact as impacts
 from .session import current_caller
 from .views import blueprint, lang, requires
 
 IMPACT_REFRESH_SECONDS = 3
+ID_RE = re.compile(ID_PATTERN)
 
 
 def workbench() -> Workbench:
@@ -74,11 +76,25 @@ def _back(draft_id: str, page: str = "pages.draft", anchor: str = ""):
 @blueprint.get("/drafts")
 @requires(*READERS)
 def drafts():
-    items = workbench().list(current_caller())
+    return _drafts_page({}, {})
+
+
+def _drafts_page(values: dict, errors: dict, status: int = 200):
+    """The drafts with the two forms that start one, showing what was tried and refused."""
     catalog = workbench().service.rules.catalog
-    return render_template("pages/drafts.html", items=items, ruleset_ids=catalog.ids(),
-                           notice=session.pop("workbench_notice", None), values={},
-                           errors={})
+    return render_template("pages/drafts.html", items=workbench().list(current_caller()),
+                           ruleset_ids=catalog.ids(), values=values, errors=errors,
+                           notice=session.pop("workbench_notice", None) if status == 200
+                           else None), status
+
+
+def _first_day(values: dict, errors: dict) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(values["effective_from"])
+    except ValueError:
+        errors["effective_from"] = gettext("Write the date as YYYY-MM-DD, for example "
+                                           "2027-01-01.")
+        return None
 
 
 @blueprint.post("/drafts")
@@ -87,11 +103,7 @@ def create_draft():
     values = {k: request.form.get(k, "").strip() for k in ("ruleset", "effective_from",
                                                            "version", "reason")}
     errors: dict[str, str] = {}
-    try:
-        day = dt.date.fromisoformat(values["effective_from"])
-    except ValueError:
-        errors["effective_from"] = gettext("Write the date as YYYY-MM-DD, for example "
-                                           "2027-01-01.")
+    day = _first_day(values, errors)
     if not errors:
         try:
             draft = workbench().create(current_caller(), values["ruleset"], day,
@@ -99,10 +111,40 @@ def create_draft():
             return _back(draft["draft_id"])
         except DecisionError as exc:
             errors["ruleset"] = exc.detail
-    catalog = workbench().service.rules.catalog
-    return render_template("pages/drafts.html", items=workbench().list(current_caller()),
-                           ruleset_ids=catalog.ids(), values=values, errors=errors,
-                           notice=None), 422
+    return _drafts_page(values, errors, 422)
+
+
+@blueprint.post("/drafts/new-ruleset")
+@requires("author")
+def create_ruleset_draft():
+    """A draft of a ruleset that does not exist yet: its first text is written from its name,
+    file, first day and titles (``new_ruleset_text``), then edited like any draft."""
+    keys = ("new_id", "path", "effective_from", "title_en", "title_fr", "reason")
+    # One line each: a title is also written into the file's text.
+    values = {k: " ".join(request.form.get(k, "").split()) for k in keys}
+    values["new"] = "1"  # the page shows what was tried in the new ruleset's form
+    errors: dict[str, str] = {}
+    day = _first_day(values, errors)
+    if not ID_RE.match(values["new_id"]):
+        errors["new_id"] = gettext("Lower-case letters and digits in parts joined by . or -, "
+                                   "for example oinp.new-stream.")
+    elif values["new_id"] in workbench().service.rules.catalog.ids():
+        errors["new_id"] = gettext("This ruleset exists: start a draft of a new version of it "
+                                   "above.")
+    for lang_code in ("en", "fr"):
+        if not values[f"title_{lang_code}"]:
+            errors[f"title_{lang_code}"] = gettext("Write the title in both languages.")
+    if not errors:
+        try:
+            content = new_ruleset_text(values["new_id"], day.isoformat(), day,
+                                       {"en": values["title_en"], "fr": values["title_fr"]})
+            draft = workbench().create(current_caller(), values["new_id"], day,
+                                       reason=values["reason"], path=values["path"],
+                                       content=content)
+            return _back(draft["draft_id"])
+        except DecisionError as exc:
+            errors["path" if exc.detail.startswith("path") else "new_id"] = exc.detail
+    return _drafts_page(values, errors, 422)
 
 
 def _numbered(text: str | None, problems: list[dict], where: str) -> list[dict]:
@@ -378,13 +420,27 @@ def _impact_view(impact: dict) -> dict:
     with both decisions localized, and the includers that moved."""
     examples = []
     for kind, items in impact.get("examples", {}).items():
-        examples.append({"kind": kind, "cases": [
-            {"case": ex["case"], "before": localized(ex["from"], lang()),
-             "after": localized(ex["to"], lang())} for ex in items]})
+        cases = [{"case": ex["case"], "before": localized(ex["from"], lang()),
+                  "after": localized(ex["to"], lang())} for ex in items]
+        examples.append({"kind": _kind_heading(kind, cases[0]), "cases": cases})
     includers = {top: _impact_view(part) for top, part in impact.get("includers", {}).items()
                  if part.get("cases", 0) > part.get("not_in_force", 0)}
     return {**impact, "examples": examples, "includers": includers,
             "moved": {name: s for name, s in impact.get("scores", {}).items() if s["changed"]}}
+
+
+def _kind_heading(kind: str, first: dict) -> str:
+    """A kind of change (``checks.impact``) as a heading: outcomes by their titles."""
+    if kind.startswith("outcome "):
+        return gettext("the outcome changes from “%(from)s” to “%(to)s”",
+                       **{"from": first["before"].get("outcome_title") or
+                          first["before"]["outcome"],
+                          "to": first["after"].get("outcome_title") or first["after"]["outcome"]})
+    if kind.startswith("derived "):
+        return gettext("derived facts change: %(names)s", names=kind[len("derived "):])
+    score, _, direction = kind.rpartition(" ")
+    return gettext("%(score)s goes up", score=score.upper()) if direction == "up" \
+        else gettext("%(score)s goes down", score=score.upper())
 
 
 @blueprint.post("/drafts/<draft_id>/impact")

@@ -22,10 +22,11 @@ from .drafts import (
     PublishRefusedError,
     RoleError,
     Workbench,
+    new_ruleset_text,
 )
 from .edits import EditError, FormField, form_fields
 
 __all__ = ["AUTHOR", "EDITABLE", "PUBLISHERS", "READERS", "REVIEW", "STATES",
            "BaseChangedError", "DraftInvalidError", "DraftNotFoundError", "DraftStateError",
            "EditError", "FormField", "FourEyesError", "PublishRefusedError", "RoleError",
-           "Workbench", "form_fields"]
+           "Workbench", "form_fields", "new_ruleset_text"]

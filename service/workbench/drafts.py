@@ -547,6 +547,37 @@ class Workbench:
                                  draft.get("cases_path") or "", draft.get("cases_path") or "")}
 
 
+def new_ruleset_text(ruleset_id: str, version: str, effective_from: dt.date,
+                     title: Mapping[str, str], contract: str = "candidate-profile") -> str:
+    """The first text of a ruleset started from scratch in the browser: its name, version,
+    first day and title in both languages filled in, and one requirement to rewrite. Its
+    references are left empty on purpose: the check refuses the draft until the author cites a
+    source for the ruleset and for each rule (a made-up link would pass unseen)."""
+    def one(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    return "\n".join([
+        "# A new ruleset started in the policy workbench. Cite the source of the ruleset and",
+        "# of each rule under reference:, rewrite the requirement below (or add rules), then",
+        "# state a case for each rule from the try panel of the draft's page.",
+        f"id: {ruleset_id}",
+        f"version: {one(version)}",
+        f"effective: {{from: {effective_from.isoformat()}}}",
+        "title:",
+        f"  en: {one(title['en'])}",
+        f"  fr: {one(title['fr'])}",
+        'reference: ""',
+        f"contract: {contract}",
+        "rules:",
+        "  - id: first-requirement",
+        "    title:",
+        "      en: \"First requirement (to rewrite)\"",
+        "      fr: \"Première exigence (à réécrire)\"",
+        '    reference: ""',
+        "    require: age >= 18",
+        ""])
+
+
 def case_facts(base: Mapping[str, Any], facts: Mapping[str, Any]) -> dict:
     """The facts a case states so that, merged over the file's ``base``, they are ``facts``
     exactly: what differs, and null for what the base has and the profile has not."""

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from ..checks.cases import CaseFileSchema, deep_merge
-from ..checks.impact import Case, compare, log_cases
-from ..decisions import ProcessDecider
+from ..checks.impact import Case, Impact, compare, log_cases
+from ..decisions import ProcessDecider, TextSource, catalog_texts, with_texts
 from ..draws.pool import generate
 from ..errors import DecisionError
 from ..rulesets import load_catalog, parse_yaml
@@ -104,6 +104,7 @@ def _run(store, live: str, draft: dict, run_id: str, pool_size: int, logged: int
             for name, cases in sources.items():
                 impact = compare(decider, catalog, draft["ruleset_id"], draft["base_version"],
                                  draft["version"], _counted(cases, tick), includers=True)
+                _examples_with_texts(impact, catalog_texts(catalog))
                 report[name] = impact.as_dict()
         rows.progress_impact(store, run_id, done=total, state="done",
                              report=orjson.dumps(report, default=str).decode())
@@ -117,6 +118,18 @@ def _run(store, live: str, draft: dict, run_id: str, pool_size: int, logged: int
     finally:
         if decider is not None:
             decider.close()
+
+
+def _examples_with_texts(impact: Impact, texts: TextSource) -> None:
+    """The examples' decisions with their texts, written here where the draft's version is
+    loaded: the review page reads the report later, when no catalog has that version (it is not
+    published, and may never be)."""
+    for examples in impact.examples.values():
+        for example in examples:
+            example["from"] = with_texts(example["from"], texts)
+            example["to"] = with_texts(example["to"], texts)
+    for top in impact.includers.values():
+        _examples_with_texts(top, texts)
 
 
 def state_of(run: Mapping[str, Any]) -> str:

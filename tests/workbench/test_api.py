@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.apps import bearer
+from tests.pages.conftest import sign_in
 
 DRAFT = {"ruleset": "test.min-age", "effective_from": "2027-01-01",
          "reason": "the minimum age becomes 21"}
@@ -145,3 +146,14 @@ def test_an_impact_run_reports_progress_and_its_result(api):
     assert {(o["from"], o["to"]): o["count"] for o in cases["outcomes"]} == {
         ("eligible", "not_eligible"): 2, ("not_eligible", "not_eligible"): 2}
     assert run["report"]["pool"]["cases"] == 40
+    # Its examples carry their texts, written where the draft's version was loaded (the review
+    # page reads them when no catalog has that version): titles and why-nots, not rule keys.
+    example = cases["examples"]["outcome eligible -> not_eligible"][0]
+    unmet = [r for r in example["to"]["requirements"] if not r["met"]]
+    assert unmet[0]["title"]["fr"] and "21" in unmet[0]["because"]["en"], unmet
+    assert example["from"]["requirements"][0]["title"] == unmet[0]["title"]
+    sign_in(api, "reviewer")
+    review = api.get(f"/drafts/{draft['draft_id']}/review").get_data(as_text=True)
+    shown = review.split('id="impact-cases"')[1].split("</article>")[0]
+    assert "Examples: the outcome changes from" in shown, shown[:3000]
+    assert unmet[0]["because"]["en"].replace("'", "&#39;") in shown

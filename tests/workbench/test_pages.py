@@ -113,6 +113,50 @@ def test_form_values_try_and_a_case_stated_by_the_author_in_french(app):
     assert "requirements:" not in cases.split("A candidate of 30 is old enough")[1][:400]
 
 
+def test_a_new_ruleset_starts_from_its_name_and_titles_and_checks_once_its_sources_are_cited(
+        app, live):
+    author = person(app, "author")
+    page = author.get("/drafts").get_data(as_text=True)
+    assert 'id="new-ruleset"' in page and "Start a new ruleset" in page
+    refused = post(author, "/drafts/new-ruleset", {
+        "new_id": "Test New", "path": "test/new-stream", "effective_from": "2027-13-01",
+        "title_en": "New stream", "title_fr": ""}, page="/drafts")
+    assert refused.status_code == 422
+    shown = refused.get_data(as_text=True).split('id="new-ruleset"')[1].split("</form>")[0]
+    for said in ("Lower-case letters and digits", "YYYY-MM-DD", "both languages",
+                 'value="New stream"'):
+        assert said in shown, said
+    taken = post(author, "/drafts/new-ruleset", {
+        "new_id": "test.min-age", "path": "test/other", "effective_from": DAY,
+        "title_en": "Again", "title_fr": "Encore"}, page="/drafts")
+    assert "This ruleset exists" in taken.get_data(as_text=True)
+    started_new = post(author, "/drafts/new-ruleset", {
+        "new_id": "test.new-stream", "path": "test/new-stream", "effective_from": DAY,
+        "title_en": "New stream", "title_fr": "Nouveau volet", "reason": "a new program"},
+        page="/drafts")
+    assert started_new.status_code == 303, started_new.get_data(as_text=True)[:2000]
+    url = started_new.headers["Location"]
+    page = author.get(url).get_data(as_text=True)
+    assert "test/new-stream-2027-01-01.yaml" in page and "started from scratch" in page
+    # Its references are empty until the author cites the sources: the check says so, beside
+    # the lines, and the draft cannot be submitted.
+    rows = dict(re.findall(r'<tr id="L(\d+)" class="has-problem">(.*?)</tr>', page, re.S))
+    assert any("reference:" in row and "rules[first-requirement].reference" in row
+               for row in rows.values()) or len(rows) >= 2, rows
+    assert not (live / "test" / "new-stream-2027-01-01.yaml").exists()
+    import html
+
+    text = re.search(r'<textarea id="content" name="content"[^>]*>(.*?)</textarea>', page,
+                     re.S).group(1)
+    cited = html.unescape(text).replace('reference: ""', 'reference: "https://example.org/law"')
+    assert post(author, f"{url}/text", {"content": cited}, page=url).status_code == 303
+    page = author.get(url).get_data(as_text=True)
+    assert 'class="has-problem"' not in page
+    assert "test.new-stream 2027-01-01" in page  # loads; its rule is not yet covered by a case
+    french = author.get("/drafts", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Commencer un nouvel ensemble de règles" in french
+
+
 def test_review_publish_and_the_trail(app, live):
     author = person(app, "author")
     draft_id = started(author)
