@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,22 @@ class DecisionError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # (template, values) when the detail was written from a template (``said``).
+        self.words: tuple[str, dict[str, Any]] | None = None
 
-    def __reduce__(self):  # keep detail and extra when sent between processes
-        return (_rebuild, (type(self), self.detail, self.extra))
+    @classmethod
+    def said(cls, template: str, extra: Mapping[str, Any] | None = None,
+             **values: Any) -> DecisionError:
+        """The error whose detail is ``template`` filled with ``values``: an English text with
+        ``{name}`` placeholders, and a message of the ``messages`` catalogue, so that a problem
+        answered in another language is written from its translation with the same values
+        (web.problems). Values are names, numbers and dates, never English sentences."""
+        error = cls(template.format(**values), **dict(extra or {}))
+        error.words = (template, values)
+        return error
+
+    def __reduce__(self):  # keep detail, extra and words when sent between processes
+        return (_rebuild, (type(self), self.detail, self.extra, self.words))
 
     def problem(self) -> dict[str, Any]:
         """The RFC 9457 body: type, title, status, detail, plus any extra members."""
@@ -30,9 +43,10 @@ class DecisionError(Exception):
                 "status": self.status, "detail": self.detail, **self.extra}
 
 
-def _rebuild(cls: type, detail: str, extra: dict) -> DecisionError:
+def _rebuild(cls: type, detail: str, extra: dict, words: tuple | None = None) -> DecisionError:
     error = cls.__new__(cls)
     DecisionError.__init__(error, detail, **extra)
+    error.words = words
     return error
 
 
@@ -128,8 +142,14 @@ def flatten_messages(messages: Any, prefix: str = "", root: str = "body") -> dic
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the closest known name, or nothing: the one hint every message
     about an unknown name ends with."""
+    close = closest(name, known)
+    return f"; did you mean '{close}'?" if close else ""
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to ``name``, if one is close enough to be a slip."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
 
 
 # Control characters (C0, DEL, C1): no id, name, date or cursor holds one, PostgreSQL's text

@@ -53,6 +53,13 @@ def gettext(lang: str, message: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def detail_in(error: Any, lang: str) -> str:
+    """A DecisionError's detail in ``lang``: written from its template's translation when it was
+    ``said`` from one, else as it is."""
+    words = getattr(error, "words", None)
+    return gettext(lang, words[0], **words[1]) if words else error.detail
+
+
 @functools.cache
 def _field_patterns(lang: str) -> tuple[tuple[re.Pattern, str], ...]:
     """Each field message of the catalogue that holds values (``{min}``), as the pattern of the

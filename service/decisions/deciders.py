@@ -153,9 +153,10 @@ class ProcessDecider:
                                                 self._deciding),
                                 name="decisions-engine", start_timeout=self.start_timeout)
         except ChildStopped as exc:
-            raise EngineUnavailableError(
-                "the engine process did not start in time" if exc.hung else
-                f"the engine process died while starting (exit code {exc.exit_code})") from None
+            raise (EngineUnavailableError.said("the engine process did not start in time")
+                   if exc.hung else EngineUnavailableError.said(
+                       "the engine process died while starting (exit code {code})",
+                       code=exc.exit_code)) from None
         except DecisionError as exc:
             raise EngineUnavailableError(f"the engine process could not load the rulesets: "
                                          f"{exc.detail}") from None
@@ -216,19 +217,23 @@ class ProcessDecider:
                     deciding = self._deciding.value
                     if 0 <= deciding < len(pending):  # that item did it; nothing is logged
                         culprit = pending.pop(deciding)
-                        results[culprit] = EngineUnavailableError(
-                            f"the decision engine did not answer within {self.timeout:g} s "
-                            "while deciding these facts; it was stopped and is replaced"
-                            if exc.hung else
-                            f"the decision engine stopped (exit code {exc.exit_code}) while "
-                            "deciding these facts; it is replaced")
+                        results[culprit] = EngineUnavailableError.said(
+                            "the decision engine did not answer within {seconds} s while "
+                            "deciding these facts; it was stopped and is replaced",
+                            seconds=f"{self.timeout:g}") if exc.hung else \
+                            EngineUnavailableError.said(
+                                "the decision engine stopped (exit code {code}) while deciding "
+                                "these facts; it is replaced", code=exc.exit_code)
                     if pending and (stops >= self.MAX_STOPS or time.monotonic() >= end):
-                        why = f"was stopped {stops} times" if stops >= self.MAX_STOPS else \
-                            f"was stopped and {self.timeout:g} s have passed"
                         for index in pending:
-                            results[index] = EngineUnavailableError(
-                                f"not decided: the decision engine {why} while deciding other "
-                                "facts of this batch; send these facts again")
+                            results[index] = EngineUnavailableError.said(
+                                "not decided: the decision engine was stopped {stops} times "
+                                "while deciding other facts of this batch; send these facts "
+                                "again", stops=stops) if stops >= self.MAX_STOPS else \
+                                EngineUnavailableError.said(
+                                    "not decided: the decision engine was stopped and {seconds} "
+                                    "s have passed while deciding other facts of this batch; "
+                                    "send these facts again", seconds=f"{self.timeout:g}")
                         pending = []
                     continue
                 for index, answer in zip(pending, answers, strict=True):

@@ -164,7 +164,7 @@ class Pool:
 
         info = draw_store.pool_info(store, pool_id)
         if info is None:
-            raise PoolNotFoundError(f"no stored pool '{pool_id}'")
+            raise PoolNotFoundError.said("no stored pool '{id}'", id=pool_id)
 
         def entries() -> Iterator[tuple[int, Any, str | None]]:
             for position, text in draw_store.iter_pool(store, pool_id):

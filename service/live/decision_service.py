@@ -190,9 +190,10 @@ class DecisionService:
                 first = (taken.decision_id, taken.request_sha256)
         decision_id, request_sha256 = first
         if request_sha256 != idempotency.request_sha256:
-            raise IdempotencyKeyReusedError(
-                f"the Idempotency-Key '{idempotency.key}' was used for another request "
-                f"(decision {decision_id}): use a new key for a new request")
+            raise IdempotencyKeyReusedError.said(
+                "the Idempotency-Key '{key}' was used for another request (decision "
+                "{decision}): use a new key for a new request", key=idempotency.key,
+                decision=decision_id)
         return orjson.loads(self.record(decision_id).decision), True
 
     def what_would_change(self, request: DecisionRequest) -> dict:
@@ -231,7 +232,7 @@ class DecisionService:
     def record(self, decision_id: str) -> Record:
         record = self.store.get(decision_id)
         if record is None:
-            raise DecisionNotFoundError(f"no decision '{decision_id}' in the log")
+            raise DecisionNotFoundError.said("no decision '{id}' in the log", id=decision_id)
         return record
 
     def replay(self, decision_id: str) -> dict:

@@ -47,7 +47,7 @@ from ..checks.impact import Impact
 from ..decisions import localized
 from ..draws import DrawNotFoundError
 from ..errors import DecisionError, UnknownRulesetError, parameter_errors
-from ..i18n import LANGUAGES, day_words, localize, moment_words
+from ..i18n import LANGUAGES, day_words, detail_in, localize, moment_words
 from ..live import DecisionRequest, DecisionService, version_status
 from ..store import Filters, decode_cursor, encode_cursor
 from ..store import draws as draw_store
@@ -611,7 +611,7 @@ def _decision_error(exc: DecisionError):
     titles = {404: gettext("Not found"), 409: gettext("Conflict"),
               503: gettext("Not available now")}
     return _error_page(exc.status, titles.get(exc.status, gettext("This page cannot be shown")),
-                       exc.detail)
+                       detail_in(exc, lang()))
 
 
 @blueprint.errorhandler(HTTPException)

@@ -28,6 +28,7 @@ from ..checks.cases import CaseFileSchema, deep_merge
 from ..decisions import localized
 from ..draws.pool import generate
 from ..errors import DecisionError
+from ..i18n import detail_in
 from ..rulesets import ID_PATTERN, parse_yaml
 from ..store.workbench import verify_trail
 from ..workbench import EDITABLE, READERS, Workbench, form_fields, new_ruleset_text
@@ -110,7 +111,7 @@ def create_draft():
                                        values["version"] or None, values["reason"])
             return _back(draft["draft_id"])
         except DecisionError as exc:
-            errors["ruleset"] = exc.detail
+            errors["ruleset"] = detail_in(exc, lang())
     return _drafts_page(values, errors, 422)
 
 
@@ -143,7 +144,7 @@ def create_ruleset_draft():
                                        content=content)
             return _back(draft["draft_id"])
         except DecisionError as exc:
-            errors["path" if exc.detail.startswith("path") else "new_id"] = exc.detail
+            errors["path" if exc.detail.startswith("path") else "new_id"] = detail_in(exc, lang())
     return _drafts_page(values, errors, 422)
 
 
@@ -233,7 +234,7 @@ def _step(draft_id: str, step, done: str, anchor: str = "", page: str = "pages.d
         step()
         _flash("ok", done)
     except DecisionError as exc:
-        _flash("error", exc.detail)
+        _flash("error", detail_in(exc, lang()))
     return _back(draft_id, page, anchor)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema
 
 from .. import conditions as cond
-from ..errors import FactsError, UnknownRulesetError, did_you_mean
+from ..errors import FactsError, UnknownRulesetError, closest
 from .facts import facts_schema, validate_facts
 from .names import Classification, fact_words, of_value, spec_at, titled_values
 from .texts import REVOKED_RULE, content_texts
@@ -403,15 +403,18 @@ class Catalog:
 
     def versions(self, ruleset_id: str) -> list[RulesetVersion]:
         if ruleset_id not in self.by_id:
-            raise UnknownRulesetError(f"no ruleset '{ruleset_id}'"
-                                      f"{did_you_mean(ruleset_id, self.by_id)}")
+            close = closest(ruleset_id, self.by_id)
+            raise UnknownRulesetError.said(
+                "no ruleset '{id}'; did you mean '{close}'?", id=ruleset_id, close=close) \
+                if close else UnknownRulesetError.said("no ruleset '{id}'", id=ruleset_id)
         return self.by_id[ruleset_id]
 
     def version(self, ruleset_id: str, version: str) -> RulesetVersion:
         for v in self.versions(ruleset_id):
             if v.version == version:
                 return v
-        raise UnknownRulesetError(f"ruleset '{ruleset_id}' has no version '{version}'")
+        raise UnknownRulesetError.said("ruleset '{id}' has no version '{version}'",
+                                       id=ruleset_id, version=version)
 
     def words(self, versions: Iterable[RulesetVersion]) -> tuple[dict, dict, frozenset]:
         """Fact titles, enum words and the facts holding occupation codes of every version of
@@ -446,7 +449,8 @@ class Catalog:
         candidates = [v for v in self.versions(ruleset_id) if v.in_force_on(day)
                       and (v.id, v.version) not in self._corrected_by]
         if not candidates:
-            raise UnknownRulesetError(f"no version of '{ruleset_id}' is in force on {day}")
+            raise UnknownRulesetError.said("no version of '{id}' is in force on {day}",
+                                           id=ruleset_id, day=day.isoformat())
         return max(candidates, key=lambda v: v.effective_from)
 
     def chain(self, top: RulesetVersion, day: dt.date,

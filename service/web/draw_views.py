@@ -54,7 +54,7 @@ _BODY = {"required": True, "content": {
 def _draw_or_404(draw_id: str) -> dict:
     summary = draw_store.load_draw(service().store, draw_id)
     if summary is None:
-        raise DrawNotFoundError(f"no draw '{draw_id}'")
+        raise DrawNotFoundError.said("no draw '{id}'", id=draw_id)
     return summary
 
 
@@ -81,8 +81,8 @@ def create_draw() -> Response:
         body = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
         lines = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
         if lines > MAX_SYNC_POOL:
-            raise DrawError(f"the pool has {lines} lines; a draw over HTTP takes at most "
-                            f"{MAX_SYNC_POOL}")
+            raise DrawError.said("the pool has {lines} lines; a draw over HTTP takes at most "
+                                 "{most}", lines=lines, most=MAX_SYNC_POOL)
         pool = Pool.from_bytes(body)
     elif request.mimetype == JSON or request.mimetype.endswith("+json"):
         if request.args:
@@ -94,9 +94,10 @@ def create_draw() -> Response:
         info = draw_store.pool_info(svc.store, params["pool_id"])
         draw_id = params.get("draw_id") or default_draw_id(params["ruleset"], pool.sha256)
         if info["size"] > MAX_SYNC_POOL and draw_store.load_draw(svc.store, draw_id) is None:
-            raise DrawError(f"pool '{params['pool_id']}' has {info['size']} candidates; a draw "
-                            f"over HTTP takes at most {MAX_SYNC_POOL}: hold it with `decisions "
-                            "draw --stored-pool`, then read it here")
+            raise DrawError.said("pool '{pool}' has {size} candidates; a draw over HTTP takes "
+                                 "at most {most}: hold it with `decisions draw --stored-pool`, "
+                                 "then read it here", pool=params["pool_id"], size=info["size"],
+                                 most=MAX_SYNC_POOL)
     else:
         raise UnsupportedMediaTypeError(f"send a JSON Lines pool ({JSON_LINES_TYPES[0]}) or a "
                                         f"stored pool ({JSON}), not "
@@ -148,7 +149,8 @@ def get_candidate_outcome(draw_id: str, candidate_id: str) -> Response:
     _draw_or_404(draw_id)
     outcomes = draw_store.candidate_outcomes(service().store, draw_id, candidate_id)
     if not outcomes:
-        raise DrawNotFoundError(f"no candidate '{candidate_id}' in draw '{draw_id}'")
+        raise DrawNotFoundError.said("no candidate '{candidate}' in draw '{draw}'",
+                                     candidate=candidate_id, draw=draw_id)
     lang = language()
     return respond(CandidateOutcomesSchema, localize(
         {"draw_id": draw_id, "candidate_id": candidate_id, "outcomes": outcomes}, lang),

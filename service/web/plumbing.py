@@ -116,13 +116,14 @@ def _headers_of(schema: type[Schema]) -> dict[str, str]:
 def _authorize(roles: tuple[str, ...]):
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError("send a bearer token: Authorization: Bearer TOKEN")
+        raise UnauthorizedError.said("send a bearer token: Authorization: Bearer TOKEN")
     tokens: TokenStore = current_app.extensions["decisions.tokens"]
     caller = tokens.authenticate(token.strip())
     if caller is None:
-        raise UnauthorizedError("the bearer token is not valid")
+        raise UnauthorizedError.said("the bearer token is not valid")
     if roles and not caller.roles.intersection(roles):
-        raise ForbiddenError(f"the token '{caller.name}' lacks the role {' or '.join(roles)}")
+        raise ForbiddenError.said("the token '{name}' lacks the role this needs: {roles}",
+                                  name=caller.name, roles=" / ".join(roles))
     return caller
 
 
@@ -228,7 +229,7 @@ def respond(schema: type[Schema] | None, data: Any, status: int = 200,
 
 def request_problem(exc: DecisionError, prefix: str = "") -> dict:
     """The problem for one decision request; facts errors point into the request body."""
-    problem = problem_body(exc.problem())
+    problem = problem_body(exc.problem(), exc.words)
     if isinstance(exc, FactsError) and "errors" in problem:
         problem["errors"] = {f"{prefix}facts.{path}": messages
                              for path, messages in problem["errors"].items()}

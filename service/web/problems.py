@@ -50,23 +50,29 @@ class NotReadyError(DecisionError):
     title = "Not ready"
 
 
-def problem_body(problem: dict[str, Any]) -> dict[str, Any]:
+def problem_body(problem: dict[str, Any], words: tuple[str, dict] | None = None
+                 ) -> dict[str, Any]:
     """The problem as answered: in the language the request asks for (Accept-Language), with
-    its request id."""
+    its request id. ``words``: the template its detail was written from (DecisionError.said)."""
     lang = negotiate(request.headers.get("Accept-Language")) if has_request_context() else "en"
-    problem = in_language(problem, lang)
+    problem = in_language(problem, lang, words)
     request_id = g.get("request_id")
     return {**problem, "request_id": request_id} if request_id else dict(problem)
 
 
-def in_language(problem: dict[str, Any], lang: str) -> dict[str, Any]:
-    """A problem's title and the messages of its ``errors`` (and where the detail quotes them)
-    in ``lang``, through the catalogue (i18n.field_message: marshmallow's messages and the
-    service's) or, for a contract's check, its own words in that language. Field paths, types
-    and values stay as they are. English: the problem as it is."""
+def in_language(problem: dict[str, Any], lang: str,
+                words: tuple[str, dict] | None = None) -> dict[str, Any]:
+    """A problem's title, its detail when it was written from a template (``words``), and the
+    messages of its ``errors`` (and where the detail quotes them) in ``lang``, through the
+    catalogue (i18n.field_message: marshmallow's messages and the service's) or, for a
+    contract's check, its own words in that language. Field paths, types and values stay as
+    they are. English: the problem as it is."""
     if lang == "en":
         return problem
     out = {**problem, "title": gettext(lang, problem["title"])}
+    if words is not None:
+        template, values = words
+        out["detail"] = gettext(lang, template, **values)
     errors = problem.get("errors")
     if isinstance(errors, dict):
         checks = _check_messages(lang)
@@ -87,8 +93,9 @@ def _check_messages(lang: str) -> dict[str, str]:
     return service.rules.catalog.check_messages(lang) if service is not None else {}
 
 
-def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    body = problem_body(problem)
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None,
+                     words: tuple[str, dict] | None = None) -> Response:
+    body = problem_body(problem, words)
     response = Response(orjson.dumps(body), status=body["status"], mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -99,7 +106,7 @@ def _from_decision_error(exc: DecisionError) -> Response:
     if exc.status >= 500:
         log.error("request failed", extra={"error": type(exc).__name__})
     headers = {"WWW-Authenticate": 'Bearer realm="decisions"'} if exc.status == 401 else None
-    return problem_response(exc.problem(), headers)
+    return problem_response(exc.problem(), headers, exc.words)
 
 
 # Set by the pages (service/pages): an HTTP error raised before any view (an address nothing

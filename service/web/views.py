@@ -248,7 +248,8 @@ def get_decision(decision_id: str) -> Response:
 def get_kept_version(sha256: str) -> Response:
     kept = service().store.version_content(sha256)
     if kept is None:
-        raise DecisionNotFoundError(f"the log keeps no ruleset version with sha256 '{sha256}'")
+        raise DecisionNotFoundError.said("the log keeps no ruleset version with sha256 "
+                                         "'{sha256}'", sha256=sha256)
     return respond(s.KeptVersionSchema, {**kept, "content": orjson.loads(kept["content"])})
 
 

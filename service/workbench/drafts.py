@@ -94,7 +94,8 @@ class PublishRefusedError(DecisionError):
 
 def needs(caller: Caller, roles: tuple[str, ...]) -> None:
     if not caller.roles.intersection(roles):
-        raise RoleError(f"the token '{caller.name}' lacks the role {' or '.join(roles)}")
+        raise RoleError.said("the token '{name}' lacks the role this needs: {roles}",
+                             name=caller.name, roles=" / ".join(roles))
 
 
 def ruleset_sha256(catalog: Catalog, ruleset_id: str) -> str:
@@ -141,7 +142,7 @@ class Workbench:
         needs(caller, READERS)
         draft = rows.get_draft(self.store, draft_id)
         if draft is None:
-            raise DraftNotFoundError(f"no draft '{draft_id}'")
+            raise DraftNotFoundError.said("no draft '{id}'", id=draft_id)
         draft["check"] = orjson.loads(draft["check"] or "{}")
         return draft
 
@@ -164,7 +165,7 @@ class Workbench:
         needs(caller, (AUTHOR,))
         version = version or effective_from.isoformat()
         if not VERSION_PATTERN.match(version):
-            raise DraftInvalidError("version: letters, digits and . _ - only")
+            raise DraftInvalidError.said("version: letters, digits and . _ - only")
         catalog = self.service.rules.catalog
         now = rows.now()
         row: dict[str, Any] = {
@@ -179,7 +180,8 @@ class Workbench:
             versions = []
         if versions:
             if any(v.version == version for v in versions):
-                raise DraftInvalidError(f"version: {ruleset_id} already has a version {version}")
+                raise DraftInvalidError.said("version: {ruleset} already has a version {version}",
+                                              ruleset=ruleset_id, version=version)
             base = self._base_of(catalog, ruleset_id, effective_from)
             base_file = catalog.root.parent / base.path
             text = base_file.read_text(encoding="utf-8")
@@ -200,16 +202,18 @@ class Workbench:
                        base_cases_content=cases_text)
         else:
             if not path or not PATH_PATTERN.match(path):
-                raise DraftInvalidError("path: a new ruleset needs its folder and file name, "
-                                        "e.g. oinp/new-stream (lower case, digits, - and _)")
+                raise DraftInvalidError.said("path: a new ruleset needs its folder and file "
+                                             "name, e.g. oinp/new-stream (lower case, digits, "
+                                             "- and _)")
             if not content:
-                raise DraftInvalidError("content: a new ruleset needs its text")
+                raise DraftInvalidError.said("content: a new ruleset needs its text")
             row.update(path=f"{path}-{version}.yaml", content=content,
                        cases_path=f"{path}.cases.yaml", cases_content=None, base_version=None,
                        base_sha256=None, base_content=None, base_cases_sha256=None,
                        base_cases_content=None)
         if (self.live / row["path"]).exists():
-            raise DraftInvalidError(f"path: {row['path']} is already in the ruleset folder")
+            raise DraftInvalidError.said("path: {path} is already in the ruleset folder",
+                                          path=row["path"])
         self._checked(row)
         rows.insert_draft(self.store, row, TrailEntry(
             caller.name, "created", reason or (f"from {row['base_version']}"
@@ -246,10 +250,11 @@ class Workbench:
         needs(caller, (AUTHOR,))
         draft = self.get(caller, draft_id)
         if draft["state"] not in EDITABLE:
-            raise DraftStateError(f"a {draft['state']} draft cannot be edited")
+            raise DraftStateError.said("a draft in the state '{state}' cannot be edited",
+                                        state=draft["state"])
         if draft["author"] != caller.name:
-            raise FourEyesError(f"draft {draft_id} is {draft['author']}'s: only its author "
-                                "edits it")
+            raise FourEyesError.said("draft {id} is {author}'s: only its author edits it",
+                                     id=draft_id, author=draft["author"])
         new = dict(draft)
         if content is not None:
             new["content"] = content
@@ -269,7 +274,7 @@ class Workbench:
         saved = rows.update_draft(self.store, draft_id, changes, TrailEntry(
             caller.name, "saved", reason, texts_of(new)), EDITABLE)
         if saved is None:
-            raise DraftStateError(f"draft {draft_id} moved on meanwhile: reload it")
+            raise DraftStateError.said("draft {id} moved on meanwhile: reload it", id=draft_id)
         return self.get(caller, draft_id)
 
     def _follow_names(self, draft: dict) -> None:
@@ -369,7 +374,8 @@ class Workbench:
         self.get(caller, draft_id)
         run = rows.get_impact(self.store, run_id)
         if run is None or run["draft_id"] != draft_id:
-            raise DraftNotFoundError(f"no impact run '{run_id}' of draft {draft_id}")
+            raise DraftNotFoundError.said("no impact run '{run}' of draft {id}", run=run_id,
+                                           id=draft_id)
         return run
 
     def impact_runs(self, caller: Caller, draft_id: str) -> list[dict]:
@@ -381,31 +387,34 @@ class Workbench:
         needs(caller, (AUTHOR,))
         draft = self.get(caller, draft_id)
         if draft["author"] != caller.name:
-            raise FourEyesError(f"draft {draft_id} is {draft['author']}'s: only its author "
-                                "submits it")
+            raise FourEyesError.said("draft {id} is {author}'s: only its author submits it",
+                                     id=draft_id, author=draft["author"])
         if not reason.strip():
             raise DraftInvalidError("reason: say why this change is made",
                                     errors={"reason": ["say why this change is made"]})
         if draft["state"] not in EDITABLE:
-            raise DraftStateError(f"a {draft['state']} draft cannot be submitted")
+            raise DraftStateError.said("a draft in the state '{state}' cannot be submitted",
+                                        state=draft["state"])
         if not draft["checked_ok"]:
-            raise DraftStateError("the draft does not check: mend what its check reports "
-                                  "(problems, failed cases, rules no case fires), then submit")
+            raise DraftStateError.said("the draft does not check: mend what its check reports "
+                                       "(problems, failed cases, rules no case fires), then "
+                                       "submit")
         return self._move(caller, draft, "submitted", "submitted", reason, EDITABLE)
 
     def review(self, caller: Caller, draft_id: str, approve: bool, comment: str) -> dict:
         needs(caller, (REVIEW,))
         draft = self.get(caller, draft_id)
         if draft["author"] == caller.name:
-            raise FourEyesError("the author of a draft never reviews it: another person with "
-                                "the review role does")
+            raise FourEyesError.said("the author of a draft never reviews it: another person "
+                                     "with the review role does")
         if draft["state"] != "submitted":
-            raise DraftStateError(f"a {draft['state']} draft is not waiting for review")
+            raise DraftStateError.said("a draft in the state '{state}' is not waiting for review",
+                                        state=draft["state"])
         if not approve and not comment.strip():
             raise DraftInvalidError("comment: say what the author should change",
                                     errors={"comment": ["say what the author should change"]})
         if approve and not draft["checked_ok"]:
-            raise DraftStateError("the draft does not check: return it")
+            raise DraftStateError.said("the draft does not check: return it")
         return self._move(caller, draft, "approved" if approve else "returned",
                           "approved" if approve else "returned", comment, ("submitted",))
 
@@ -414,7 +423,8 @@ class Workbench:
         moved = rows.update_draft(self.store, draft["draft_id"], {"state": state}, TrailEntry(
             caller.name, action, reason.strip(), texts_of(draft)), expected)
         if moved is None:
-            raise DraftStateError(f"draft {draft['draft_id']} moved on meanwhile: reload it")
+            raise DraftStateError.said("draft {id} moved on meanwhile: reload it",
+                                        id=draft["draft_id"])
         return self.get(caller, draft["draft_id"])
 
     # -- bringing up to date
@@ -438,9 +448,11 @@ class Workbench:
         needs(caller, (AUTHOR,))
         draft = self.get(caller, draft_id)
         if draft["author"] != caller.name:
-            raise FourEyesError(f"draft {draft_id} is {draft['author']}'s")
+            raise FourEyesError.said("draft {id} is {author}'s", id=draft_id,
+                                     author=draft["author"])
         if draft["state"] not in EDITABLE:
-            raise DraftStateError(f"a {draft['state']} draft cannot be edited")
+            raise DraftStateError.said("a draft in the state '{state}' cannot be edited",
+                                        state=draft["state"])
         catalog = self.service.rules.catalog
         new = dict(draft)
         try:
@@ -475,7 +487,7 @@ class Workbench:
                                           f"onto {new['base_version'] or 'scratch'}",
                                           texts_of(new)), EDITABLE)
         if saved is None:
-            raise DraftStateError(f"draft {draft_id} moved on meanwhile: reload it")
+            raise DraftStateError.said("draft {id} moved on meanwhile: reload it", id=draft_id)
         return self.get(caller, draft_id)
 
     # -- publishing
@@ -486,8 +498,8 @@ class Workbench:
         with self._publishing, _folder_lock(self.live):
             draft = self.get(caller, draft_id)
             if draft["state"] != "approved":
-                raise DraftStateError(f"a {draft['state']} draft cannot be published: it must "
-                                      "be approved first")
+                raise DraftStateError.said("a draft in the state '{state}' cannot be published: "
+                                           "it must be approved first", state=draft["state"])
             changed = self.base_changes(draft)
             if changed:
                 self._refuse(caller, draft, "; ".join(changed) + ": bring it up to date first")
@@ -496,7 +508,8 @@ class Workbench:
             target = self.live / draft["path"]
             if target.exists():
                 self._refuse(caller, draft, f"{draft['path']} is already in the folder")
-                raise PublishRefusedError(f"{draft['path']} is already in the ruleset folder")
+                raise PublishRefusedError.said("{path} is already in the ruleset folder",
+                                                path=draft["path"])
             cases = self.live / draft["cases_path"] if draft.get("cases_path") else None
             cases_before = cases.read_bytes() if cases is not None and cases.exists() else None
             written = [target]
