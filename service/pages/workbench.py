@@ -451,8 +451,9 @@ def start_impact(draft_id: str):
         raw = request.form.get(name, "0").strip() or "0"
         return max(0, min(int(raw), most)) if raw.isdigit() else 0
 
+    stored = " ".join(request.form.get("stored_pool", "").split()) or None
     return _step(draft_id, lambda: workbench().start_impact(
-        current_caller(), draft_id, number("pool", 20_000), number("log", 2000)),
+        current_caller(), draft_id, number("pool", 20_000), number("log", 2000), stored),
         gettext("The impact run started: this page follows it."), "#impact",
         page="pages.review_page")
 

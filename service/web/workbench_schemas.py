@@ -85,6 +85,10 @@ class ImpactRequestSchema(Strict):
     log = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2000), metadata={
         "description": "the latest logged decisions of the ruleset or of one that includes it "
                        "(role audit)"})
+    stored_pool = fields.String(load_default=None, validate=[validate.Length(min=1, max=128),
+                                                             PLAIN], metadata={
+        "description": "a stored pool (`decisions pool store`; at most 20,000 candidates), "
+                       "decided on the draft's first day: report `stored`"})
 
 
 # ----------------------------------------------------------------------------------- responses

@@ -187,7 +187,8 @@ def _run(run: dict) -> dict:
                 "ruleset or of one that includes it (`log`, role audit too), every including "
                 "ruleset tallied as well. It runs in the background; its progress is kept.")
 def start_impact(draft_id: str, body: dict) -> Response:
-    run_id = workbench().start_impact(g.caller, draft_id, body["pool"], body["log"])
+    run_id = workbench().start_impact(g.caller, draft_id, body["pool"], body["log"],
+                                      body["stored_pool"])
     run = workbench().impact_run(g.caller, draft_id, run_id)
     return respond(w.ImpactRunSchema, _run(run), 202, headers={"Location": url_for(
         "workbench.get_impact", draft_id=draft_id, run_id=run_id)})

@@ -38,10 +38,11 @@ from typing import Any
 import orjson
 
 from ..auth import Caller
-from ..errors import DecisionError, UnknownRulesetError
+from ..errors import CONTROL_CHARACTER, DecisionError, UnknownRulesetError
 from ..live import DecisionService
 from ..rulesets import Catalog, parse_yaml
 from ..store import canonical_json
+from ..store import draws as draw_store
 from ..store import workbench as rows
 from ..store.workbench import TrailEntry
 from . import checking, edits, impact
@@ -359,16 +360,29 @@ class Workbench:
         return checking.try_profile(self.live, draft, facts, day)
 
     # -- impact
-    def start_impact(self, caller: Caller, draft_id: str, pool: int, logged: int) -> str:
+    def start_impact(self, caller: Caller, draft_id: str, pool: int, logged: int,
+                     stored_pool: str | None = None) -> str:
         """Start an impact run (``impact``); reading the log's decisions needs the audit role."""
         needs(caller, (AUTHOR, REVIEW))
         if logged:
             needs(caller, ("audit",))
         draft = self.get(caller, draft_id)
-        try:
-            return impact.start(self.store, str(self.live), draft, caller.name, pool, logged)
-        except DecisionError as exc:
-            raise DraftStateError(exc.detail) from None
+        if stored_pool and CONTROL_CHARACTER.search(stored_pool):  # PostgreSQL's text: no NUL
+            raise DraftInvalidError.said("stored_pool: a pool id holds no control character")
+        if stored_pool:
+            info = draw_store.pool_info(self.store, stored_pool)
+            if info is None:
+                raise DraftInvalidError.said("stored_pool: no stored pool '{id}'", id=stored_pool)
+            if info["size"] > impact.MAX_POOL:
+                raise DraftInvalidError.said(
+                    "stored_pool: pool '{id}' has {size} candidates; an impact run decides at "
+                    "most {most}: compare over its JSON Lines with `decisions diff --cases`",
+                    id=stored_pool, size=info["size"], most=impact.MAX_POOL)
+        if draft.get("base_version") is None:
+            raise DraftStateError.said("a draft started from scratch has no version to compare "
+                                       "with")
+        return impact.start(self.store, str(self.live), draft, caller.name, pool, logged,
+                            stored_pool=stored_pool)
 
     def impact_run(self, caller: Caller, draft_id: str, run_id: str) -> dict:
         self.get(caller, draft_id)

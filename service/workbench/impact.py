@@ -24,6 +24,7 @@ from ..decisions import ProcessDecider, TextSource, catalog_texts, with_texts
 from ..draws.pool import generate
 from ..errors import DecisionError
 from ..rulesets import load_catalog, parse_yaml
+from ..store import draws as draw_store
 from ..store import workbench as rows
 from . import checking
 
@@ -48,10 +49,8 @@ def draft_cases(draft: Mapping[str, Any]) -> list[Case]:
 
 
 def start(store, live: str, draft: Mapping[str, Any], caller: str, pool: int, logged: int,
-          seed: int = 7) -> str:
+          seed: int = 7, stored_pool: str | None = None) -> str:
     """Start an impact run in a thread; its id (progress and report: ``rows.get_impact``)."""
-    if draft.get("base_version") is None:
-        raise DecisionError("a draft started from scratch has no version to compare with")
     run_id = "i-" + secrets.token_hex(6)
     now = rows.now()
     rows.start_impact(store, {"run_id": run_id, "draft_id": draft["draft_id"],
@@ -60,8 +59,9 @@ def start(store, live: str, draft: Mapping[str, Any], caller: str, pool: int, lo
                               "updated_at": now, "started_by": caller})
     pool = max(0, min(pool, MAX_POOL))
     logged = max(0, min(logged, MAX_LOG))
-    threading.Thread(target=_run, args=(store, live, dict(draft), run_id, pool, logged, seed),
-                     name=f"impact-{run_id}", daemon=True).start()
+    threading.Thread(target=_run, args=(store, live, dict(draft), run_id, pool, logged, seed,
+                                        stored_pool), name=f"impact-{run_id}",
+                     daemon=True).start()
     return run_id
 
 
@@ -72,7 +72,7 @@ def _counted(cases: Iterable[Case], tick) -> Iterator[Case]:
 
 
 def _run(store, live: str, draft: dict, run_id: str, pool_size: int, logged: int,
-         seed: int) -> None:
+         seed: int, stored_pool: str | None) -> None:
     decider = None
     try:
         day = dt.date.fromisoformat(draft["effective_from"])
@@ -80,6 +80,9 @@ def _run(store, live: str, draft: dict, run_id: str, pool_size: int, logged: int
         if pool_size:
             profiles, _ = generate(pool_size, seed, as_of=day)
             sources["pool"] = [Case(p, day, f"pool #{i + 1}") for i, p in enumerate(profiles)]
+        if stored_pool:
+            sources["stored"] = [Case(orjson.loads(text), day, f"{stored_pool} #{position}")
+                                 for position, text in draw_store.iter_pool(store, stored_pool)]
         if logged:
             catalog_now = load_catalog(live)
             found: dict[str, Case] = {}

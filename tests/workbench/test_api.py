@@ -157,3 +157,44 @@ def test_an_impact_run_reports_progress_and_its_result(api):
     shown = review.split('id="impact-cases"')[1].split("</article>")[0]
     assert "Examples: the outcome changes from" in shown, shown[:3000]
     assert unmet[0]["because"]["en"].replace("'", "&#39;") in shown
+
+
+def test_an_impact_run_over_a_stored_pool(api):
+    """A pool stored for draws (`decisions pool store`) decided with both versions on the
+    draft's first day; an unknown or too large pool, or an id no pool can have, is a 422."""
+    import hashlib
+
+    import orjson
+
+    from service.store.draws import save_pool
+
+    draft = started(api)
+    url = f"/v1/drafts/{draft['draft_id']}"
+    text = draft["content"].replace("require: age >= 18", "require: age >= 21")
+    api.put(url, json={"content": text}, headers=bearer("author"))
+    lines = [orjson.dumps({"candidate_id": f"S{age}", "age": age})
+             for age in (17, 19, 20, 30)]
+    store = api.application.extensions["decisions"].store
+    save_pool(store, "spring", lines, hashlib.sha256(b"\n".join(lines)).hexdigest(), "tests")
+    for bad, said in (("autumn", "no stored pool 'autumn'"),
+                      ("spr\x00ing", "must not hold a control character")):
+        refused = api.post(f"{url}/impact", json={"stored_pool": bad},
+                           headers=bearer("reviewer"))
+        assert refused.status_code == 422 and said in refused.get_json()["detail"], \
+            refused.get_json()
+    started_run = api.post(f"{url}/impact", json={"stored_pool": "spring"},
+                           headers=bearer("reviewer"))
+    assert started_run.status_code == 202, started_run.get_json()
+    deadline = time.monotonic() + 240
+    while (run := api.get(started_run.headers["Location"], headers=bearer("reviewer"))
+           .get_json())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run["state"] == "done", run
+    stored = run["report"]["stored"]
+    assert run["total"] == run["report"]["cases"]["cases"] + 4 and stored["cases"] == 4
+    # 19 and 20 were old enough at 18 and are not at 21; 17 never was, 30 still is.
+    assert {(o["from"], o["to"]): o["count"] for o in stored["outcomes"]} == {
+        ("eligible", "not_eligible"): 2, ("not_eligible", "not_eligible"): 1,
+        ("eligible", "eligible"): 1}
+    assert [e["case"] for e in stored["examples"]["outcome eligible -> not_eligible"]] == [
+        "spring #2", "spring #3"]
