@@ -3,6 +3,7 @@ must work as shown."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -31,20 +32,30 @@ def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def add_2027_cases(cases: Path, changes: dict[str, tuple[int, int]]) -> None:
     """Step 3's edit: each case that moved keeps its old date, and a new case states the 2027
-    figures worked from the grid (sibling 15 -> 20: total and additional points up by 5)."""
+    figures worked from the grid (sibling 15 -> 20: total and additional points up by 5), named
+    in English and French (a case named in English only, ``name: ...``, is read too)."""
     text = cases.read_text(encoding="utf-8")
-    blocks = re.split(r"(?m)^(?=  - name: )", text)
+    blocks = re.split(r"(?m)^(?=  - name:)", text)
     out = []
+    named = re.compile(r"^  - name:(?: (?P<plain>.*)|\n      en: (?P<en>.*)\n"
+                       r"      fr: (?P<fr>.*))$", re.M)
     for block in blocks:
-        name = next((n for n in changes if block.startswith(f"  - name: {n}")), None)
+        found = named.match(block)
+        english = found and (found["plain"] or found["en"]).strip('"')
+        name = next((n for n in changes if english and english.startswith(n)), None)
         if name is None:
             out.append(block)
             continue
         old = block.replace(", 2027-01-01]", "]")
         total, additional = changes[name]
-        new = re.sub(r"^  - name: .*$", f"  - name: From 2027-01-01 the same candidate scores "
-                     f"{total}, the sibling now worth 20 points ({name[:40]})", old, count=1,
-                     flags=re.M)
+        french = (found["fr"] or name).strip('"')
+        names = {"en": f"From 2027-01-01 the same candidate scores {total}, the sibling now "
+                       f"worth 20 points ({name[:40]})",
+                 "fr": f"À partir du 1er janvier 2027, le même candidat obtient {total} points, "
+                       f"le frère ou la sœur valant désormais 20 points ({french[:40]})"}
+        lines = "  - name:\n" + "".join(f"      {lang}: {json.dumps(text, ensure_ascii=False)}\n"
+                                        for lang, text in names.items())
+        new = named.sub(lambda _, lines=lines: lines.rstrip("\n"), old, count=1)
         new = re.sub(r"(?m)^    as_of: .*$", "    as_of: 2027-01-01", new, count=1)
         new = re.sub(r"total: \d+", f"total: {total}", new, count=1)
         new = re.sub(r"additional: \d+", f"additional: {additional}", new, count=1)

@@ -84,3 +84,22 @@ def test_a_rule_id_two_rulesets_of_a_decision_share_is_named_by_ruleset():
     assert [(m.field, m.actual) for m in wrong] == [
         ("requirements.oinp.hcp:stem", "no such rule"),
         ("requirements.oinp.hcp:stem", "no such requirement")]
+
+
+CASE_FILES = [str(path.relative_to(RULESETS.parent)) for path in case_files(RULESETS)]
+
+
+@pytest.mark.parametrize("file", CASE_FILES)
+def test_every_bundled_case_is_named_in_english_and_french(file):
+    """Every text a person reads is in both official languages: a case file may name a case in
+    English only (read as English, for a team that writes cases by hand in one language), the
+    bundled ones name each case in both, and the French is written, not copied."""
+    data, lines = load_yaml(RULESETS.parent / file, file)
+    loaded = CaseFileSchema().load(data)
+    english_only = [f"{file}:{lines.get(('cases', i))}: {case['name']['en']}"
+                    for i, case in enumerate(loaded["cases"]) if "fr" not in case["name"]]
+    assert not english_only, f"{len(english_only)} case(s) without a French name:\n" + \
+        "\n".join(english_only[:10])
+    copied = [f"{file}:{lines.get(('cases', i))}" for i, case in enumerate(loaded["cases"])
+              if case["name"]["fr"] == case["name"]["en"]]
+    assert not copied, f"French names that are the English: {copied[:10]}"

@@ -1,7 +1,8 @@
 """Test cases that live beside the rulesets: run them, compare field by field, measure coverage.
 
 A case file (``*.cases.yaml``) names a ruleset, optional ``base`` facts shared by its cases, and a
-list of cases, each named as a sentence, with the facts that differ from the base and what is
+list of cases, each named as a sentence (``{en: ..., fr: ...}``, or one text read as English), with
+the facts that differ from the base and what is
 expected: outcome, scores, requirements met or not, rules fired or not, derived facts. Every rule
 (every row of a table) of a tested ruleset version must fire in at least one case: a rule that
 no case fires is a coverage failure.
@@ -21,7 +22,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from ..decisions import decide
 from ..engine import Engine
 from ..errors import DecisionError, Problem, RulesetError
-from ..rulesets import CASES_SUFFIX, Catalog, load_yaml, schema_problems
+from ..i18n import day_words
+from ..rulesets import CASES_SUFFIX, Catalog, Text, load_yaml, schema_problems
+
+NAME_MIN = 10  # a case's name is a sentence: at least this many characters in each language
 
 
 class ExpectSchema(Schema):
@@ -52,11 +56,29 @@ class Days(fields.Field):
             raise ValidationError("a date (YYYY-MM-DD) or a list of dates") from None
 
 
+class CaseName(Text):
+    """A case's name, the sentence a person reads: ``{en: ..., fr: ...}`` as every text of the
+    rulesets, or one plain text, read as English only (a case file written by hand in one
+    language; a French page then shows the English). Loads as ``{"en": ...}`` or
+    ``{"en": ..., "fr": ...}``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            names = {"en": value.strip()}
+        else:
+            names = super()._deserialize(value, attr, data, **kwargs)
+        short = [lang for lang, text in names.items() if len(text) < NAME_MIN]
+        if short:
+            raise ValidationError(f"shorter than minimum length {NAME_MIN} (the {', '.join(short)} "
+                                  "text): name the case in a sentence")
+        return names
+
+
 class CaseSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(min=10))
+    name = CaseName(required=True)
     as_of = Days(required=True)
     facts = fields.Dict(load_default=dict)
     expect = fields.Nested(ExpectSchema, required=True)
@@ -84,13 +106,19 @@ class Mismatch:
 class CaseResult:
     file: str
     line: int | None
-    name: str
+    name: str  # in English: reports, matching, the trial's progress
     mismatches: list[Mismatch]
     error: str | None = None
+    names: dict[str, str] = field(default_factory=dict)  # each language the name is written in
+    as_of: str | None = None  # the day it was decided on (ISO)
 
     @property
     def passed(self) -> bool:
         return not self.mismatches and self.error is None
+
+    def name_in(self, lang: str) -> str:
+        """The name in ``lang``, or in English when the case file names it in English only."""
+        return name_in(self.names or self.name, lang)
 
 
 @dataclass
@@ -99,6 +127,7 @@ class Report:
     uncovered: dict[str, list[str]] = field(default_factory=dict)  # "id version" -> rule ids
     never_failed: dict[str, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    english_only: list[str] = field(default_factory=list)  # FILE:LINE of cases with no French name
 
     @property
     def passed(self) -> bool:
@@ -116,9 +145,28 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict:
     return out
 
 
-def case_name(case: Mapping[str, Any], day: dt.date) -> str:
-    """A case's name in reports: decided on several days, each day is a case of its own."""
-    return case["name"] if len(case["as_of"]) == 1 else f"{case['name']} (as of {day})"
+def name_in(names: Mapping[str, str] | str, lang: str) -> str:
+    """A case's name (as loaded: ``{"en": ..., "fr": ...}``, or a text) in ``lang``; the English
+    where the case is named in English only."""
+    if isinstance(names, str):
+        return names
+    return names.get(lang) or names["en"]
+
+
+def case_names(case: Mapping[str, Any], day: dt.date) -> dict[str, str]:
+    """A case's name in each language it is written in. Decided on several days, each day is a
+    case of its own: "... (as of 2026-01-01)", "... (au 1er janvier 2026)"."""
+    names = {"en": case["name"]} if isinstance(case["name"], str) else dict(case["name"])
+    if len(case["as_of"]) == 1:
+        return names
+    suffix = {"en": f"(as of {day})", "fr": f"(au {day_words(day, 'fr')})"}
+    return {lang: f"{text} {suffix[lang]}" for lang, text in names.items()}
+
+
+def case_name(case: Mapping[str, Any], day: dt.date, lang: str = "en") -> str:
+    """A case's name in reports (English unless asked otherwise), with its day when it is
+    decided on several."""
+    return name_in(case_names(case, day), lang)
 
 
 def case_files(path: Path) -> list[Path]:
@@ -154,9 +202,13 @@ def run_cases(catalog: Catalog, engine: Engine, paths: Iterable[Path],
         tested.add(loaded["ruleset"])
         for i, case in enumerate(loaded["cases"]):
             facts = deep_merge(loaded["base"], case["facts"])
+            if "fr" not in case["name"]:
+                report.english_only.append(f"{display}:{lines.get(('cases', i))}")
             for day in case["as_of"]:
-                name = case_name(case, day)
-                result = CaseResult(display, lines.get(("cases", i)), name, [])
+                names = case_names(case, day)
+                name = names["en"]
+                result = CaseResult(display, lines.get(("cases", i)), name, [], names=names,
+                                    as_of=day.isoformat())
                 report.results.append(result)
                 if progress is not None:
                     progress(f"{display}:{result.line}", name)
@@ -331,6 +383,13 @@ def format_report(report: Report) -> str:
         lines.append(f"UNCOVERED {version}: no case fires {shown}")
     for version, rules in report.never_failed.items():
         lines.append(f"note {version}: no case fails requirement {', '.join(rules)}")
+    by_file: dict[str, list[str]] = {}  # named in English only: French pages show the English
+    for where in report.english_only:
+        file, _, line = where.rpartition(":")
+        by_file.setdefault(file, []).append(line)
+    for file, at in by_file.items():
+        lines.append(f"note {file}: {len(at)} case(s) named in English only, with no French "
+                     f"name (line {', '.join(at[:10])}{' ...' if len(at) > 10 else ''})")
     passed = sum(r.passed for r in report.results)
     # A case file that cannot be read (a bad date, a broken key) is a failure too: its cases
     # did not run, and a closing "0 failed" must never hide it.

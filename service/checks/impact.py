@@ -19,6 +19,7 @@ import orjson
 
 from ..errors import DecisionError
 from ..store import Filters, Record, Store
+from .cases import name_in
 
 EXAMPLES_PER_KIND = 3
 LOG_CASES = 2000  # the impact page decides at most this many logged decisions (the latest)
@@ -29,7 +30,7 @@ LOG_SCAN = 20_000  # ... found among this many of the newest records
 class Case:
     facts: dict
     as_of: dt.date | None = None
-    label: str = ""
+    label: str | dict[str, str] = ""  # a case file's case: its name, {"en": ..., "fr": ...}
 
 
 @dataclass
@@ -225,7 +226,8 @@ def _format_one(impact: Impact, moved_only: bool = False) -> list[str]:
         lines += ["", f"Examples: {kind}"]
         for ex in examples:
             before, after = ex["from"], ex["to"]
-            lines.append(f"  {ex['case']}: {before['outcome']} -> {after['outcome']}; "
+            lines.append(f"  {name_in(ex['case'], 'en')}: {before['outcome']} -> "
+                         f"{after['outcome']}; "
                          + "; ".join(f"{s} {before['scores'].get(s, {}).get('total')} -> "
                                      f"{v['total']}" for s, v in after["scores"].items()))
             was, now = _rule_keys(before), _rule_keys(after)

@@ -43,6 +43,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import Forbidden, HTTPException, UnprocessableEntity
 from wtforms import ValidationError
 
+from ..checks import name_in
 from ..checks.impact import Impact
 from ..decisions import localized
 from ..draws import DrawNotFoundError
@@ -187,6 +188,32 @@ def moment(value: str | None) -> str:
     except ValueError:
         return value
     return moment_words(parsed, lang())
+
+
+def _case_names(item: Any) -> dict[str, str] | str:
+    """The names of a case as a page meets them: a case result (a ``CaseResult``, or its plain
+    data in a draft's check), a case of a case file, or a name itself."""
+    if hasattr(item, "name_in"):
+        return item.names or item.name
+    if isinstance(item, dict) and "name" in item:
+        return item.get("names") or item["name"]
+    return item
+
+
+@blueprint.app_template_filter("case_name")
+def case_name(item: Any) -> str:
+    """A case's name in the page's language; the English when the case is named in English
+    only (a case file written by hand in one language)."""
+    return name_in(_case_names(item), lang())
+
+
+@blueprint.app_template_filter("case_name_lang")
+def case_name_lang(item: Any) -> str:
+    """`` lang="en"`` where a French page shows a case's English name (screen readers then read
+    it as English); nothing otherwise."""
+    names = _case_names(item)
+    shown = lang() if isinstance(names, dict) and names.get(lang()) else "en"
+    return Markup(f' lang="{shown}"') if shown != lang() else Markup("")
 
 
 @blueprint.app_template_filter("is_link")
@@ -520,8 +547,8 @@ def _impact_view(impact: Impact, catalog, ruleset_id: str) -> dict:
             before, after = (localized(service().shown(item[side], language_), language_)
                              for side in ("from", "to"))
             lost, gained = data.rule_changes(before, after)
-            shown.append({"case": item["case"], "before": before, "after": after,
-                          "lost": lost, "gained": gained,
+            shown.append({"case": name_in(item["case"], language_), "before": before,
+                          "after": after, "lost": lost, "gained": gained,
                           "buckets_before": data.bucket_titles(before),
                           "buckets_after": data.bucket_titles(after),
                           "requirements": data.requirement_changes(before, after)})

@@ -24,7 +24,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_babel import gettext
 from werkzeug.exceptions import UnprocessableEntity
 
-from ..checks.cases import CaseFileSchema, deep_merge
+from ..checks.cases import CaseFileSchema, deep_merge, name_in
 from ..decisions import localized
 from ..draws.pool import generate
 from ..errors import DecisionError
@@ -387,8 +387,10 @@ def make_case(draft_id: str):
         elif kind == "requirements":
             expect.setdefault("requirements", {})[rest] = value
     replaces = form.get("replaces", "")
+    # the name in English and in French; the French may be left to be written in the case file
+    name = {"en": form.get("name", ""), "fr": form.get("name_fr", "")}
     return _step(draft_id, lambda: workbench().add_case(
-        current_caller(), draft_id, form.get("name", ""), facts, day, expect,
+        current_caller(), draft_id, name, facts, day, expect,
         replaces=int(replaces) if replaces.isdigit() else None),
         gettext("The case is added to the draft's case file, and checked."), "#cases")
 
@@ -421,7 +423,7 @@ def _impact_view(impact: dict) -> dict:
     with both decisions localized, and the includers that moved."""
     examples = []
     for kind, items in impact.get("examples", {}).items():
-        cases = [{"case": ex["case"], "before": localized(ex["from"], lang()),
+        cases = [{"case": name_in(ex["case"], lang()), "before": localized(ex["from"], lang()),
                   "after": localized(ex["to"], lang())} for ex in items]
         examples.append({"kind": _kind_heading(kind, cases[0]), "cases": cases})
     includers = {top: _impact_view(part) for top, part in impact.get("includers", {}).items()

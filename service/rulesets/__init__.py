@@ -14,14 +14,14 @@ from .model import (
     exported_names,
 )
 from .names import CLASSIFICATIONS_DIR, Classification, of_value, spec_at
-from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, schema_problems
+from .schemas import ID_PATTERN, LANGUAGES, RulesetSchema, Text, schema_problems
 from .texts import PLACEHOLDER, content_texts, rule_texts
 from .yamlfile import dotted, load_yaml, parse_yaml
 
 __all__ = [
     "CASES_SUFFIX", "CLASSIFICATIONS_DIR", "CONTRACTS_DIR", "ID_PATTERN", "LANGUAGES",
     "MAX_FACTS_DEPTH", "PLACEHOLDER", "Catalog", "Classification", "Rule", "RulesetSchema",
-    "RulesetVersion", "alternative", "bucket_paths", "check_depth", "content_texts",
+    "RulesetVersion", "Text", "alternative", "bucket_paths", "check_depth", "content_texts",
     "default_alias", "dotted", "exported_names", "facts_schema", "kept_version", "load_catalog",
     "load_yaml", "of_value", "parse_yaml", "rule_texts", "schema_problems", "spec_at",
     "validate_facts",

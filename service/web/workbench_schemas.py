@@ -4,8 +4,9 @@ they are the source of the OpenAPI document."""
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from ..errors import PLAIN_TEXT
 from .schemas import ID, PLAIN, CalendarDate, Strict, any_value
 
 STATE_LIST = ("draft", "submitted", "returned", "approved", "published", "refused")
@@ -16,6 +17,41 @@ TEXT_LIMIT = 1_000_000  # a ruleset file or a case file, whole (the body limit h
 
 def reason_field(**kwargs) -> fields.String:
     return fields.String(validate=[validate.Length(max=2000), PLAIN], **kwargs)
+
+
+class CaseName(fields.Field):
+    """A new case's name: the sentence in English, or ``{"en": ..., "fr": ...}`` (the French
+    may be left out, to be written in the case file)."""
+
+    ONE = {"type": "string", "minLength": 10, "maxLength": 500, "pattern": PLAIN_TEXT}
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"oneOf": [self.ONE, {
+            "type": "object", "required": ["en"], "additionalProperties": False,
+            "properties": {"en": self.ONE, "fr": self.ONE}}],
+            "description": "the case in one sentence: English, or English and French "
+                           "({en, fr}); a case file names it so"}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return self._one(value)
+        if not isinstance(value, dict):
+            raise ValidationError("the sentence in English, or {en: ..., fr: ...}")
+        unknown = sorted(set(value) - {"en", "fr"})
+        if unknown:
+            raise ValidationError(f"unknown language {', '.join(unknown)} (en and fr only)")
+        if "en" not in value:
+            raise ValidationError("name the case in English too (en); the French may be left "
+                                  "to be written")
+        return {lang: self._one(text) for lang, text in value.items()}
+
+    @staticmethod
+    def _one(text) -> str:
+        if not isinstance(text, str):
+            raise ValidationError("Not a valid string.")
+        for check in (validate.Length(min=10, max=500), PLAIN):
+            check(text)
+        return text
 
 
 # ------------------------------------------------------------------------------------ requests
@@ -54,7 +90,7 @@ class TryRequestSchema(Strict):
 
 
 class CaseRequestSchema(Strict):
-    name = fields.String(required=True, validate=[validate.Length(min=10, max=500), PLAIN])
+    name = CaseName(required=True)
     facts = fields.Dict(keys=fields.String(), values=any_value(), required=True)
     as_of = CalendarDate(required=True)
     expect = fields.Dict(keys=fields.String(validate=validate.OneOf(
@@ -128,7 +164,13 @@ class MismatchSchema(Strict):
 class CaseResultSchema(Strict):
     file = fields.String(required=True)
     line = fields.Integer(allow_none=True)
-    name = fields.String(required=True)
+    name = fields.String(required=True, metadata={
+        "description": "the case's name in English (with its day when it is decided on several)"})
+    names = fields.Dict(keys=fields.String(validate=validate.OneOf(["en", "fr"])),
+                        values=fields.String(), metadata={
+        "description": "the name in each language the case file writes it in: en always, fr "
+                       "unless the case is named in English only"})
+    as_of = fields.String(allow_none=True, metadata={"description": "the day it was decided on"})
     passed = fields.Boolean(required=True)
     error = fields.String(allow_none=True)
     mismatches = fields.List(fields.Nested(MismatchSchema), required=True)

@@ -122,7 +122,8 @@ def _problems(problems: list[Problem], display: str, cases_display: str | None) 
 
 def report_data(report: Report, mine: str) -> dict:
     """A case report as plain data: every case (expected against actual), coverage."""
-    results = [{"file": r.file, "line": r.line, "name": r.name, "passed": r.passed,
+    results = [{"file": r.file, "line": r.line, "name": r.name, "names": r.names,
+                "as_of": r.as_of, "passed": r.passed,
                 "error": r.error, "mismatches": [{"field": m.field, "expected": m.expected,
                                                   "actual": m.actual} for m in r.mismatches]}
                for r in report.results]

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from ..auth import Caller
+from ..checks.cases import NAME_MIN
 from ..errors import CONTROL_CHARACTER, DecisionError, UnknownRulesetError
 from ..live import DecisionService
 from ..rulesets import Catalog, parse_yaml
@@ -305,17 +306,19 @@ class Workbench:
         draft["checked_ok"] = bool(result["ok"])
         draft["check"] = orjson.dumps(result).decode()
 
-    def add_case(self, caller: Caller, draft_id: str, name: str, facts: Mapping[str, Any],
-                 day: dt.date, expect: Mapping[str, Any], reason: str = "",
-                 replaces: int | None = None) -> dict:
+    def add_case(self, caller: Caller, draft_id: str, name: str | Mapping[str, str],
+                 facts: Mapping[str, Any], day: dt.date, expect: Mapping[str, Any],
+                 reason: str = "", replaces: int | None = None) -> dict:
         """A profile as a new case of the draft's case file, with the expected values the author
         stated (never the engine's, unless the author confirmed each one). With ``replaces``
         (the index of a case in the file), ``day`` is taken out of that case's days: the case
-        keeps its old figures on its old days, the new case states the new ones."""
+        keeps its old figures on its old days, the new case states the new ones.
+
+        ``name`` is the sentence in English and French (``{"en": ..., "fr": ...}``), or in
+        English only (a text, or ``{"en": ...}``): the French is then left to be written in the
+        case file, and the case reads in English on French pages until it is."""
         draft = self.get(caller, draft_id)
-        if len(name.strip()) < 10:
-            raise DraftInvalidError("name: a sentence of at least 10 characters",
-                                    errors={"name": ["a sentence of at least 10 characters"]})
+        names = case_name_texts(name)
         if not expect:
             raise DraftInvalidError("expect: state at least one expected value",
                                     errors={"expect": ["state at least one expected value"]})
@@ -332,10 +335,10 @@ class Workbench:
             cases_text = f"ruleset: {draft['ruleset_id']}\ncases:\n"
         if replaces is not None:
             cases_text = without_day(cases_text, replaces, day)
-        block = case_block(name.strip(), day, case_facts(base, facts), expect)
+        block = case_block(names, day, case_facts(base, facts), expect)
         text = cases_text.rstrip("\n") + "\n" + block
         return self.save(caller, draft_id, cases_content=text,
-                         reason=reason or f"case added: {name.strip()}")
+                         reason=reason or f"case added: {names['en']}")
 
     def cover(self, caller: Caller, draft_id: str) -> dict:
         """Decide the base version's cases on the draft's first day too: the draft's day added
@@ -618,14 +621,38 @@ def case_facts(base: Mapping[str, Any], facts: Mapping[str, Any]) -> dict:
     return out
 
 
-def case_block(name: str, day: dt.date, facts: Mapping[str, Any],
+def case_name_texts(name: str | Mapping[str, str]) -> dict[str, str]:
+    """A new case's name as the author stated it: ``{"en": ...}`` or ``{"en": ..., "fr": ...}``,
+    each a sentence of at least ``NAME_MIN`` characters. English is needed (a name in one
+    language is read as English); the French may be left to be written."""
+    given = {"en": name} if isinstance(name, str) else dict(name)
+    names = {lang: str(given.get(lang) or "").strip() for lang in ("en", "fr")}
+    errors = {}
+    if not names["en"]:
+        errors["name.en"] = ["name the case in English too: a case named in one language is "
+                             "read as English (the French may be left to be written)"
+                             if names["fr"] else f"a sentence of at least {NAME_MIN} characters"]
+    for lang, text in names.items():
+        if text and len(text) < NAME_MIN:
+            errors[f"name.{lang}"] = [f"a sentence of at least {NAME_MIN} characters"]
+    if errors:
+        raise DraftInvalidError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()),
+                                errors=errors)
+    return {lang: text for lang, text in names.items() if text}
+
+
+def case_block(name: str | Mapping[str, str], day: dt.date, facts: Mapping[str, Any],
                expect: Mapping[str, Any]) -> str:
     """A case as the case files write them (JSON is YAML: one line of facts, one of each
-    expectation)."""
+    expectation). The name in both languages, ``en`` and ``fr`` under ``name``; in English
+    only, on the line of ``name``."""
     def one(value: Any) -> str:
         return orjson.dumps(value).decode()
 
-    lines = [f"  - name: {one(name)}", f"    as_of: {day.isoformat()}",
+    names = {"en": name} if isinstance(name, str) else name
+    named = [f"  - name: {one(names['en'])}"] if set(names) == {"en"} else \
+        ["  - name:"] + [f"      {lang}: {one(names[lang])}" for lang in ("en", "fr")]
+    lines = [*named, f"    as_of: {day.isoformat()}",
              f"    facts: {one(dict(facts))}", "    expect:"]
     for key, value in expect.items():
         lines.append(f"      {key}: {one(value)}")

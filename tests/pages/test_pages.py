@@ -536,6 +536,45 @@ def test_a_ruleset_page_shows_its_cases_and_rule_coverage(auditor, monkeypatch):
     assert f"{cases} of {cases} cases pass." in page
 
 
+def test_a_french_ruleset_page_shows_the_case_names_in_french(auditor):
+    french = text(auditor.get("/rulesets/oinp.hcp.tech-draw", headers={"Accept-Language": "fr"}))
+    assert "Un candidat qui a l&#39;intention de vivre en Colombie-Britannique ne satisfait pas " \
+           "au critère de résidence en Ontario" in french
+    assert "A candidate who intends to live in British Columbia" not in french
+    english = text(auditor.get("/rulesets/oinp.hcp.tech-draw"))
+    assert "Colombie-Britannique" not in english.split('id="cases"')[1]
+
+
+def test_a_case_named_in_english_only_reads_in_english_on_a_french_page(make_app, tmp_path):
+    """A case file written by hand in one language: its names are English, and a French page
+    shows them as they are, marked as English (lang="en"), beside the French of the others."""
+    root = tmp_path / "rulesets"
+    write_min_age(root, "2019-01-01", 18, cases=textwrap.dedent("""\
+        ruleset: test.min-age
+        cases:
+          - name:
+              en: A candidate of 18 is old enough
+              fr: Un candidat de 18 ans a l'âge requis
+            as_of: [2019-01-01, 2020-01-01]
+            facts: {candidate_id: T1, age: 18}
+            expect: {outcome: eligible}
+          - name: A candidate of 17 is too young
+            as_of: 2019-01-01
+            facts: {candidate_id: T2, age: 17}
+            expect: {outcome: not_eligible}
+        """))
+    client = make_app(rulesets_dir=str(root)).test_client()
+    sign_in(client, "auditor")
+    french = text(client.get("/rulesets/test.min-age", headers={"Accept-Language": "fr"}))
+    assert "3 cas sur 3 réussissent." in french
+    assert '<th scope="row">Un candidat de 18 ans a l&#39;âge requis (au 1er janvier 2019)</th>' \
+        in french
+    assert '<th scope="row" lang="en">A candidate of 17 is too young</th>' in french
+    english = text(client.get("/rulesets/test.min-age"))
+    assert '<th scope="row">A candidate of 18 is old enough (as of 2020-01-01)</th>' in english
+    assert '<th scope="row">A candidate of 17 is too young</th>' in english
+
+
 def grid_rows(html: str, caption: str) -> list[list[str]]:
     """The cells of the grid whose caption starts with ``caption``, row by row, as text."""
     table = next(t for t in re.findall(r"<table class=\"data grid\">.*?</table>", html, re.S)

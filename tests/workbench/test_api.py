@@ -198,3 +198,31 @@ def test_an_impact_run_over_a_stored_pool(api):
         ("eligible", "eligible"): 1}
     assert [e["case"] for e in stored["examples"]["outcome eligible -> not_eligible"]] == [
         "spring #2", "spring #3"]
+
+
+def test_a_case_is_named_in_english_and_french_or_in_english_only(api):
+    url = f"/v1/drafts/{started(api)['draft_id']}"
+    body = {"as_of": "2027-01-01", "facts": {"candidate_id": "T3", "age": 30},
+            "expect": {"outcome": "eligible"}}
+    both = api.post(f"{url}/cases", json={**body, "name": {
+        "en": "A candidate of 30 is old enough", "fr": "Un candidat de 30 ans a l'âge requis"}},
+        headers=bearer("author"))
+    assert both.status_code == 200, both.get_json()
+    assert ('  - name:\n      en: "A candidate of 30 is old enough"\n'
+            '      fr: "Un candidat de 30 ans a l\'âge requis"\n    as_of: 2027-01-01\n') \
+        in both.get_json()["cases_content"]
+    results = both.get_json()["check"]["cases"]["results"]
+    named = next(r for r in results if r["name"] == "A candidate of 30 is old enough")
+    assert named["names"] == {"en": "A candidate of 30 is old enough",
+                              "fr": "Un candidat de 30 ans a l'âge requis"}
+    assert named["as_of"] == "2027-01-01" and named["passed"]
+    # the cases the fixture wrote in English only: their names are English alone
+    assert {"en": "A candidate of 18 is old enough"} in [r["names"] for r in results]
+    for name in ({"fr": "Un candidat de 31 ans a l'âge requis"},
+                 {"en": "A candidate of 31 is old enough", "de": "Ein Kandidat von 31 Jahren"},
+                 {"en": "A candidate of 31 is old enough", "fr": "Trop bref"}, "Too short"):
+        refused = api.post(f"{url}/cases", json={**body, "name": name}, headers=bearer("author"))
+        assert refused.status_code == 422 and "name" in refused.get_json()["errors"], name
+    english = api.post(f"{url}/cases", json={**body, "name": "A candidate of 31 is old enough"},
+                       headers=bearer("author"))
+    assert '  - name: "A candidate of 31 is old enough"\n' in english.get_json()["cases_content"]

@@ -157,6 +157,47 @@ def test_a_new_ruleset_starts_from_its_name_and_titles_and_checks_once_its_sourc
     assert "Commencer un nouvel ensemble de règles" in french
 
 
+def test_a_case_made_from_a_profile_is_named_in_english_and_french(app):
+    """The author states the sentence in both languages, or in English only (the French left
+    to be written in the case file); a French name alone is refused (a name in one language is
+    read as English). The French page then offers the case by its French name."""
+    author = person(app, "author")
+    post(author, "/language", {"lang": "fr", "next": "/drafts"}, page="/drafts")
+    draft_id = started(author)
+    url = f"/drafts/{draft_id}"
+    tried = post(author, f"{url}/try", {"facts": '{"candidate_id": "T7", "age": 30}',
+                                        "as_of": DAY, "case": ""}, page=url)
+    page = tried.get_data(as_text=True)
+    assert 'name="name_fr"' in page and "La même phrase en français" in page
+    import html
+
+    form = dict(re.findall(r'<input type="hidden" name="(facts|as_of)" value="([^"]*)"', page))
+    case = {"csrf_token": CSRF.search(page).group(1), "facts": html.unescape(form["facts"]),
+            "as_of": DAY, "replaces": "", "key": ["outcome"], "engine:outcome": "eligible",
+            "value:outcome": "", "confirm:outcome": "yes"}
+    alone = author.post(f"{url}/case", data={**case, "name": "",
+                                             "name_fr": "Un candidat de 30 ans a l'âge requis"})
+    assert alone.status_code == 303
+    refused = author.get(url).get_data(as_text=True)
+    assert "name the case in English too" in refused
+    assert "Un candidat de 30 ans" not in refused.split('id="case-name"')[0]
+    made = author.post(f"{url}/case", data={**case, "name": "A candidate of 30 is old enough",
+                                            "name_fr": "Un candidat de 30 ans a l'âge requis"})
+    assert made.status_code == 303
+    page = author.get(url).get_data(as_text=True)
+    assert "Le cas est ajouté au fichier de cas de l&#39;ébauche, et vérifié." in page
+    text = html.unescape(re.search(r'<textarea id="cases_content"[^>]*>(.*?)</textarea>', page,
+                                   re.S).group(1))
+    assert ('  - name:\n      en: "A candidate of 30 is old enough"\n'
+            '      fr: "Un candidat de 30 ans a l\'âge requis"\n') in text
+    options = re.search(r'<select id="try-case".*?</select>', page, re.S).group(0)
+    assert ">Un candidat de 30 ans a l&#39;âge requis</option>" in options
+    # the fixture's cases are named in English only: offered in English, marked so
+    assert ' lang="en">A candidate of 18 is old enough</option>' in options
+    english = person(app, "author").get(url).get_data(as_text=True)
+    assert ">A candidate of 30 is old enough</option>" in english
+
+
 def test_review_publish_and_the_trail(app, live):
     author = person(app, "author")
     draft_id = started(author)
