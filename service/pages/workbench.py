@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -406,15 +407,20 @@ def review_page(draft_id: str):
     state = impacts.state_of(run) if run else None
     report = impacts.report_of(run) if run else None
     shown = {source: _impact_view(part) for source, part in (report or {}).items()}
+    # A refresh to the page's own address reloads nothing when that address has a fragment
+    # (#impact, where starting a run leads): the browser only scrolls to it. A new address each
+    # time (``at``, which the page ignores) makes each refresh a real load.
+    again = f"{IMPACT_REFRESH_SECONDS}; url=" + url_for(
+        "pages.review_page", draft_id=draft_id, at=time.monotonic_ns()) + "#impact"
     response = render_template(
         "pages/draft_review.html", d=draft, check=draft["check"] or {},
         diff=Workbench.diff(draft), base_changed=workbench().base_changes(draft), run=run,
         run_state=state, impact=shown, notice=session.pop("workbench_notice", None),
-        refresh=IMPACT_REFRESH_SECONDS if state == "running" else None,
+        refresh=again if state == "running" else None,
         may_review="review" in caller.roles and caller.name != draft["author"],
         may_publish=bool(caller.roles.intersection(("review", "admin"))))
     if state == "running":  # the header as well as the page's meta: either one reloads it
-        return response, 200, {"Refresh": str(IMPACT_REFRESH_SECONDS)}
+        return response, 200, {"Refresh": again}
     return response
 
 

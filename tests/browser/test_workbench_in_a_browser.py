@@ -170,8 +170,8 @@ def test_a_crs_points_change_from_draft_to_a_published_version(browser, bench_se
         loads = []
         page.on("load", lambda: loads.append(time.monotonic()))
         while not shown(page, "#impact-pool"):
-            assert time.monotonic() < deadline, "the impact never showed its result"
-            time.sleep(1)
+            assert time.monotonic() < deadline, page.inner_text("section[aria-labelledby=impact]")
+            page.wait_for_timeout(1000)  # Playwright's own wait: the page's events go on
         page.wait_for_load_state()
         assert loads, "the page never reloaded itself while the impact ran"
         pool = page.inner_text("#impact-pool")
