@@ -128,8 +128,8 @@ def test_trial_refuses_a_ruleset_folder_whose_cases_crash_the_engine(tmp_path, m
     root = tmp_path / "rulesets"
     shutil.copytree(RULESETS, root)
     cases = root / "oinp" / "hcp-tech-draw.cases.yaml"
-    cases.write_text(cases.read_text().replace("  - name: A computer programmer (NOC 2174)",
-                                               "  - name: A crashing candidate (NOC 2174)", 1)
+    cases.write_text(cases.read_text().replace("      en: A computer programmer (NOC 2174)",
+                                               "      en: A crashing candidate (NOC 2174)", 1)
                      .replace('facts: {primary_noc: "2174"}',
                               'facts: {primary_noc: "2174", candidate_id: C-CRASH}', 1))
     monkeypatch.setenv(CRASH_ENV, "C-CRASH")

@@ -232,7 +232,7 @@ def test_facts_drawn_from_each_rulesets_contract_are_decided_without_a_server_er
                                                                                      catalog):
     statuses: list[int] = []
 
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=360, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(body=contract_requests(catalog))
     def fuzz(body):
