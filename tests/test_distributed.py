@@ -179,6 +179,7 @@ def same_draw(result: dict, rows: list[dict], reference: tuple[dict, list[dict]]
 def test_a_draw_on_the_cluster_is_the_draw_on_one_machine(scheduler, catalog, pool_records,
                                                           on_one_machine, tmp_path):
     from service.distributed import connect
+    from service.distributed.cluster import LOW_LEVEL_LOG_LENGTH
     from service.store import Store
     from service.store import draws as draw_store
 
@@ -190,6 +191,10 @@ def test_a_draw_on_the_cluster_is_the_draw_on_one_machine(scheduler, catalog, po
         # Small chunks, so that they finish out of order on two workers.
         result = run_draw(catalog, cluster.slots(), DRAW, Pool.from_records(pool_records),
                           batch_size=15, store=store, on_candidate=rows.append)
+        # The client keeps only the last few messages it sent (each holds a chunk's facts):
+        # Dask's default of 1,000 was what the coordinator grew by with the pool.
+        kept = cluster.client.scheduler_comm.recent_message_log
+        assert kept.maxlen == LOW_LEVEL_LOG_LENGTH and len(kept) <= LOW_LEVEL_LOG_LENGTH
     same_draw(result, rows, on_one_machine)
     assert result["retried_chunks"] == 0
     assert draw_store.load_draw(store, result["draw_id"])["retried_chunks"] == 0

@@ -60,6 +60,7 @@ PLUGIN_NAME = "decisions-rulesets"
 ATTEMPTS_TOPIC = "decisions-chunk-attempts"
 RETRIES = 3  # a chunk that raised is run again this many times before the run fails
 IN_FLIGHT_PER_WORKER = 2  # one running, one waiting on each worker: no worker idles between two
+LOW_LEVEL_LOG_LENGTH = 20  # messages Dask keeps per stream for debugging (see connect)
 
 
 class ClusterError(DecisionError):
@@ -323,7 +324,13 @@ def connect(address: str, rulesets_dir: str | Path, catalog: Catalog, *,
     worker joins in ``wait_timeout`` seconds, or a worker refuses the folder."""
     # Workers start an engine process each: a daemonic worker process may not have children.
     # Set for the whole process, so that a local worker restarted after a crash gets it too.
-    dask.config.set({"distributed.worker.daemon": False})
+    # Dask keeps the last `low-level-log-length` messages of every batched stream for its
+    # developers (default 1,000): the client's to the scheduler and, in a local scheduler, the
+    # scheduler's to each worker, and each of those holds a chunk's facts. That was the memory
+    # the coordinator grew by with the pool (about 0.7 KB a candidate, 27 MiB at 40,000, up to
+    # some 30 MiB per stream); docs/scaling.md says how to set the same on a scheduler of its own.
+    dask.config.set({"distributed.worker.daemon": False,
+                     "distributed.admin.low-level-log-length": LOW_LEVEL_LOG_LENGTH})
     local = None
     try:
         if address == "local":
