@@ -226,3 +226,19 @@ def test_a_case_is_named_in_english_and_french_or_in_english_only(api):
     english = api.post(f"{url}/cases", json={**body, "name": "A candidate of 31 is old enough"},
                        headers=bearer("author"))
     assert '  - name: "A candidate of 31 is old enough"\n' in english.get_json()["cases_content"]
+
+
+def test_the_workbench_refuses_in_french_when_french_is_asked_for(api):
+    """Its field messages and its details said from a template (tests/http_api/
+    test_problem_details.py), with the field paths unchanged."""
+    url = f"/v1/drafts/{started(api)['draft_id']}"
+    fr = {**bearer("author"), "Accept-Language": "fr"}
+    unsaid = api.post(f"{url}/submit", json={"reason": " "}, headers=fr).get_json()
+    assert unsaid["status"] == 422
+    assert unsaid["errors"] == {"reason": ["dites pourquoi ce changement est fait"]}
+    other = api.post(f"{url}/submit", json={"reason": "mine"},
+                     headers={**bearer("author2"), "Accept-Language": "fr"}).get_json()
+    assert other["status"] == 403 and other["detail"].startswith("l'ébauche d-"), other
+    assert "seul son auteur la soumet" in other["detail"]
+    missing = api.get("/v1/drafts/d-nothing", headers=fr).get_json()
+    assert missing["detail"] == "aucune ébauche « d-nothing »"
