@@ -109,13 +109,13 @@ def definition(catalog: Catalog, ruleset_id: str, version: str | None = None) ->
     chosen = catalog.version(ruleset_id, version) if version else \
         max(catalog.versions(ruleset_id), key=lambda v: v.effective_from)
     if chosen.draw is None:
-        raise DrawError(f"'{ruleset_id}' version {chosen.version} is not a draw: it has no "
-                        "draw: block (docs/draws.md)")
+        raise DrawError.said("'{id}' version {version} is not a draw: it has no draw: block "
+                             "(docs/draws.md)", id=ruleset_id, version=chosen.version)
     params = chosen.draw
     date = params["date"]
     if not chosen.in_force_on(date):
-        raise DrawError(f"'{ruleset_id}' version {chosen.version} is not in force on its draw "
-                        f"date {date}")
+        raise DrawError.said("'{id}' version {version} is not in force on its draw date {day}",
+                             id=ruleset_id, version=chosen.version, day=str(date))
     return DrawDefinition(chosen, date, params["invitations"], params["validity_days"],
                           params.get("score", "crs"), params["reference"])
 
@@ -300,7 +300,8 @@ def run_draw(catalog: Catalog, deciders: Sequence[Any], ruleset_id: str, pool: P
     spec = definition(catalog, ruleset_id, version)
     draw_id = draw_id or default_draw_id(ruleset_id, pool.sha256)
     if not re.match(DRAW_ID_PATTERN, draw_id):
-        raise DrawError(f"draw id {draw_id!r}: letters, digits and . _ - only, at most 128")
+        raise DrawError.said("draw id '{id}': letters, digits and . _ - only, at most 128",
+                             id=draw_id)
     if store is not None:
 
         first = draw_store.load_draw(store, draw_id)
@@ -340,12 +341,13 @@ def _replayed(store: Store, first: dict, spec: DrawDefinition, pool: Pool) -> di
 
     held = first["ruleset"]
     if (held["id"], held["version"]) != (spec.ruleset_id, spec.version.version):
-        raise DrawConflictError(f"draw '{first['draw_id']}' was held with {held['id']} version "
-                                f"{held['version']}; choose another draw id")
+        raise DrawConflictError.said("draw '{draw}' was held with {id} version {version}; "
+                                     "choose another draw id", draw=first["draw_id"],
+                                     id=held["id"], version=held["version"])
     if first["pool"]["sha256"] != pool.sha256:
-        raise DrawConflictError(f"draw '{first['draw_id']}' was held over another pool "
-                                f"(sha256 {first['pool']['sha256'][:12]}...); choose another "
-                                "draw id")
+        raise DrawConflictError.said("draw '{draw}' was held over another pool (sha256 "
+                                     "{sha256}...); choose another draw id",
+                                     draw=first["draw_id"], sha256=first["pool"]["sha256"][:12])
     return {**first, "invitations": draw_store.all_invitations(store, first["draw_id"]),
             "replayed": True, "recorded": True}
 
