@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,16 @@ def case_name(case: Mapping[str, Any], day: dt.date, lang: str = "en") -> str:
     """A case's name in reports (English unless asked otherwise), with its day when it is
     decided on several."""
     return name_in(case_names(case, day), lang)
+
+
+_RULESET_LINE = re.compile(r"""^ruleset:[ \t]*["']?([^"'\s#]+)""", re.M)
+
+
+def case_file_ruleset(path: Path) -> str | None:
+    """The ruleset a case file tests (its top-level ``ruleset:``), read without parsing the file;
+    None when it names none (loading the file says what is wrong)."""
+    found = _RULESET_LINE.search(path.read_text(encoding="utf-8"))
+    return found.group(1) if found else None
 
 
 def case_files(path: Path) -> list[Path]:

@@ -7,16 +7,22 @@ from __future__ import annotations
 from ..child import ChildStopped, run_in_child
 from ..engine import load_compiled
 from ..errors import Problem, RulesetError
-from .cases import Report, case_files, format_report, run_cases
+from .cases import Report, case_file_ruleset, case_files, format_report, run_cases
 
 TRIAL_TIMEOUT = 600.0
 
 
-def _cases_setup(rulesets_dir: str, expected: list | None, only: list[str] | None = None):
+def _cases_setup(rulesets_dir: str, expected: list | None, only: list[str] | None = None,
+                 including: str | None = None):
     catalog, engine = load_compiled(rulesets_dir, expected)
     files = case_files(catalog.root)
     if only is not None:  # the case files a change can affect (the workbench's draft check)
-        files = [f for f in files if str(f.relative_to(catalog.root)) in only]
+        wanted = set(only)
+        if including is not None:  # and those of every ruleset that includes the changed one
+            includers = set(catalog.includers(including))
+            wanted |= {str(f.relative_to(catalog.root)) for f in files
+                       if case_file_ruleset(f) in includers}
+        files = [f for f in files if str(f.relative_to(catalog.root)) in wanted]
 
     def handle(_request, progress) -> Report:
         return run_cases(catalog, engine, files,
@@ -26,19 +32,21 @@ def _cases_setup(rulesets_dir: str, expected: list | None, only: list[str] | Non
 
 
 def cases_in_child(rulesets_dir: str, expected: list | None = None,
-                   timeout: float = TRIAL_TIMEOUT, only: list[str] | None = None) -> Report:
+                   timeout: float = TRIAL_TIMEOUT, only: list[str] | None = None,
+                   including: str | None = None) -> Report:
     """Every case of the folder run in a child process: the report, or RulesetError naming the
     case that was running when the engine crashed or hung (the folder's own RulesetError when it
     does not load). With ``expected`` (a ``Catalog.fingerprint``), the child refuses a folder
     that changed since it was loaded here. With ``only`` (paths relative to the folder), only
-    those case files run."""
+    those case files run, and with ``including`` (a ruleset id) the case files of every ruleset
+    that includes it too."""
     current: list = []  # the case running now: [(file:line, name)]
 
     def running(case: tuple) -> None:
         current[:] = [case]
 
     try:
-        return run_in_child(_cases_setup, (str(rulesets_dir), expected, only), None,
+        return run_in_child(_cases_setup, (str(rulesets_dir), expected, only, including), None,
                             name="decisions-trial", timeout=timeout, on_progress=running)
     except ChildStopped as exc:
         where = f"case {current[0][0]} ({current[0][1]})" if current else "loading"

@@ -71,12 +71,13 @@ def check_draft(live: str | Path, draft: Mapping[str, Any]) -> dict:
         named = _names_problem(draft, display)
         if named is not None:
             return failed([named], True)
-        # The draft's own case file runs on every save (a few seconds); the cases of every
-        # ruleset run when the service reloads to publish it, and the impact shows the rulesets
-        # that include this one.
+        # The draft's own case file runs on every save, and those of the rulesets that include
+        # its ruleset (a round ranked by the CRS, an assessment), which the change can make
+        # fail: seen here, not first when the publication's reload refuses it. The cases of
+        # every ruleset run when the service reloads to publish it.
         only = [draft["cases_path"]] if draft.get("cases_content") else []
         try:
-            report = cases_in_child(str(folder), only=only)
+            report = cases_in_child(str(folder), only=only, including=draft["ruleset_id"])
         except RulesetError as exc:
             # loads: it was the engine that crashed or hung on a case, not the files
             return failed(exc.problems, all(p.message.startswith("the engine")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,36 @@ def bench(live, store) -> Workbench:
     service = DecisionService(rules, store, str(live), isolated=False)
     yield Workbench(service)
     rules.decider.close()
+
+
+def write_adult_top(live: Path) -> None:
+    """test.adult-top, which includes test.min-age, with a case of a 19-year-old in 2027 that a
+    minimum age of 21 from 2027 breaks."""
+    top = live / "test" / "adult-top-2019-01-01.yaml"
+    top.write_text(textwrap.dedent("""\
+        id: test.adult-top
+        version: "2019-01-01"
+        effective: {from: 2019-01-01}
+        title: {en: Adult program, fr: Programme des adultes}
+        reference: https://example.org/adult-top
+        includes: [{ruleset: test.min-age, as: min}]
+        rules:
+          - id: adult
+            title: {en: Old enough, fr: Assez âgé}
+            reference: https://example.org/adult-top#adult
+            require: min.met
+        """), encoding="utf-8")
+    (live / "test" / "adult-top.cases.yaml").write_text(textwrap.dedent("""\
+        ruleset: test.adult-top
+        cases:
+          - name:
+              en: A candidate of 19 is old enough in 2027
+              fr: Un candidat de 19 ans a l'âge requis en 2027
+            as_of: 2027-06-01
+            facts: {candidate_id: T9, age: 19}
+            expect: {outcome: eligible}
+          - name: {en: A candidate of 17 is too young, fr: Un candidat de 17 ans est trop jeune}
+            as_of: 2020-01-01
+            facts: {candidate_id: T8, age: 17}
+            expect: {outcome: not_eligible}
+        """), encoding="utf-8")

@@ -23,7 +23,7 @@ from service.workbench import (
 )
 from tests.databases import tamper
 
-from .conftest import ANN, AUDITOR, BOB, CLAUDE, git
+from .conftest import ANN, AUDITOR, BOB, CLAUDE, git, write_adult_top
 
 DAY = dt.date(2027, 1, 1)
 MINIMUM = "rules[adult].require"
@@ -214,3 +214,19 @@ def test_only_authors_draft_and_a_draft_is_of_one_version(bench):
         bench.create(ANN, "test.min-age", dt.date(2019, 1, 1))
     with pytest.raises(DraftInvalidError, match="path"):  # a new ruleset names its file
         bench.create(ANN, "test.brand-new", DAY)
+
+
+def test_a_save_runs_the_cases_of_the_rulesets_that_include_the_draft_s(bench, live):
+    """A change can break the cases of a ruleset that includes it (a round ranked by the CRS):
+    every save runs them too, so the author sees it then, not when the publication's reload
+    refuses it; their failures are not offered as the draft's own cases to restate."""
+    write_adult_top(live)
+    draft = raised_to_21(bench)
+    results = draft["check"]["cases"]["results"]
+    theirs = [r for r in results if r["file"].endswith("test/adult-top.cases.yaml")]
+    assert [(r["name"], r["passed"]) for r in theirs] == [
+        ("A candidate of 19 is old enough in 2027", False),
+        ("A candidate of 17 is too young", True)]
+    assert theirs[0]["mismatches"] == [{"field": "outcome", "expected": "eligible",
+                                        "actual": "not_eligible"}]
+    assert not draft["checked_ok"]

@@ -11,6 +11,8 @@ import pytest
 
 from tests.pages.conftest import CSRF, csrf_token, sign_in
 
+from .conftest import write_adult_top
+
 DAY = "2027-01-01"
 
 
@@ -233,3 +235,28 @@ def test_review_publish_and_the_trail(app, live):
     trail = reviewer.get("/trail?verify=1").get_data(as_text=True)
     assert "The chain holds" in trail and "21 from 2027" in trail
     assert person(app, "author").get("/trail").status_code == 403
+
+
+def test_a_failing_case_of_an_including_ruleset_is_shown_but_not_offered_to_restate(app, live):
+    """The draft's own failing cases offer "State the new figures" (the draft holds their
+    file); an including ruleset's case is mended in a draft of that ruleset."""
+    import html
+
+    write_adult_top(live)
+    author = person(app, "author")
+    draft_id = started(author)
+    url = f"/drafts/{draft_id}"
+    page = author.get(url).get_data(as_text=True)
+    text = re.search(r'<textarea id="content" name="content"[^>]*>(.*?)</textarea>', page,
+                     re.S).group(1)
+    raised = html.unescape(text).replace("age >= 18", "age >= 21")
+    assert post(author, f"{url}/text", {"content": raised}, page=url).status_code == 303
+    assert post(author, f"{url}/cover", {}, page=url).status_code == 303
+    table = author.get(url).get_data(as_text=True).split('id="failed-cases"')[1]
+    table = table.split("</table>")[0]
+    rows = table.split('<tr class="row-bad">')[1:]
+    theirs = [r for r in rows if "adult-top.cases.yaml" in r]
+    mine = [r for r in rows if "min-age-2019-01-01.cases.yaml" in r]
+    assert theirs and mine, table[:3000]
+    assert "State the new figures" not in "".join(theirs)
+    assert all("State the new figures" in r for r in mine)
