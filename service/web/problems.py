@@ -95,7 +95,11 @@ def _check_messages(lang: str) -> dict[str, str]:
 
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None,
                      words: tuple[str, dict] | None = None) -> Response:
-    body = problem_body(problem, words)
+    return answered_response(problem_body(problem, words), headers)
+
+
+def answered_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """A problem already answered (``problem_body``: in its language, with its request id)."""
     response = Response(orjson.dumps(body), status=body["status"], mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -96,7 +96,7 @@ def create_decision(body: dict, headers: dict) -> Response:
     else:
         [result] = service().decide([request], g.caller.name)
     if isinstance(result, DecisionError):
-        return problems.problem_response(request_problem(result))
+        return problems.answered_response(request_problem(result))
     if not replayed:
         observability.count_decision(result)
     lang = language()
@@ -179,7 +179,7 @@ def what_would_change(body: dict) -> Response:
     try:
         answer = service().what_would_change(_decision_request(body, g.request_id))
     except DecisionError as exc:  # facts errors point into the body, as for a decision
-        return problems.problem_response(request_problem(exc))
+        return problems.answered_response(request_problem(exc))
     lang = language()
     return respond(s.WhatWouldChangeSchema, localize(answer, lang), lang=lang)
 
