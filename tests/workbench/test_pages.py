@@ -143,8 +143,10 @@ def test_a_new_ruleset_starts_from_its_name_and_titles_and_checks_once_its_sourc
     # Its references are empty until the author cites the sources: the check says so, beside
     # the lines, and the draft cannot be submitted.
     rows = dict(re.findall(r'<tr id="L(\d+)" class="has-problem">(.*?)</tr>', page, re.S))
-    assert any("reference:" in row and "rules[first-requirement].reference" in row
-               for row in rows.values()) or len(rows) >= 2, rows
+    cite = "cite the source here: the address of the official text this comes from"
+    assert sorted(rows) == ["10", "17"], rows  # the ruleset's reference, then its rule's
+    assert "yaml:10: reference: " + cite in rows["10"], rows["10"]
+    assert "yaml:17: rules[first-requirement].reference: " + cite in rows["17"], rows["17"]
     assert not (live / "test" / "new-stream-2027-01-01.yaml").exists()
     import html
 
